@@ -1,0 +1,229 @@
+/*
+ * gpumem_shm.h - the shared-memory ABI between libgpumem.so (writer) and the
+ * gpumem reader.
+ *
+ * One segment per process, named /<prefix>.<pid> (prefix "gpumem" unless
+ * GPUMEM_SHM_PREFIX says otherwise), visible as /dev/shm/<prefix>.<pid>.
+ * The counters live in the segment itself, so its last state survives any
+ * death of the writer without a flush.
+ *
+ * Rules of this ABI:
+ *  - fixed-width types only, every offset pinned below with _Static_assert;
+ *  - the header names the offset, stride and count of every section, so a
+ *    reader never assumes them;
+ *  - new fields go into reserved space or at the end, and the layout version
+ *    changes only on an incompatible change;
+ *  - every 64-bit field is 8-byte aligned and written with atomic stores, so
+ *    a reader that loads it with one 64-bit load can never see it torn;
+ *  - strings are written before the flag that publishes them (release order)
+ *    and are always NUL-terminated inside their array.
+ */
+#ifndef GPUMEM_SHM_H
+#define GPUMEM_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "GPUMEMS\0" read as a little-endian 64-bit integer. */
+#define GPUMEM_SHM_MAGIC UINT64_C(0x00534D454D555047)
+#define GPUMEM_SHM_LAYOUT_VERSION 1u
+
+#define GPUMEM_SHM_DEVICE_SLOTS 32u  /* equals GPUMEM_MAX_DEVICES */
+#define GPUMEM_SHM_EVENT_SLOTS 1024u /* power of two */
+#define GPUMEM_SHM_LARGE_SLOTS 64u
+#define GPUMEM_SHM_TRANSITION_SLOTS 64u /* power of two */
+
+/* header.state */
+enum gpumem_shm_state {
+    GPUMEM_SHM_STATE_STARTING = 0, /* being created; not yet valid    */
+    GPUMEM_SHM_STATE_RUNNING = 1,  /* the writer is (or was) counting */
+    GPUMEM_SHM_STATE_EXITED = 2,   /* the writer exited normally      */
+};
+
+/* device.flags */
+#define GPUMEM_SHM_DEVICE_ACTIVE 1u /* the process touched this ordinal      */
+#define GPUMEM_SHM_DEVICE_INFO 2u   /* total, uuid, pci bus id, name are set */
+
+/* The API that made an event (event.api, large.api): values are part of the
+ * ABI; append only. */
+#define GPUMEM_SHM_API_MAP(X)                                   \
+    X(UNKNOWN, 0, "unknown")                                    \
+    X(CU_MEM_ALLOC, 1, "cuMemAlloc")                            \
+    X(CU_MEM_ALLOC_PITCH, 2, "cuMemAllocPitch")                 \
+    X(CU_MEM_FREE, 3, "cuMemFree")                              \
+    X(CU_MEM_ALLOC_MANAGED, 4, "cuMemAllocManaged")             \
+    X(CU_MEM_CREATE, 5, "cuMemCreate")                          \
+    X(CU_MEM_RELEASE, 6, "cuMemRelease")                        \
+    X(CU_MEM_ALLOC_ASYNC, 7, "cuMemAllocAsync")                 \
+    X(CU_MEM_ALLOC_FROM_POOL_ASYNC, 8, "cuMemAllocFromPoolAsync") \
+    X(CU_MEM_FREE_ASYNC, 9, "cuMemFreeAsync")                   \
+    X(CU_MEM_POOL_TRIM_TO, 10, "cuMemPoolTrimTo")               \
+    X(CU_MEM_POOL_DESTROY, 11, "cuMemPoolDestroy")              \
+    X(CUDA_MALLOC, 12, "cudaMalloc")                            \
+    X(CUDA_FREE, 13, "cudaFree")                                \
+    X(CUDA_MALLOC_PITCH, 14, "cudaMallocPitch")                 \
+    X(CUDA_MALLOC_MANAGED, 15, "cudaMallocManaged")             \
+    X(CUDA_MALLOC_ASYNC, 16, "cudaMallocAsync")                 \
+    X(CUDA_FREE_ASYNC, 17, "cudaFreeAsync")                     \
+    X(CUDA_MALLOC_FROM_POOL_ASYNC, 18, "cudaMallocFromPoolAsync")
+
+enum gpumem_api {
+#define GPUMEM_SHM_API_ENUM(name, value, text) GPUMEM_API_##name = (value),
+    GPUMEM_SHM_API_MAP(GPUMEM_SHM_API_ENUM)
+#undef GPUMEM_SHM_API_ENUM
+    GPUMEM_API_COUNT
+};
+
+/* event.op */
+enum gpumem_op { GPUMEM_OP_ALLOC = 1, GPUMEM_OP_FREE = 2 };
+
+struct gpumem_shm_header {
+    uint64_t magic;                /*   0 GPUMEM_SHM_MAGIC, written last    */
+    uint32_t layout_version;       /*   8 GPUMEM_SHM_LAYOUT_VERSION         */
+    uint32_t header_size;          /*  12 sizeof(struct gpumem_shm_header)  */
+    uint64_t segment_size;         /*  16 bytes of the whole segment        */
+    int32_t pid;                   /*  24 the writer                        */
+    uint32_t state;                /*  28 enum gpumem_shm_state             */
+    uint64_t start_time_ticks;     /*  32 /proc/<pid>/stat field 22         */
+    uint64_t created_unix_ns;      /*  40                                   */
+    uint64_t exited_unix_ns;       /*  48 0 while running                   */
+    uint32_t device_slots;         /*  56 entries in the device array       */
+    uint32_t device_stride;        /*  60 sizeof(struct gpumem_shm_device)  */
+    uint64_t devices_offset;       /*  64                                   */
+    uint64_t events_offset;        /*  72 ring of struct gpumem_shm_event   */
+    uint32_t event_slots;          /*  80 power of two                      */
+    uint32_t event_stride;         /*  84                                   */
+    uint64_t events_head;          /*  88 events ever appended              */
+    uint64_t large_offset;         /*  96 struct gpumem_shm_large array     */
+    uint32_t large_slots;          /* 104                                   */
+    uint32_t large_stride;         /* 108                                   */
+    uint64_t transitions_offset;   /* 112 ring of struct gpumem_shm_transition */
+    uint32_t transition_slots;     /* 120 power of two                      */
+    uint32_t transition_stride;    /* 124                                   */
+    uint64_t transitions_head;     /* 128 transitions ever appended         */
+    uint64_t oom_count;            /* 136 out-of-memory failures, all devices */
+    uint64_t untracked_count;      /* 144 reservations on ordinals >= slots */
+    uint32_t warn_percent;         /* 152 level bounds in force             */
+    uint32_t alarm_percent;        /* 156                                   */
+    uint32_t hysteresis_percent;   /* 160                                   */
+    uint32_t reserved0;            /* 164                                   */
+    char shim_version[16];         /* 168                                   */
+    char hostname[64];             /* 184                                   */
+    char command[512];             /* 248 argv joined by spaces, truncated  */
+    uint8_t reserved[264];         /* 760 .. 1024                           */
+};
+
+struct gpumem_shm_device {
+    uint32_t flags;                   /*   0 GPUMEM_SHM_DEVICE_*          */
+    int32_t ordinal;                  /*   4 cuda:N                       */
+    uint64_t total_bytes;             /*   8                              */
+    char uuid[48];                    /*  16 "GPU-xxxxxxxx-xxxx-..."      */
+    char pci_bus_id[32];              /*  64                              */
+    char name[128];                   /*  96                              */
+    uint64_t reserved_bytes;          /* 224                              */
+    uint64_t peak_bytes;              /* 232                              */
+    uint64_t peak_unix_ns;            /* 240                              */
+    uint64_t managed_bytes;           /* 248                              */
+    uint64_t alloc_count;             /* 256                              */
+    uint64_t free_count;              /* 264                              */
+    uint64_t failed_count;            /* 272                              */
+    uint64_t unknown_free_count;      /* 280                              */
+    uint32_t level;                   /* 288 enum gpumem_level            */
+    uint32_t reserved1;               /* 292                              */
+    uint64_t alarm_count;             /* 296 level changes                */
+    uint64_t last_transition_unix_ns; /* 304                              */
+    uint8_t reserved[200];            /* 312 .. 512                       */
+};
+
+/* One allocation event. seq is written last (release): a reader accepts an
+ * entry only when seq equals the index it expects, before and after copying. */
+struct gpumem_shm_event {
+    uint64_t seq;     /*  0 1 + index of this event (0: never written) */
+    uint64_t unix_ns; /*  8                                            */
+    uint64_t bytes;   /* 16 requested (alloc) or released (free) size  */
+    uint64_t address; /* 24 pointer or handle, 0 if none               */
+    int32_t result;   /* 32 the CUDA return code                       */
+    int16_t device;   /* 36 ordinal, -1 if unknown                     */
+    uint8_t api;      /* 38 enum gpumem_api (shim/api_names.h)         */
+    uint8_t op;       /* 39 1 alloc, 2 free                            */
+    uint64_t reserved;/* 40                                            */
+};
+
+/* One of the largest live allocations, kept for post-mortems. */
+struct gpumem_shm_large {
+    uint64_t seq;     /*  0 odd while being written (seqlock)           */
+    uint64_t address; /*  8 pointer or handle; 0 marks a free slot      */
+    uint64_t bytes;   /* 16                                             */
+    uint64_t unix_ns; /* 24 when it was made                            */
+    int32_t device;   /* 32                                             */
+    uint32_t api;     /* 36                                             */
+    uint64_t reserved;/* 40                                             */
+};
+
+/* One change of a device's health level. */
+struct gpumem_shm_transition {
+    uint64_t seq;            /*  0 1 + index (0: never written) */
+    uint64_t unix_ns;        /*  8                              */
+    uint64_t reserved_bytes; /* 16                              */
+    int16_t device;          /* 24                              */
+    uint8_t level;           /* 26                              */
+    uint8_t previous_level;  /* 27                              */
+    uint32_t reserved;       /* 28                              */
+};
+
+/* The whole segment as the writer lays it out. A reader uses the offsets in
+ * the header, never this struct, so that newer writers stay readable. */
+struct gpumem_shm_segment {
+    struct gpumem_shm_header header;
+    struct gpumem_shm_device devices[GPUMEM_SHM_DEVICE_SLOTS];
+    struct gpumem_shm_event events[GPUMEM_SHM_EVENT_SLOTS];
+    struct gpumem_shm_large large[GPUMEM_SHM_LARGE_SLOTS];
+    struct gpumem_shm_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS];
+};
+
+#define GPUMEM_SHM_PIN(type, field, off) \
+    _Static_assert(offsetof(type, field) == (off), #type "." #field " moved")
+GPUMEM_SHM_PIN(struct gpumem_shm_header, layout_version, 8);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, segment_size, 16);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, pid, 24);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, start_time_ticks, 32);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, device_slots, 56);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, devices_offset, 64);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, events_offset, 72);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, events_head, 88);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, large_offset, 96);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, transitions_offset, 112);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, transitions_head, 128);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_count, 136);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, warn_percent, 152);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, shim_version, 168);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, hostname, 184);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, command, 248);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 760);
+_Static_assert(sizeof(struct gpumem_shm_header) == 1024, "header size");
+GPUMEM_SHM_PIN(struct gpumem_shm_device, total_bytes, 8);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, uuid, 16);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, pci_bus_id, 64);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, name, 96);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, reserved_bytes, 224);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, peak_bytes, 232);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, managed_bytes, 248);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, alloc_count, 256);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, failed_count, 272);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, level, 288);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, alarm_count, 296);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, last_transition_unix_ns, 304);
+_Static_assert(sizeof(struct gpumem_shm_device) == 512, "device size");
+GPUMEM_SHM_PIN(struct gpumem_shm_event, result, 32);
+GPUMEM_SHM_PIN(struct gpumem_shm_event, device, 36);
+GPUMEM_SHM_PIN(struct gpumem_shm_event, api, 38);
+_Static_assert(sizeof(struct gpumem_shm_event) == 48, "event size");
+GPUMEM_SHM_PIN(struct gpumem_shm_large, device, 32);
+_Static_assert(sizeof(struct gpumem_shm_large) == 48, "large size");
+GPUMEM_SHM_PIN(struct gpumem_shm_transition, device, 24);
+_Static_assert(sizeof(struct gpumem_shm_transition) == 32, "transition size");
+GPUMEM_SHM_PIN(struct gpumem_shm_segment, devices, 1024);
+_Static_assert(sizeof(struct gpumem_shm_segment) <= (1u << 20), "segment over 1 MiB");
+#undef GPUMEM_SHM_PIN
+
+#endif /* GPUMEM_SHM_H */

@@ -1,0 +1,137 @@
+/*
+ * alarm.c - health levels with hysteresis, and the alarm each change raises:
+ * one log line and every registered callback.
+ *
+ * The allocation path pays one comparison while a device is healthy and
+ * below the warning bound. A change of level is claimed with a
+ * compare-and-swap on the level in the segment, so each change raises
+ * exactly one alarm however many threads race past the bound.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <string.h>
+
+#include "levels.h"
+#include "shim.h"
+
+/* Bounds in bytes, per device, set once the total is known; warn_up is
+ * published last and read first, 0 meaning "total not known yet". */
+static struct {
+    struct gpumem_limits l;
+    _Atomic uint64_t warn_up;
+} limits[GPUMEM_SHM_DEVICE_SLOTS];
+
+#define MAX_CALLBACKS 16
+static struct { _Atomic(gpumem_alarm_fn) fn; void *_Atomic user; } callbacks[MAX_CALLBACKS];
+static atomic_int ncallbacks;
+static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void gpumem__alarm_limits(int device, uint64_t total)
+{
+    limits[device].l = gpumem_limits_make(total, gpumem__opt.warn_percent, gpumem__opt.alarm_percent,
+                                          gpumem__opt.hysteresis_percent);
+    atomic_store_explicit(&limits[device].warn_up, limits[device].l.warn_up, memory_order_release);
+}
+
+static void log_transition(int device, gpumem_level_t level, uint64_t reserved, uint64_t total)
+{
+    char held[32], all[32];
+    gpumem__format_gb(held, sizeof held, reserved);
+    gpumem__format_gb(all, sizeof all, total);
+    unsigned pct = total ? (unsigned)((long double)reserved * 100 / total) : 0;
+    if (level == GPUMEM_LEVEL_CRITICAL)
+        gpumem__log("CRITICAL cuda:%d %u%% %s / %s (alarm above %u%%)", device, pct, held, all, gpumem__opt.alarm_percent);
+    else if (level == GPUMEM_LEVEL_WARNING)
+        gpumem__log("WARNING cuda:%d %u%% %s / %s (warning from %u%%)", device, pct, held, all, gpumem__opt.warn_percent);
+    else
+        gpumem__log("OK cuda:%d %u%% %s / %s (back below %u%%)", device, pct, held, all,
+                    gpumem__opt.warn_percent - gpumem__opt.hysteresis_percent);
+}
+
+static void record_transition(int device, gpumem_level_t level, gpumem_level_t prev, uint64_t reserved, uint64_t now)
+{
+    struct gpumem_shm_segment *s = gpumem__segment();
+    uint64_t i = __atomic_fetch_add(&s->header.transitions_head, 1, __ATOMIC_RELAXED);
+    struct gpumem_shm_transition *t = &s->transitions[i & (GPUMEM_SHM_TRANSITION_SLOTS - 1)];
+    __atomic_store_n(&t->seq, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    t->unix_ns = now;
+    t->reserved_bytes = reserved;
+    t->device = (int16_t)device;
+    t->level = (uint8_t)level;
+    t->previous_level = (uint8_t)prev;
+    __atomic_store_n(&t->seq, i + 1, __ATOMIC_RELEASE);
+}
+
+/* Alarms raised by allocations made inside a callback wait here until the
+ * callbacks of the alarm being handled have returned. */
+#define PENDING 8
+static __thread struct { gpumem_alarm_t alarm; char uuid[48]; } pending[PENDING];
+static __thread int npending;
+
+static void deliver(const gpumem_alarm_t *a)
+{
+    int n = atomic_load_explicit(&ncallbacks, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        gpumem_alarm_fn fn = atomic_load_explicit(&callbacks[i].fn, memory_order_acquire);
+        if (fn) fn(a, atomic_load_explicit(&callbacks[i].user, memory_order_relaxed));
+    }
+}
+
+static void raise_alarm(const gpumem_alarm_t *a)
+{
+    struct gpumem_thread *th = &gpumem__thread;
+    if (th->in_alarm) {
+        if (npending < PENDING) {
+            pending[npending].alarm = *a;
+            memcpy(pending[npending].uuid, a->uuid, sizeof pending[npending].uuid);
+            pending[npending].alarm.uuid = pending[npending].uuid;
+            npending++;
+        }
+        return;
+    }
+    th->in_alarm = 1;
+    deliver(a);
+    for (int i = 0; i < npending; i++) deliver(&pending[i].alarm);
+    npending = 0;
+    th->in_alarm = 0;
+}
+
+void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved)
+{
+    uint64_t warn_up = atomic_load_explicit(&limits[device].warn_up, memory_order_acquire);
+    uint32_t cur = __atomic_load_n(&d->level, __ATOMIC_RELAXED);
+    /* The hot path: healthy and below the warning bound (or total unknown). */
+    if (GM_LIKELY(cur == GPUMEM_LEVEL_HEALTHY && reserved < warn_up) || warn_up == 0) return;
+    gpumem_level_t next = gpumem_level_next(&limits[device].l, (gpumem_level_t)cur, reserved);
+    if (next == cur) return;
+    if (!__atomic_compare_exchange_n(&d->level, &cur, (uint32_t)next, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
+    uint64_t now = gpumem__now_ns();
+    uint64_t total = __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&d->alarm_count, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->last_transition_unix_ns, now, __ATOMIC_RELAXED);
+    record_transition(device, next, (gpumem_level_t)cur, reserved, now);
+    log_transition(device, next, reserved, total);
+    gpumem_alarm_t a = {
+        .device_id = device, .uuid = d->uuid, .reserved_bytes = reserved, .total_bytes = total,
+        .percent = total ? (double)reserved * 100.0 / (double)total : 0.0,
+        .level = next, .previous_level = (gpumem_level_t)cur,
+    };
+    raise_alarm(&a);
+}
+
+GM_EXPORT int gpumem_on_alarm(gpumem_alarm_fn fn, void *user)
+{
+    if (!fn) return GPUMEM_EINVAL;
+    pthread_mutex_lock(&register_lock);
+    int n = atomic_load(&ncallbacks);
+    if (n >= MAX_CALLBACKS) {
+        pthread_mutex_unlock(&register_lock);
+        return GPUMEM_EFULL;
+    }
+    atomic_store_explicit(&callbacks[n].user, user, memory_order_relaxed);
+    atomic_store_explicit(&callbacks[n].fn, fn, memory_order_release);
+    atomic_store_explicit(&ncallbacks, n + 1, memory_order_release);
+    pthread_mutex_unlock(&register_lock);
+    return GPUMEM_OK;
+}

@@ -1,0 +1,97 @@
+/*
+ * cuda_abi.h - the shim's own minimal declarations of the CUDA driver and
+ * runtime types and functions it wraps, so that it builds with libc alone.
+ *
+ * Names carry a gcu_ prefix so that tests/abi/check_cuda_abi.c can include
+ * these next to the real cuda.h / cuda_runtime_api.h and have the compiler
+ * prove every declaration identical. Opaque handles reuse CUDA's own struct
+ * tags, which keeps pointer types compatible with the real headers.
+ */
+#ifndef GPUMEM_CUDA_ABI_H
+#define GPUMEM_CUDA_ABI_H
+
+#include <stddef.h>
+
+typedef unsigned int gcu_result;         /* CUresult (enum cudaError_enum)  */
+typedef int gcu_device;                  /* CUdevice                         */
+typedef unsigned long long gcu_deviceptr; /* CUdeviceptr (_v2)               */
+typedef unsigned long long gcu_mem_handle; /* CUmemGenericAllocationHandle   */
+typedef unsigned long long gcu_uint64;   /* cuuint64_t                       */
+typedef struct CUctx_st *gcu_context;
+typedef struct CUstream_st *gcu_stream;
+typedef struct CUmemPoolHandle_st *gcu_mempool;
+typedef unsigned int gcu_proc_status;    /* CUdriverProcAddressQueryResult   */
+typedef unsigned int gcu_pool_attribute; /* CUmemPool_attribute              */
+typedef struct gcu_uuid { char bytes[16]; } gcu_uuid;
+
+enum {
+    GCU_SUCCESS = 0,
+    GCU_ERROR_INVALID_VALUE = 1,
+    GCU_ERROR_OUT_OF_MEMORY = 2,
+    GCU_ERROR_NOT_FOUND = 500,
+    GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM = 2,
+    GCU_MEM_LOCATION_TYPE_DEVICE = 1,
+    GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT = 5,
+};
+
+typedef struct gcu_mem_location { unsigned int type; int id; } gcu_mem_location;
+typedef struct gcu_mem_allocation_prop {
+    unsigned int type;                 /* CUmemAllocationType       */
+    unsigned int requestedHandleTypes; /* CUmemAllocationHandleType */
+    gcu_mem_location location;
+    void *win32HandleMetaData;
+    struct {
+        unsigned char compressionType;
+        unsigned char gpuDirectRDMACapable;
+        unsigned short usage;
+        unsigned char reserved[4];
+    } allocFlags;
+} gcu_mem_allocation_prop;
+
+typedef struct gcu_mem_pool_props {
+    unsigned int allocType;   /* CUmemAllocationType       */
+    unsigned int handleTypes; /* CUmemAllocationHandleType */
+    gcu_mem_location location;
+    void *win32SecurityAttributes;
+    size_t maxSize;
+    unsigned short usage;
+    unsigned char reserved[54];
+} gcu_mem_pool_props;
+
+/* Driver functions: one typedef per wrapped ABI. */
+typedef gcu_result (*gcu_cuMemAlloc_v2_fn)(gcu_deviceptr *, size_t);
+typedef gcu_result (*gcu_cuMemAllocPitch_v2_fn)(gcu_deviceptr *, size_t *, size_t, size_t, unsigned int);
+typedef gcu_result (*gcu_cuMemFree_v2_fn)(gcu_deviceptr);
+typedef gcu_result (*gcu_cuMemAllocManaged_fn)(gcu_deviceptr *, size_t, unsigned int);
+typedef gcu_result (*gcu_cuMemCreate_fn)(gcu_mem_handle *, size_t, const gcu_mem_allocation_prop *, unsigned long long);
+typedef gcu_result (*gcu_cuMemRelease_fn)(gcu_mem_handle);
+typedef gcu_result (*gcu_cuMemAllocAsync_fn)(gcu_deviceptr *, size_t, gcu_stream);
+typedef gcu_result (*gcu_cuMemAllocFromPoolAsync_fn)(gcu_deviceptr *, size_t, gcu_mempool, gcu_stream);
+typedef gcu_result (*gcu_cuMemFreeAsync_fn)(gcu_deviceptr, gcu_stream);
+typedef gcu_result (*gcu_cuMemPoolTrimTo_fn)(gcu_mempool, size_t);
+typedef gcu_result (*gcu_cuMemPoolCreate_fn)(gcu_mempool *, const gcu_mem_pool_props *);
+typedef gcu_result (*gcu_cuMemPoolDestroy_fn)(gcu_mempool);
+typedef gcu_result (*gcu_cuGetProcAddress_fn)(const char *, void **, int, gcu_uint64);
+typedef gcu_result (*gcu_cuGetProcAddress_v2_fn)(const char *, void **, int, gcu_uint64, gcu_proc_status *);
+/* Driver functions the shim only calls. */
+typedef gcu_result (*gcu_cuCtxGetDevice_fn)(gcu_device *);
+typedef gcu_result (*gcu_cuDeviceTotalMem_v2_fn)(size_t *, gcu_device);
+typedef gcu_result (*gcu_cuDeviceGetUuid_fn)(gcu_uuid *, gcu_device);
+typedef gcu_result (*gcu_cuDeviceGetPCIBusId_fn)(char *, int, gcu_device);
+typedef gcu_result (*gcu_cuDeviceGetName_fn)(char *, int, gcu_device);
+typedef gcu_result (*gcu_cuDeviceGetMemPool_fn)(gcu_mempool *, gcu_device);
+typedef gcu_result (*gcu_cuMemPoolGetAttribute_fn)(gcu_mempool, gcu_pool_attribute, void *);
+typedef gcu_result (*gcu_cuMemGetInfo_v2_fn)(size_t *, size_t *);
+
+/* Runtime. */
+typedef unsigned int gcu_rt_error; /* cudaError_t (enum cudaError) */
+enum { GCU_RT_SUCCESS = 0, GCU_RT_ERROR_MEMORY_ALLOCATION = 2 };
+typedef gcu_rt_error (*gcu_cudaMalloc_fn)(void **, size_t);
+typedef gcu_rt_error (*gcu_cudaFree_fn)(void *);
+typedef gcu_rt_error (*gcu_cudaMallocPitch_fn)(void **, size_t *, size_t, size_t);
+typedef gcu_rt_error (*gcu_cudaMallocManaged_fn)(void **, size_t, unsigned int);
+typedef gcu_rt_error (*gcu_cudaMallocAsync_fn)(void **, size_t, gcu_stream);
+typedef gcu_rt_error (*gcu_cudaFreeAsync_fn)(void *, gcu_stream);
+typedef gcu_rt_error (*gcu_cudaMallocFromPoolAsync_fn)(void **, size_t, gcu_mempool, gcu_stream);
+
+#endif /* GPUMEM_CUDA_ABI_H */

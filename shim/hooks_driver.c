@@ -1,0 +1,208 @@
+/*
+ * hooks_driver.c - the driver entry points that reserve or release device
+ * memory. The driver is the source of truth: every allocation, whatever API
+ * the program called, ends here exactly once.
+ *
+ * Each wrapper calls the real function with the caller's arguments, returns
+ * its result untouched, and does its bookkeeping only after, with errno
+ * saved and restored. Out-pointers are read only after success, when the
+ * driver has written them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+
+#include "shim.h"
+
+#define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
+
+/* Bookkeeping after an allocation call. */
+static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes,
+                        int device)
+{
+    int saved = errno;
+    if (r == GCU_SUCCESS) gpumem__on_alloc(kind, api, key, bytes, device, 0);
+    else gpumem__on_failure(api, bytes, device, r);
+    errno = saved;
+}
+
+static void after_free(gcu_result r, enum gpumem_api api, uint64_t key)
+{
+    if (r != GCU_SUCCESS) return;
+    int saved = errno;
+    gpumem__on_free(api, key);
+    errno = saved;
+}
+
+gcu_result cuMemAlloc_v2(gcu_deviceptr *dptr, size_t bytes)
+{
+    gcu_cuMemAlloc_v2_fn real = GPUMEM_REAL(cuMemAlloc_v2, cuMemAlloc_v2);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(dptr, bytes);
+    if (DISABLED()) return r;
+    after_alloc(r, GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, r == GCU_SUCCESS ? *dptr : 0, bytes,
+                gpumem__current_device());
+    return r;
+}
+
+gcu_result cuMemAllocPitch_v2(gcu_deviceptr *dptr, size_t *pitch, size_t width, size_t height, unsigned int elem)
+{
+    gcu_cuMemAllocPitch_v2_fn real = GPUMEM_REAL(cuMemAllocPitch_v2, cuMemAllocPitch_v2);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(dptr, pitch, width, height, elem);
+    if (DISABLED()) return r;
+    /* On success the driver reserved pitch x height; on failure the request
+     * is width x height. */
+    uint64_t bytes = r == GCU_SUCCESS ? (uint64_t)*pitch * height : (uint64_t)width * height;
+    after_alloc(r, GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC_PITCH, r == GCU_SUCCESS ? *dptr : 0, bytes,
+                gpumem__current_device());
+    return r;
+}
+
+gcu_result cuMemAllocManaged(gcu_deviceptr *dptr, size_t bytes, unsigned int flags)
+{
+    gcu_cuMemAllocManaged_fn real = GPUMEM_REAL(cuMemAllocManaged, cuMemAllocManaged);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(dptr, bytes, flags);
+    if (DISABLED()) return r;
+    after_alloc(r, GPUMEM_KIND_MANAGED, GPUMEM_API_CU_MEM_ALLOC_MANAGED, r == GCU_SUCCESS ? *dptr : 0, bytes,
+                gpumem__current_device());
+    return r;
+}
+
+gcu_result cuMemFree_v2(gcu_deviceptr ptr)
+{
+    gcu_cuMemFree_v2_fn real = GPUMEM_REAL(cuMemFree_v2, cuMemFree_v2);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(ptr); /* unknown pointers too: the driver decides */
+    if (DISABLED()) return r;
+    after_free(r, GPUMEM_API_CU_MEM_FREE, ptr);
+    return r;
+}
+
+/* ---- virtual memory management: physical memory is charged at create, by
+ * handle, never at map (one handle can be mapped at several addresses). --- */
+
+gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_allocation_prop *prop, unsigned long long flags)
+{
+    gcu_cuMemCreate_fn real = GPUMEM_REAL(cuMemCreate, cuMemCreate);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(handle, bytes, prop, flags);
+    if (DISABLED()) return r;
+    /* Host and host-NUMA locations are not device memory. */
+    if (prop && prop->location.type == GCU_MEM_LOCATION_TYPE_DEVICE)
+        after_alloc(r, GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_CREATE, r == GCU_SUCCESS ? *handle : 0, bytes,
+                    prop->location.id);
+    return r;
+}
+
+gcu_result cuMemRelease(gcu_mem_handle handle)
+{
+    gcu_cuMemRelease_fn real = GPUMEM_REAL(cuMemRelease, cuMemRelease);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(handle);
+    if (DISABLED() || r != GCU_SUCCESS) return r;
+    after_free(r, GPUMEM_API_CU_MEM_RELEASE, handle);
+    return r;
+}
+
+/* ---- stream-ordered allocation: the pool's reserve is what is charged ---- */
+
+static gcu_mempool current_pool(int device)
+{
+    const struct gpumem_driver *drv = gpumem__driver();
+    gcu_mempool pool = NULL;
+    if (device < 0 || !drv->device_get_mem_pool || drv->device_get_mem_pool(&pool, device) != GCU_SUCCESS) return NULL;
+    return pool;
+}
+
+static void after_async_alloc(gcu_result r, enum gpumem_api api, gcu_deviceptr *dptr, size_t bytes, gcu_mempool pool)
+{
+    int saved = errno;
+    /* A pool's memory is on the pool's device, whatever context is current. */
+    int device = pool ? gpumem__pool_device(pool) : -1;
+    if (device < 0) device = gpumem__current_device();
+    if (r == GCU_SUCCESS) {
+        if (!pool) {
+            pool = current_pool(device);
+            if (pool && gpumem__pool_device(pool) < 0) gpumem__pool_register(pool, device);
+        }
+        /* The ledger remembers the pool, so that the free can update it. */
+        gpumem__on_alloc(GPUMEM_KIND_ASYNC, api, *dptr, bytes, device, (uint64_t)(uintptr_t)pool);
+        gpumem__pool_update(pool, device);
+    } else {
+        gpumem__on_failure(api, bytes, device, r);
+    }
+    errno = saved;
+}
+
+#define ASYNC_ALLOC(sym)                                                              \
+    gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_stream stream)              \
+    {                                                                                 \
+        gcu_cuMemAllocAsync_fn real = GPUMEM_REAL(cuMemAllocAsync, sym);              \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                           \
+        gcu_result r = real(dptr, bytes, stream);                                     \
+        if (!DISABLED()) after_async_alloc(r, GPUMEM_API_CU_MEM_ALLOC_ASYNC, dptr, bytes, NULL); \
+        return r;                                                                     \
+    }
+ASYNC_ALLOC(cuMemAllocAsync)
+ASYNC_ALLOC(cuMemAllocAsync_ptsz)
+
+#define POOL_ALLOC(sym)                                                                          \
+    gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_mempool pool, gcu_stream stream)       \
+    {                                                                                            \
+        gcu_cuMemAllocFromPoolAsync_fn real = GPUMEM_REAL(cuMemAllocFromPoolAsync, sym);         \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                      \
+        gcu_result r = real(dptr, bytes, pool, stream);                                          \
+        if (!DISABLED()) after_async_alloc(r, GPUMEM_API_CU_MEM_ALLOC_FROM_POOL_ASYNC, dptr, bytes, pool); \
+        return r;                                                                                \
+    }
+POOL_ALLOC(cuMemAllocFromPoolAsync)
+POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
+
+#define ASYNC_FREE(sym)                                                    \
+    gcu_result sym(gcu_deviceptr ptr, gcu_stream stream)                   \
+    {                                                                      \
+        gcu_cuMemFreeAsync_fn real = GPUMEM_REAL(cuMemFreeAsync, sym);     \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                \
+        gcu_result r = real(ptr, stream);                                  \
+        if (!DISABLED()) after_free(r, GPUMEM_API_CU_MEM_FREE_ASYNC, ptr); \
+        return r;                                                          \
+    }
+ASYNC_FREE(cuMemFreeAsync)
+ASYNC_FREE(cuMemFreeAsync_ptsz)
+
+gcu_result cuMemPoolTrimTo(gcu_mempool pool, size_t keep)
+{
+    gcu_cuMemPoolTrimTo_fn real = GPUMEM_REAL(cuMemPoolTrimTo, cuMemPoolTrimTo);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(pool, keep);
+    if (DISABLED() || r != GCU_SUCCESS) return r;
+    int saved = errno;
+    gpumem__pool_update(pool, -1);
+    errno = saved;
+    return r;
+}
+
+gcu_result cuMemPoolCreate(gcu_mempool *pool, const gcu_mem_pool_props *props)
+{
+    gcu_cuMemPoolCreate_fn real = GPUMEM_REAL(cuMemPoolCreate, cuMemPoolCreate);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(pool, props);
+    if (DISABLED() || r != GCU_SUCCESS || props->location.type != GCU_MEM_LOCATION_TYPE_DEVICE) return r;
+    int saved = errno;
+    gpumem__pool_register(*pool, props->location.id);
+    errno = saved;
+    return r;
+}
+
+gcu_result cuMemPoolDestroy(gcu_mempool pool)
+{
+    gcu_cuMemPoolDestroy_fn real = GPUMEM_REAL(cuMemPoolDestroy, cuMemPoolDestroy);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(pool);
+    if (DISABLED() || r != GCU_SUCCESS) return r;
+    int saved = errno;
+    gpumem__pool_forget(pool);
+    errno = saved;
+    return r;
+}

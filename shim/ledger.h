@@ -1,0 +1,56 @@
+/*
+ * ledger.h - live allocations by key (device pointer, VMM handle or pool).
+ *
+ * 64 shards, each an open-addressing table with linear probing and
+ * backward-shift deletion under its own short spinlock: insert and remove
+ * are O(1) expected, there is no global lock, and 100 000 live entries cost
+ * a free no more than ten do. Memory grows with the live count.
+ */
+#ifndef GPUMEM_LEDGER_H
+#define GPUMEM_LEDGER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GPUMEM_LEDGER_SHARDS 64
+
+struct gpumem_entry {
+    uint64_t key;     /* 0 never stored */
+    uint64_t bytes;
+    uint64_t aux;     /* the pool of an async allocation */
+    uint64_t unix_ns; /* when it was made */
+    int16_t device;
+    uint8_t kind;     /* enum gpumem_kind */
+    uint8_t api;      /* enum gpumem_api */
+};
+
+struct gpumem_shard {
+    atomic_int lock;
+    uint32_t count;
+    size_t mask;                /* capacity - 1, or 0 before the first insert */
+    struct gpumem_entry *slots;
+} __attribute__((aligned(64)));
+
+struct gpumem_ledger {
+    struct gpumem_shard shards[GPUMEM_LEDGER_SHARDS];
+};
+
+/* 0 on success, -1 when memory ran out (the entry is then not kept). An
+ * existing entry with the same key is replaced and copied to *old (return 1). */
+int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old);
+/* 1 and a copy in *out when key was present (now removed), else 0. */
+int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
+/* 1 and a copy in *out when key is present. */
+int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
+size_t gpumem_ledger_count(struct gpumem_ledger *l);
+/* Calls fn on a copy of every entry, one shard locked at a time. */
+void gpumem_ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpumem_entry *, void *), void *ctx);
+/* Forget everything and free the memory. */
+void gpumem_ledger_clear(struct gpumem_ledger *l);
+/* fork(): take every shard lock before, release after (parent), and in the
+ * child release them without touching the tables. */
+void gpumem_ledger_lock_all(struct gpumem_ledger *l);
+void gpumem_ledger_unlock_all(struct gpumem_ledger *l);
+
+#endif /* GPUMEM_LEDGER_H */

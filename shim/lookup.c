@@ -1,0 +1,228 @@
+/*
+ * lookup.c - every way a program finds a CUDA function, and the functions of
+ * the driver that the shim itself calls.
+ *
+ *  - Direct linking binds to the shim's exports; their real function comes
+ *    from dlsym(RTLD_NEXT, name).
+ *  - dlsym(handle, name) on a real handle (how both the shared and the static
+ *    runtime find cuGetProcAddress_v2) gets the hook of that exact name.
+ *  - cuGetProcAddress(_v2) answers (name, version, flags): the shim calls the
+ *    real lookup with the caller's exact arguments and substitutes its hook
+ *    only where the hook has the ABI the driver chose.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "shim.h"
+
+void *(*gpumem__real_dlsym)(void *, const char *);
+
+#define DEFINE_SLOT(sym, ...) _Atomic(void *) gpumem__real_##sym;
+GPUMEM_DRIVER_HOOKS(DEFINE_SLOT)
+#define DEFINE_RT_SLOT(sym) _Atomic(void *) gpumem__real_##sym;
+GPUMEM_RUNTIME_HOOKS(DEFINE_RT_SLOT)
+
+struct hook {
+    const char *symbol;   /* exported name */
+    const char *base;     /* cuGetProcAddress name, NULL for runtime hooks */
+    int version;
+    int ptds;
+    void *wrapper;
+    _Atomic(void *) *real;
+};
+
+static const struct hook hooks[] = {
+#define DRIVER_ROW(sym, type, base, version, ptds) { #sym, base, version, ptds, (void *)&sym, &gpumem__real_##sym },
+    GPUMEM_DRIVER_HOOKS(DRIVER_ROW)
+#define RUNTIME_ROW(sym) { #sym, NULL, 0, 0, (void *)&sym, &gpumem__real_##sym },
+    GPUMEM_RUNTIME_HOOKS(RUNTIME_ROW)
+};
+#define NHOOKS (sizeof hooks / sizeof hooks[0])
+
+/* The driver library as the program reached it, when it did so by handle. */
+static _Atomic(void *) driver_handle;
+
+static void resolve_dlsym(void)
+{
+    void *p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+    if (!p) p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+    if (!p) p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17");
+    gpumem__real_dlsym = (void *(*)(void *, const char *))p;
+}
+
+__attribute__((constructor(101))) static void lookup_init(void)
+{
+    if (!gpumem__real_dlsym) resolve_dlsym();
+    /* A program linked with -lcuda has the driver already: resolve now,
+     * while the process has one thread, rather than at a racing first call. */
+    void *loaded = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (loaded) {
+        dlclose(loaded);
+        gpumem__driver();
+    }
+}
+
+static const struct hook *hook_by_symbol(const char *name)
+{
+    for (size_t i = 0; i < NHOOKS; i++)
+        if (strcmp(hooks[i].symbol, name) == 0) return &hooks[i];
+    return NULL;
+}
+
+/* Record p as the real function of h. Returns 0 when h already calls a
+ * different function: the caller then leaves p unwrapped. */
+static int adopt(const struct hook *h, void *p)
+{
+    void *expected = NULL;
+    if (atomic_compare_exchange_strong(h->real, &expected, p)) return 1;
+    return expected == p;
+}
+
+void *gpumem__dlsym_hook(void *handle, const char *name)
+{
+    if (GM_UNLIKELY(!gpumem__real_dlsym)) resolve_dlsym();
+    /* Fast exit for everything that is not a CUDA lookup on a real handle:
+     * RTLD_DEFAULT and RTLD_NEXT go to the real dlsym untouched. */
+    if (handle == RTLD_DEFAULT || handle == RTLD_NEXT || !name || name[0] != 'c' || name[1] != 'u') return NULL;
+    const struct hook *h = hook_by_symbol(name);
+    if (!h) return NULL;
+    int saved = errno;
+    void *p = gpumem__real_dlsym(handle, name);
+    void *result = NULL;
+    if (p && p != h->wrapper && adopt(h, p)) {
+        if (h->base && !atomic_exchange(&driver_handle, handle)) gpumem__driver();
+        result = h->wrapper;
+    }
+    errno = saved;
+    return result;
+}
+
+void *gpumem__resolve(_Atomic(void *) *slot, const char *name)
+{
+    if (!gpumem__real_dlsym) resolve_dlsym();
+    void *p = gpumem__real_dlsym ? gpumem__real_dlsym(RTLD_NEXT, name) : NULL;
+    void *h = atomic_load(&driver_handle);
+    if (!p && h) p = gpumem__real_dlsym(h, name);
+    if (p) {
+        void *expected = NULL;
+        if (!atomic_compare_exchange_strong(slot, &expected, p)) p = expected;
+    }
+    return p;
+}
+
+/* The real lookup, for the shim's own questions. */
+static gcu_result real_lookup(const char *symbol, void **pfn, int version, gcu_uint64 flags)
+{
+    gcu_cuGetProcAddress_v2_fn v2 = (gcu_cuGetProcAddress_v2_fn)atomic_load(&gpumem__real_cuGetProcAddress_v2);
+    if (v2) return v2(symbol, pfn, version, flags, NULL);
+    gcu_cuGetProcAddress_fn v1 = (gcu_cuGetProcAddress_fn)atomic_load(&gpumem__real_cuGetProcAddress);
+    if (v1) return v1(symbol, pfn, version, flags);
+    return GCU_ERROR_NOT_FOUND;
+}
+
+void *gpumem__substitute(const char *symbol, void *found, int version, gcu_uint64 flags)
+{
+    int want_ptds = (flags & GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0;
+    /* Newest ABI first: the table lists each base name oldest first. */
+    for (size_t k = NHOOKS; k-- > 0;) {
+        const struct hook *h = &hooks[k];
+        if (!h->base || h->version > version || h->ptds > want_ptds || strcmp(h->base, symbol) != 0) continue;
+        if (found == h->wrapper) return found;
+        if (h->version == version && h->ptds == want_ptds) {
+            /* Exactly the ABI of this hook: what the driver returned is by
+             * definition that function (should the hook already call another
+             * copy of it, the two are equivalent). */
+            adopt(h, found);
+            return h->wrapper;
+        }
+        /* A newer version or other flags than the hook's own: substitute
+         * only if the driver gives the same function for the hook's exact
+         * (name, version, flags), which proves the ABI is unchanged. */
+        void *same = atomic_load(h->real);
+        if (!same) {
+            void *p = NULL;
+            if (real_lookup(h->base, &p, h->version, h->ptds ? GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0) == GCU_SUCCESS && p)
+                same = adopt(h, p) ? p : atomic_load(h->real);
+        }
+        if (same == found) return h->wrapper;
+    }
+    return found;
+}
+
+#define LOOKUP_WRAPPER_BODY(call)                                        \
+    gcu_result r = call;                                                 \
+    if (r == GCU_SUCCESS && pfn && *pfn && symbol && symbol[0] == 'c') { \
+        int saved = errno;                                               \
+        *pfn = gpumem__substitute(symbol, *pfn, version, flags);        \
+        errno = saved;                                                   \
+    }                                                                    \
+    return r;
+
+gcu_result cuGetProcAddress_v2(const char *symbol, void **pfn, int version, gcu_uint64 flags, gcu_proc_status *status)
+{
+    gcu_cuGetProcAddress_v2_fn real = GPUMEM_REAL(cuGetProcAddress_v2, cuGetProcAddress_v2);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    LOOKUP_WRAPPER_BODY(real(symbol, pfn, version, flags, status))
+}
+
+gcu_result cuGetProcAddress(const char *symbol, void **pfn, int version, gcu_uint64 flags)
+{
+    gcu_cuGetProcAddress_fn real = GPUMEM_REAL(cuGetProcAddress, cuGetProcAddress);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    LOOKUP_WRAPPER_BODY(real(symbol, pfn, version, flags))
+}
+
+/* ---- the driver's functions the shim calls itself ---------------------- */
+
+static struct gpumem_driver driver;
+static atomic_int driver_state; /* 0 unresolved, 1 resolving, 2 done */
+
+static void *driver_symbol(void *h, const char *name)
+{
+    void *p = h ? gpumem__real_dlsym(h, name) : NULL;
+    if (!p) p = gpumem__real_dlsym(RTLD_NEXT, name);
+    return p;
+}
+
+const struct gpumem_driver *gpumem__driver(void)
+{
+    if (GM_LIKELY(atomic_load_explicit(&driver_state, memory_order_acquire) == 2)) return &driver;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&driver_state, &expected, 1)) {
+        /* Another thread is resolving: wait for it, but only a bounded time,
+         * so that a thread holding the loader lock can never hang us. */
+        for (int spins = 0; spins < 20000 && atomic_load(&driver_state) == 1; spins++) sched_yield();
+        static const struct gpumem_driver none;
+        return atomic_load_explicit(&driver_state, memory_order_acquire) == 2 ? &driver : &none;
+    }
+    if (!gpumem__real_dlsym) resolve_dlsym();
+    /* Never load the driver ourselves: only find the one the program loaded. */
+    void *h = atomic_load(&driver_handle);
+    void *loaded = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (!h) h = loaded;
+    driver.ctx_get_device = (gcu_cuCtxGetDevice_fn)driver_symbol(h, "cuCtxGetDevice");
+    driver.device_total_mem = (gcu_cuDeviceTotalMem_v2_fn)driver_symbol(h, "cuDeviceTotalMem_v2");
+    driver.device_get_uuid = (gcu_cuDeviceGetUuid_fn)driver_symbol(h, "cuDeviceGetUuid");
+    driver.device_get_pci_bus_id = (gcu_cuDeviceGetPCIBusId_fn)driver_symbol(h, "cuDeviceGetPCIBusId");
+    driver.device_get_name = (gcu_cuDeviceGetName_fn)driver_symbol(h, "cuDeviceGetName");
+    driver.device_get_mem_pool = (gcu_cuDeviceGetMemPool_fn)driver_symbol(h, "cuDeviceGetMemPool");
+    driver.mem_pool_get_attribute = (gcu_cuMemPoolGetAttribute_fn)driver_symbol(h, "cuMemPoolGetAttribute");
+    driver.mem_get_info = (gcu_cuMemGetInfo_v2_fn)driver_symbol(h, "cuMemGetInfo_v2");
+    /* dlopen's reference is dropped: the program's own keeps the driver. */
+    if (loaded) dlclose(loaded);
+    /* Only a complete answer is final; a partial one is tried again later. */
+    atomic_store_explicit(&driver_state, driver.ctx_get_device ? 2 : 0, memory_order_release);
+    return &driver;
+}
+
+int gpumem__current_device(void)
+{
+    const struct gpumem_driver *d = gpumem__driver();
+    gcu_device dev;
+    if (!d->ctx_get_device || d->ctx_get_device(&dev) != GCU_SUCCESS) return -1;
+    return dev;
+}
+

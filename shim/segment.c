@@ -1,0 +1,211 @@
+/*
+ * segment.c - the process's counters, published as /<prefix>.<pid> in POSIX
+ * shared memory at its first CUDA activity.
+ *
+ * The segment is created exclusively with mode 0600 (GPUMEM_SHM_MODE widens
+ * it); a stale segment of an earlier process with our pid and our uid is
+ * replaced; one owned by another user is never touched, and publication is
+ * then off with one warning. Whenever publication is off the same counters
+ * live in process memory, so the in-process API still works.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+_Atomic(struct gpumem_shm_segment *) gpumem__seg;
+
+static struct gpumem_shm_segment local_segment; /* when publication is off */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+static char shm_name[96];   /* set while this process owns a published segment */
+static pid_t owner_pid;
+
+/* Field 22 of /proc/self/stat: start time in clock ticks since boot, which
+ * with the pid names a process uniquely. */
+static uint64_t start_time_ticks(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p) return 0;
+    /* After ")": field 3 (state) is first; skip to field 22. */
+    for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static void read_command(char *out, size_t size)
+{
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, out, size - 1);
+    close(fd);
+    if (n <= 0) return;
+    for (ssize_t i = 0; i < n; i++)
+        if (out[i] == '\0') out[i] = ' ';
+    while (n > 0 && out[n - 1] == ' ') n--;
+    out[n] = '\0';
+}
+
+static void fill_header(struct gpumem_shm_segment *s)
+{
+    struct gpumem_shm_header *h = &s->header;
+    h->layout_version = GPUMEM_SHM_LAYOUT_VERSION;
+    h->header_size = sizeof *h;
+    h->segment_size = sizeof *s;
+    h->pid = getpid();
+    h->start_time_ticks = start_time_ticks();
+    h->created_unix_ns = gpumem__now_ns();
+    h->device_slots = GPUMEM_SHM_DEVICE_SLOTS;
+    h->device_stride = sizeof s->devices[0];
+    h->devices_offset = offsetof(struct gpumem_shm_segment, devices);
+    h->events_offset = offsetof(struct gpumem_shm_segment, events);
+    h->event_slots = GPUMEM_SHM_EVENT_SLOTS;
+    h->event_stride = sizeof s->events[0];
+    h->large_offset = offsetof(struct gpumem_shm_segment, large);
+    h->large_slots = GPUMEM_SHM_LARGE_SLOTS;
+    h->large_stride = sizeof s->large[0];
+    h->transitions_offset = offsetof(struct gpumem_shm_segment, transitions);
+    h->transition_slots = GPUMEM_SHM_TRANSITION_SLOTS;
+    h->transition_stride = sizeof s->transitions[0];
+    h->warn_percent = gpumem__opt.warn_percent;
+    h->alarm_percent = gpumem__opt.alarm_percent;
+    h->hysteresis_percent = gpumem__opt.hysteresis_percent;
+    snprintf(h->shim_version, sizeof h->shim_version, "%s", GPUMEM_VERSION_STRING);
+    gethostname(h->hostname, sizeof h->hostname - 1);
+    read_command(h->command, sizeof h->command);
+    __atomic_store_n(&h->state, GPUMEM_SHM_STATE_RUNNING, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->magic, GPUMEM_SHM_MAGIC, __ATOMIC_RELEASE);
+}
+
+/* Open /<prefix>.<pid> exclusively, replacing a stale one of ours. */
+static int open_exclusive(const char *name)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 || errno != EEXIST) return fd;
+        int old = shm_open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+        struct stat st;
+        if (old >= 0 && fstat(old, &st) == 0 && st.st_uid != geteuid()) {
+            close(old);
+            gpumem__warn("shared memory %s belongs to uid %u; publication is off for this process", name,
+                         (unsigned)st.st_uid);
+            errno = EPERM;
+            return -1;
+        }
+        if (old >= 0) close(old);
+        /* Same pid and same user: an earlier process (or our image before
+         * exec) that is gone. */
+        shm_unlink(name);
+    }
+    return -1;
+}
+
+static struct gpumem_shm_segment *publish(void)
+{
+    if (gpumem__opt.shm_prefix[0] == '\0') return NULL;
+    snprintf(shm_name, sizeof shm_name, "/%s.%d", gpumem__opt.shm_prefix, (int)getpid());
+    int fd = open_exclusive(shm_name);
+    if (fd < 0) {
+        if (errno != EPERM) gpumem__warn("cannot create shared memory %s (%s); publication is off", shm_name, strerror(errno));
+        shm_name[0] = '\0';
+        return NULL;
+    }
+    struct gpumem_shm_segment *s = MAP_FAILED;
+    if (fchmod(fd, gpumem__opt.shm_mode) == 0 && ftruncate(fd, sizeof *s) == 0)
+        s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (s == MAP_FAILED) {
+        gpumem__warn("cannot map shared memory %s (%s); publication is off", shm_name, strerror(err));
+        shm_unlink(shm_name);
+        shm_name[0] = '\0';
+        return NULL;
+    }
+    owner_pid = getpid();
+    return s;
+}
+
+struct gpumem_shm_segment *gpumem__segment_create(void)
+{
+    int saved = errno;
+    pthread_mutex_lock(&create_lock);
+    struct gpumem_shm_segment *s = atomic_load(&gpumem__seg);
+    if (!s) {
+        gpumem__options_load();
+        s = gpumem__opt.disabled ? NULL : publish();
+        if (!s) {
+            s = &local_segment;
+            memset(s, 0, sizeof *s);
+        }
+        fill_header(s);
+        atomic_store_explicit(&gpumem__seg, s, memory_order_release);
+    }
+    pthread_mutex_unlock(&create_lock);
+    errno = saved;
+    return s;
+}
+
+/* Normal exit: remove the segment unless GPUMEM_KEEP=1. The mapping itself
+ * stays, since other threads may still be counting. */
+__attribute__((destructor)) static void segment_exit(void)
+{
+    int saved = errno;
+    struct gpumem_shm_segment *s = atomic_load(&gpumem__seg);
+    if (s && shm_name[0] && owner_pid == getpid()) {
+        if (gpumem__opt.keep) {
+            __atomic_store_n(&s->header.exited_unix_ns, gpumem__now_ns(), __ATOMIC_RELAXED);
+            __atomic_store_n(&s->header.state, GPUMEM_SHM_STATE_EXITED, __ATOMIC_RELEASE);
+        } else {
+            shm_unlink(shm_name);
+        }
+        shm_name[0] = '\0';
+    }
+    errno = saved;
+}
+
+void gpumem__segment_after_fork_child(void)
+{
+    struct gpumem_shm_segment *s = atomic_load(&gpumem__seg);
+    if (s && s != &local_segment) munmap(s, sizeof *s);
+    atomic_store(&gpumem__seg, NULL);
+    shm_name[0] = '\0';
+    owner_pid = 0;
+    pthread_mutex_init(&create_lock, NULL);
+}
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&create_lock);
+    gpumem__counters_before_fork();
+}
+
+static void after_fork_parent(void)
+{
+    gpumem__counters_after_fork_parent();
+    pthread_mutex_unlock(&create_lock);
+}
+
+static void after_fork_child(void)
+{
+    gpumem__counters_after_fork_child();
+    gpumem__segment_after_fork_child();
+}
+
+__attribute__((constructor)) static void segment_init(void)
+{
+    gpumem__options_load();
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}

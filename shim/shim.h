@@ -1,0 +1,159 @@
+/*
+ * shim.h - what the files of libgpumem.so share. Nothing here is exported:
+ * the library is built with -fvisibility=hidden and exports only the CUDA
+ * entry points it wraps, dlsym, and the gpumem_* API of include/gpumem.h.
+ */
+#ifndef GPUMEM_SHIM_H
+#define GPUMEM_SHIM_H
+
+#define GPUMEM_BUILDING_SHIM 1
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cuda_abi.h"
+#include "gpumem.h"
+#include "gpumem_shm.h"
+
+#define GM_EXPORT __attribute__((visibility("default")))
+#define GM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- hooks: one list drives the exports, dlsym and cuGetProcAddress ---- */
+
+/* X(exported symbol, ABI typedef in cuda_abi.h, cuGetProcAddress base name,
+ *   ABI version, 1 for the per-thread-default-stream variant) */
+#define GPUMEM_DRIVER_HOOKS(X)                                                          \
+    X(cuMemAlloc_v2, cuMemAlloc_v2, "cuMemAlloc", 3020, 0)                              \
+    X(cuMemAllocPitch_v2, cuMemAllocPitch_v2, "cuMemAllocPitch", 3020, 0)               \
+    X(cuMemFree_v2, cuMemFree_v2, "cuMemFree", 3020, 0)                                 \
+    X(cuMemAllocManaged, cuMemAllocManaged, "cuMemAllocManaged", 6000, 0)               \
+    X(cuMemCreate, cuMemCreate, "cuMemCreate", 10020, 0)                                \
+    X(cuMemRelease, cuMemRelease, "cuMemRelease", 10020, 0)                             \
+    X(cuMemAllocAsync, cuMemAllocAsync, "cuMemAllocAsync", 11020, 0)                    \
+    X(cuMemAllocAsync_ptsz, cuMemAllocAsync, "cuMemAllocAsync", 11020, 1)               \
+    X(cuMemAllocFromPoolAsync, cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", 11020, 0) \
+    X(cuMemAllocFromPoolAsync_ptsz, cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", 11020, 1) \
+    X(cuMemFreeAsync, cuMemFreeAsync, "cuMemFreeAsync", 11020, 0)                       \
+    X(cuMemFreeAsync_ptsz, cuMemFreeAsync, "cuMemFreeAsync", 11020, 1)                  \
+    X(cuMemPoolTrimTo, cuMemPoolTrimTo, "cuMemPoolTrimTo", 11020, 0)                    \
+    X(cuMemPoolCreate, cuMemPoolCreate, "cuMemPoolCreate", 11020, 0)                    \
+    X(cuMemPoolDestroy, cuMemPoolDestroy, "cuMemPoolDestroy", 11020, 0)                 \
+    X(cuGetProcAddress, cuGetProcAddress, "cuGetProcAddress", 11030, 0)                 \
+    X(cuGetProcAddress_v2, cuGetProcAddress_v2, "cuGetProcAddress", 12000, 0)
+
+/* X(exported symbol) - runtime entry points, typedef gcu_<symbol>_fn. */
+#define GPUMEM_RUNTIME_HOOKS(X) \
+    X(cudaMalloc) X(cudaFree) X(cudaMallocPitch) X(cudaMallocManaged) \
+    X(cudaMallocAsync) X(cudaFreeAsync) X(cudaMallocFromPoolAsync)
+
+#define GPUMEM_DECLARE_DRIVER_HOOK(sym, type, base, version, ptds) \
+    extern __typeof__(*(gcu_##type##_fn)0) sym GM_EXPORT;                \
+    extern _Atomic(void *) gpumem__real_##sym;
+#define GPUMEM_DECLARE_RUNTIME_HOOK(sym) \
+    extern __typeof__(*(gcu_##sym##_fn)0) sym GM_EXPORT; \
+    extern _Atomic(void *) gpumem__real_##sym;
+GPUMEM_DRIVER_HOOKS(GPUMEM_DECLARE_DRIVER_HOOK)
+GPUMEM_RUNTIME_HOOKS(GPUMEM_DECLARE_RUNTIME_HOOK)
+
+/* The real function behind a hook: one relaxed load once resolved. */
+void *gpumem__resolve(_Atomic(void *) *slot, const char *name);
+static inline void *gpumem__real(_Atomic(void *) *slot, const char *name)
+{
+    void *p = atomic_load_explicit(slot, memory_order_acquire);
+    return GM_LIKELY(p != NULL) ? p : gpumem__resolve(slot, name);
+}
+#define GPUMEM_REAL(type, sym) ((gcu_##type##_fn)gpumem__real(&gpumem__real_##sym, #sym))
+
+/* ---- lookup.c: dlsym, cuGetProcAddress, the driver functions we call ---- */
+
+extern void *(*gpumem__real_dlsym)(void *, const char *);
+void *gpumem__dlsym_hook(void *handle, const char *name);
+void *gpumem__substitute(const char *symbol, void *found, int version, gcu_uint64 flags);
+
+struct gpumem_driver {
+    gcu_cuCtxGetDevice_fn ctx_get_device;
+    gcu_cuDeviceTotalMem_v2_fn device_total_mem;
+    gcu_cuDeviceGetUuid_fn device_get_uuid;
+    gcu_cuDeviceGetPCIBusId_fn device_get_pci_bus_id;
+    gcu_cuDeviceGetName_fn device_get_name;
+    gcu_cuDeviceGetMemPool_fn device_get_mem_pool;
+    gcu_cuMemPoolGetAttribute_fn mem_pool_get_attribute;
+    gcu_cuMemGetInfo_v2_fn mem_get_info;
+};
+/* The driver's own functions, resolved once; NULL members where absent. */
+const struct gpumem_driver *gpumem__driver(void);
+/* The calling thread's current device, -1 if unknown. */
+int gpumem__current_device(void);
+
+/* ---- options.c ---- */
+
+enum gpumem_log_sink { GPUMEM_LOG_STDERR, GPUMEM_LOG_FILE, GPUMEM_LOG_SYSLOG, GPUMEM_LOG_OFF };
+struct gpumem_options {
+    int disabled;
+    char shm_prefix[64];
+    unsigned shm_mode;
+    int keep;
+    enum gpumem_log_sink log_sink;
+    char log_path[512];
+    unsigned warn_percent, alarm_percent, hysteresis_percent;
+};
+extern struct gpumem_options gpumem__opt;
+void gpumem__options_load(void);
+
+/* ---- log.c: one write() per line, never stdout ---- */
+
+void gpumem__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gpumem__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "15.2GB": bytes in GiB with one decimal, as every display of gpumem. */
+void gpumem__format_gb(char *buf, unsigned long size, uint64_t bytes);
+
+/* ---- segment.c: the counters, published in shared memory ---- */
+
+extern _Atomic(struct gpumem_shm_segment *) gpumem__seg;
+struct gpumem_shm_segment *gpumem__segment_create(void);
+static inline struct gpumem_shm_segment *gpumem__segment(void)
+{
+    struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
+    return GM_LIKELY(s != NULL) ? s : gpumem__segment_create();
+}
+void gpumem__segment_after_fork_child(void);
+uint64_t gpumem__now_ns(void);
+
+/* ---- counters.c ---- */
+
+/* Ledger kinds: what a key stands for. */
+enum gpumem_kind { GPUMEM_KIND_DEVICE = 1, GPUMEM_KIND_MANAGED, GPUMEM_KIND_VMM, GPUMEM_KIND_ASYNC };
+
+/* aux: the pool of an async allocation. */
+void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes, int device,
+                      uint64_t aux);
+/* Returns 1 when the key was known (and is now forgotten). */
+int gpumem__on_free(enum gpumem_api api, uint64_t key);
+void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_result result);
+/* device -1: the pool's known device, else the current one. */
+void gpumem__pool_update(gcu_mempool pool, int device);
+void gpumem__pool_forget(gcu_mempool pool);
+/* The device whose memory a pool holds, once known (-1 before). */
+void gpumem__pool_register(gcu_mempool pool, int device);
+int gpumem__pool_device(gcu_mempool pool);
+struct gpumem_shm_device *gpumem__device(int device);
+void gpumem__counters_before_fork(void);
+void gpumem__counters_after_fork_parent(void);
+void gpumem__counters_after_fork_child(void);
+size_t gpumem__live_count(void);
+
+/* Per-thread state that lets the runtime and driver layers count a byte once. */
+struct gpumem_thread {
+    uint8_t runtime_api;      /* enum gpumem_api of the runtime call in progress */
+    uint64_t driver_key;      /* the last key the driver layer counted or freed  */
+    int in_alarm;             /* inside alarm callbacks                          */
+};
+extern __thread struct gpumem_thread gpumem__thread __attribute__((tls_model("initial-exec")));
+
+/* ---- alarm.c ---- */
+
+void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved);
+void gpumem__alarm_limits(int device, uint64_t total);
+
+#endif /* GPUMEM_SHIM_H */

@@ -1,0 +1,258 @@
+/*
+ * fake_runtime.c - the stand-in CUDA runtime, built twice: as libcudart.so.13
+ * (version node libcudart.so.13) and as a static archive that a program links
+ * into itself, like nvcc's default libcudart_static.a.
+ *
+ * It reaches the driver exactly as the real runtime does: dlopen
+ * ("libcuda.so.1"), dlsym(handle, "cuGetProcAddress_v2"), a probe lookup,
+ * cuInit, a re-fetch of cuGetProcAddress itself (11030 and 12000), and then
+ * every request of shared/cuda-facts/cudart13-driver-lookups.txt, in order,
+ * through the pointer it got back. It never calls a driver symbol by name.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cuda_abi.h"
+
+#ifdef FAKE_RUNTIME_SHARED
+#define RT_API __attribute__((visibility("default")))
+#else
+#define RT_API
+#endif
+
+typedef gcu_rt_error cudaError_t;
+enum {
+    cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
+    cudaErrorInitializationError = 3, cudaErrorInsufficientDriver = 35,
+    cudaErrorNoDevice = 100, cudaErrorInvalidDevice = 101, cudaErrorSymbolNotFound = 500,
+    cudaErrorUnknown = 999,
+};
+
+static const struct lookup { const char *name; int version; unsigned flags; } lookups[] = {
+#include "driver_lookups.inc"
+};
+#define NLOOKUPS (sizeof lookups / sizeof lookups[0])
+static void *resolved[NLOOKUPS];
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static cudaError_t init_error;
+static gcu_cuGetProcAddress_v2_fn get_proc;
+static __thread int current_device;
+static __thread int context_ready = -1;
+
+static void *entry(const char *name, int version, unsigned flags)
+{
+    for (size_t i = 0; i < NLOOKUPS; i++)
+        if (lookups[i].version == version && lookups[i].flags == flags && strcmp(lookups[i].name, name) == 0)
+            return resolved[i];
+    return NULL;
+}
+
+#define DRV(type, name, version) ((gcu_##type##_fn)entry(name, version, 0))
+
+typedef gcu_result (*init_fn)(unsigned);
+typedef gcu_result (*count_fn)(int *);
+typedef gcu_result (*retain_fn)(gcu_context *, gcu_device);
+typedef gcu_result (*setctx_fn)(gcu_context);
+typedef gcu_result (*pool_fn)(gcu_mempool *, gcu_device);
+typedef gcu_result (*sync_fn)(gcu_stream);
+typedef gcu_result (*version_fn)(int *);
+
+static void initialise(void)
+{
+    void *driver = dlopen("libcuda.so.1", RTLD_NOW);
+    if (!driver) { init_error = cudaErrorInsufficientDriver; return; }
+    gcu_cuGetProcAddress_v2_fn first = (gcu_cuGetProcAddress_v2_fn)dlsym(driver, "cuGetProcAddress_v2");
+    if (!first) { init_error = cudaErrorInsufficientDriver; return; }
+    /* The requests of cuda-facts, in their order: the probe, cuInit and the
+     * two cuGetProcAddress through the dlsym'd pointer, then everything
+     * else through the cuGetProcAddress (12000) that the driver returned. */
+    for (size_t i = 0; i < NLOOKUPS; i++) {
+        const struct lookup *l = &lookups[i];
+        gcu_proc_status status;
+        int early = l->name[0] == '\0' || strcmp(l->name, "cuInit") == 0 || strcmp(l->name, "cuGetProcAddress") == 0;
+        gcu_cuGetProcAddress_v2_fn lookup = early || !get_proc ? first : get_proc;
+        resolved[i] = NULL;
+        lookup(l->name, &resolved[i], l->version, l->flags, &status);
+        if (strcmp(l->name, "cuInit") == 0) {
+            if (!resolved[i]) { init_error = cudaErrorInsufficientDriver; return; }
+            if (((init_fn)resolved[i])(0) != GCU_SUCCESS) { init_error = cudaErrorNoDevice; return; }
+        }
+        if (strcmp(l->name, "cuGetProcAddress") == 0 && l->version == 12000)
+            get_proc = (gcu_cuGetProcAddress_v2_fn)resolved[i];
+    }
+    if (!get_proc) init_error = cudaErrorInsufficientDriver;
+}
+
+static cudaError_t from_driver(gcu_result r)
+{
+    switch (r) {
+    case 0: return cudaSuccess;
+    case 1: return cudaErrorInvalidValue;
+    case 2: return cudaErrorMemoryAllocation;
+    case 3: return cudaErrorInitializationError;
+    case 100: return cudaErrorNoDevice;
+    case 101: return cudaErrorInvalidDevice;
+    case 500: return cudaErrorSymbolNotFound;
+    default: return cudaErrorUnknown;
+    }
+}
+
+/* Lazy initialisation and the calling thread's device context, as the real
+ * runtime makes the primary context current on first use. */
+static cudaError_t ready(void)
+{
+    pthread_once(&once, initialise);
+    if (init_error) return init_error;
+    if (context_ready != current_device) {
+        gcu_context ctx;
+        retain_fn retain = (retain_fn)entry("cuDevicePrimaryCtxRetain", 7000, 0);
+        setctx_fn set = (setctx_fn)entry("cuCtxSetCurrent", 4000, 0);
+        if (!retain || !set) return cudaErrorInsufficientDriver;
+        gcu_result r = retain(&ctx, current_device);
+        if (r == GCU_SUCCESS) r = set(ctx);
+        if (r != GCU_SUCCESS) return from_driver(r);
+        context_ready = current_device;
+    }
+    return cudaSuccess;
+}
+
+#define READY() do { cudaError_t e_ = ready(); if (e_) return e_; } while (0)
+
+RT_API cudaError_t cudaRuntimeGetVersion(int *v) { if (!v) return cudaErrorInvalidValue; *v = 13000; return cudaSuccess; }
+
+RT_API cudaError_t cudaDriverGetVersion(int *v)
+{
+    pthread_once(&once, initialise);
+    if (!v) return cudaErrorInvalidValue;
+    version_fn f = (version_fn)entry("cuDriverGetVersion", 2020, 0);
+    if (init_error || !f) { *v = 0; return cudaSuccess; }
+    return from_driver(f(v));
+}
+
+RT_API cudaError_t cudaGetDeviceCount(int *n)
+{
+    pthread_once(&once, initialise);
+    if (!n) return cudaErrorInvalidValue;
+    if (init_error) { *n = 0; return init_error; }
+    return from_driver(((count_fn)entry("cuDeviceGetCount", 2000, 0))(n));
+}
+
+RT_API cudaError_t cudaSetDevice(int device)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e) return e;
+    if (device < 0 || device >= n) return cudaErrorInvalidDevice;
+    current_device = device;
+    return ready();
+}
+
+RT_API cudaError_t cudaGetDevice(int *device) { if (!device) return cudaErrorInvalidValue; *device = current_device; return cudaSuccess; }
+
+RT_API cudaError_t cudaMalloc(void **ptr, size_t size)
+{
+    READY();
+    if (!ptr) return cudaErrorInvalidValue;
+    if (size == 0) { *ptr = NULL; return cudaSuccess; }
+    return from_driver(DRV(cuMemAlloc_v2, "cuMemAlloc", 3020)((gcu_deviceptr *)ptr, size));
+}
+
+RT_API cudaError_t cudaFree(void *ptr)
+{
+    READY();
+    return from_driver(DRV(cuMemFree_v2, "cuMemFree", 3020)((gcu_deviceptr)(uintptr_t)ptr));
+}
+
+RT_API cudaError_t cudaMallocPitch(void **ptr, size_t *pitch, size_t width, size_t height)
+{
+    READY();
+    if (!ptr || !pitch) return cudaErrorInvalidValue;
+    return from_driver(DRV(cuMemAllocPitch_v2, "cuMemAllocPitch", 3020)((gcu_deviceptr *)ptr, pitch, width, height, 4));
+}
+
+RT_API cudaError_t cudaMallocManaged(void **ptr, size_t size, unsigned int flags)
+{
+    READY();
+    return from_driver(DRV(cuMemAllocManaged, "cuMemAllocManaged", 6000)((gcu_deviceptr *)ptr, size, flags));
+}
+
+RT_API cudaError_t cudaMallocAsync(void **ptr, size_t size, gcu_stream s)
+{
+    READY();
+    return from_driver(DRV(cuMemAllocAsync, "cuMemAllocAsync", 11020)((gcu_deviceptr *)ptr, size, s));
+}
+
+RT_API cudaError_t cudaMallocFromPoolAsync(void **ptr, size_t size, gcu_mempool pool, gcu_stream s)
+{
+    READY();
+    return from_driver(DRV(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", 11020)((gcu_deviceptr *)ptr, size, pool, s));
+}
+
+RT_API cudaError_t cudaFreeAsync(void *ptr, gcu_stream s)
+{
+    READY();
+    return from_driver(DRV(cuMemFreeAsync, "cuMemFreeAsync", 11020)((gcu_deviceptr)(uintptr_t)ptr, s));
+}
+
+RT_API cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total)
+{
+    READY();
+    return from_driver(DRV(cuMemGetInfo_v2, "cuMemGetInfo", 3020)(free_bytes, total));
+}
+
+RT_API cudaError_t cudaDeviceGetDefaultMemPool(gcu_mempool *pool, int device)
+{
+    READY();
+    return from_driver(((pool_fn)entry("cuDeviceGetDefaultMemPool", 11020, 0))(pool, device));
+}
+
+RT_API cudaError_t cudaMemPoolTrimTo(gcu_mempool pool, size_t keep)
+{
+    READY();
+    return from_driver(DRV(cuMemPoolTrimTo, "cuMemPoolTrimTo", 11020)(pool, keep));
+}
+
+RT_API cudaError_t cudaStreamSynchronize(gcu_stream s)
+{
+    READY();
+    return from_driver(((sync_fn)entry("cuStreamSynchronize", 2000, 0))(s));
+}
+
+RT_API cudaError_t cudaDeviceSynchronize(void) { return cudaStreamSynchronize(NULL); }
+
+RT_API cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **fn, unsigned int version,
+                                                    unsigned long long flags, unsigned int *status)
+{
+    READY();
+    if (!symbol || !fn) return cudaErrorInvalidValue;
+    gcu_proc_status st = 0;
+    gcu_result r = get_proc(symbol, fn, (int)version, flags, &st);
+    if (status) *status = st;
+    return r == GCU_SUCCESS ? cudaSuccess : cudaErrorSymbolNotFound;
+}
+
+RT_API cudaError_t cudaGetDriverEntryPoint(const char *symbol, void **fn, unsigned long long flags, unsigned int *status)
+{
+    return cudaGetDriverEntryPointByVersion(symbol, fn, 13000, flags, status);
+}
+
+RT_API const char *cudaGetErrorName(cudaError_t e)
+{
+    switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    default: return "cudaErrorUnknown";
+    }
+}
+
+RT_API const char *cudaGetErrorString(cudaError_t e)
+{
+    return e == cudaErrorMemoryAllocation ? "out of memory" : cudaGetErrorName(e);
+}
