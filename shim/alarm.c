@@ -53,13 +53,13 @@ static void record_transition(int device, gpumem_level_t level, gpumem_level_t p
     struct gpumem_shm_segment *s = gpumem__segment();
     uint64_t i = __atomic_fetch_add(&s->header.transitions_head, 1, __ATOMIC_RELAXED);
     struct gpumem_shm_transition *t = &s->transitions[i & (GPUMEM_SHM_TRANSITION_SLOTS - 1)];
+    /* seq 0 while the entry changes; release stores keep that order. */
     __atomic_store_n(&t->seq, 0, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    t->unix_ns = now;
-    t->reserved_bytes = reserved;
-    t->device = (int16_t)device;
-    t->level = (uint8_t)level;
-    t->previous_level = (uint8_t)prev;
+    __atomic_store_n(&t->unix_ns, now, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->reserved_bytes, reserved, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->device, (int16_t)device, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->level, (uint8_t)level, __ATOMIC_RELEASE);
+    __atomic_store_n(&t->previous_level, (uint8_t)prev, __ATOMIC_RELEASE);
     __atomic_store_n(&t->seq, i + 1, __ATOMIC_RELEASE);
 }
 

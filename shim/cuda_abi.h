@@ -11,18 +11,19 @@
 #define GPUMEM_CUDA_ABI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef unsigned int gcu_result;         /* CUresult (enum cudaError_enum)  */
 typedef int gcu_device;                  /* CUdevice                         */
 typedef unsigned long long gcu_deviceptr; /* CUdeviceptr (_v2)               */
 typedef unsigned long long gcu_mem_handle; /* CUmemGenericAllocationHandle   */
-typedef unsigned long long gcu_uint64;   /* cuuint64_t                       */
+typedef uint64_t gcu_uint64;             /* cuuint64_t                       */
 typedef struct CUctx_st *gcu_context;
 typedef struct CUstream_st *gcu_stream;
 typedef struct CUmemPoolHandle_st *gcu_mempool;
 typedef unsigned int gcu_proc_status;    /* CUdriverProcAddressQueryResult   */
 typedef unsigned int gcu_pool_attribute; /* CUmemPool_attribute              */
-typedef struct gcu_uuid { char bytes[16]; } gcu_uuid;
+struct gcu_uuid_own { char bytes[16]; };
 
 enum {
     GCU_SUCCESS = 0,
@@ -35,7 +36,7 @@ enum {
 };
 
 typedef struct gcu_mem_location { unsigned int type; int id; } gcu_mem_location;
-typedef struct gcu_mem_allocation_prop {
+struct gcu_mem_allocation_prop_own {
     unsigned int type;                 /* CUmemAllocationType       */
     unsigned int requestedHandleTypes; /* CUmemAllocationHandleType */
     gcu_mem_location location;
@@ -46,9 +47,9 @@ typedef struct gcu_mem_allocation_prop {
         unsigned short usage;
         unsigned char reserved[4];
     } allocFlags;
-} gcu_mem_allocation_prop;
+};
 
-typedef struct gcu_mem_pool_props {
+struct gcu_mem_pool_props_own {
     unsigned int allocType;   /* CUmemAllocationType       */
     unsigned int handleTypes; /* CUmemAllocationHandleType */
     gcu_mem_location location;
@@ -56,7 +57,20 @@ typedef struct gcu_mem_pool_props {
     size_t maxSize;
     unsigned short usage;
     unsigned char reserved[54];
-} gcu_mem_pool_props;
+};
+
+/* tests/toolkit/check_cuda_abi.c compiles these declarations next to the
+ * real headers: there the struct types are CUDA's own, so that the compiler
+ * compares every function type, and the _own layouts are pinned apart. */
+#ifdef GPUMEM_CHECK_AGAINST_REAL_CUDA
+typedef CUuuid gcu_uuid;
+typedef CUmemAllocationProp gcu_mem_allocation_prop;
+typedef CUmemPoolProps gcu_mem_pool_props;
+#else
+typedef struct gcu_uuid_own gcu_uuid;
+typedef struct gcu_mem_allocation_prop_own gcu_mem_allocation_prop;
+typedef struct gcu_mem_pool_props_own gcu_mem_pool_props;
+#endif
 
 /* Driver functions: one typedef per wrapped ABI. */
 typedef gcu_result (*gcu_cuMemAlloc_v2_fn)(gcu_deviceptr *, size_t);

@@ -1,0 +1,139 @@
+#!/bin/sh
+# Usage: reader_test.sh NAME GPUMEM SHIM FAKE_DIR MAKE_SEGMENT HOLD EXPECTED_DIR
+# Reader tests against real processes under the shim and crafted segments.
+# Each test uses a prefix of its own, so tests can run in parallel.
+set -u
+name=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 hold=$6 expected=$7
+prefix="gmr$$"
+export GPUMEM_SHM_PREFIX=$prefix LD_LIBRARY_PATH=$fake
+tmp=$(mktemp -d)
+cleanup() { rm -rf "$tmp"; rm -f /dev/shm/$prefix.*; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(open('$1')); $2" || fail "json check: $2"; }
+start_of() { awk '{ sub(/.*\) /, ""); print $20 }' /proc/$1/stat; }
+
+# Start hold under the shim; wait for "ready". Sets hold_pid; stdin is a fifo.
+start_hold() {
+  mkfifo "$tmp/in.$1"
+  LD_PRELOAD=$shim "$hold" "$@" < "$tmp/in.$1" > "$tmp/out.$1" &
+  hold_pid=$!
+  exec 9> "$tmp/in.$1"
+  for _ in $(seq 100); do grep -q ready "$tmp/out.$1" 2>/dev/null && return 0; sleep 0.05; done
+  fail "hold did not start"
+}
+
+case $name in
+live)
+  start_hold 0:3 1:5
+  "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "
+p=d['processes']; assert len(p)==1 and p[0]['pid']==$hold_pid and p[0]['alive'] is True, p
+dv={x['device_id']:x for x in p[0]['devices']}
+assert dv[0]['reserved_bytes']==3<<20 and dv[1]['reserved_bytes']==5<<20, dv
+assert dv[0]['total_bytes']==16<<30 and dv[0]['level']=='healthy' and dv[0]['percent']==0.02
+assert p[0]['has_memory_alarm'] is False and p[0]['memory_alarm_devices']==[]
+assert len(d['gpus'])==2 and d['gpus'][0]['pids']==[$hold_pid] and d['schema']==1"
+  "$gpumem" ls | grep -q "^$hold_pid  *running .*cuda:0 0.0GB / 16.0GB 0%, cuda:1 0.0GB / 16.0GB 0%" || fail "ls"
+  exec 9>&-; wait $hold_pid
+  [ ! -e /dev/shm/$prefix.$hold_pid ] || fail "segment left after a normal exit"
+  ;;
+sigkill)
+  start_hold 0:7
+  kill -9 $hold_pid; wait $hold_pid 2>/dev/null
+  "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "
+p=d['processes'][0]; assert p['alive'] is False and p['state']=='dead', p
+assert p['devices'][0]['reserved_bytes']==7<<20 and d['gpus']==[]"
+  "$gpumem" gc | grep -q "removed /dev/shm/$prefix.$hold_pid" || fail "gc"
+  [ ! -e /dev/shm/$prefix.$hold_pid ] || fail "gc left it"
+  ;;
+reused_pid)
+  # Our own (live) pid, but another start time: an earlier process's segment.
+  "$make_segment" /dev/shm/$prefix.$$ valid $$ 12345 0:1:16384:0 || fail "make_segment"
+  "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "p=d['processes'][0]; assert p['pid']==$$ and p['alive'] is False and p['state']=='dead', p"
+  ;;
+malformed)
+  start_hold 0:1
+  for kind in truncated badmagic newversion absurd badoffset; do
+    "$make_segment" /dev/shm/$prefix.$((900000 + ${#kind})) $kind 4 4 0:1:100:0 || fail "make $kind"
+  done
+  "$make_segment" /dev/shm/$prefix.999999 truncated 4 4
+  "$gpumem" show --json > "$tmp/j" 2> "$tmp/err"; rc=$?
+  [ $rc = 1 ] || fail "exit $rc, expected 1"
+  json "$tmp/j" "
+assert [p['pid'] for p in d['processes']]==[$hold_pid], d['processes']
+r=sorted(s['reason'] for s in d['skipped']); print('\n'.join(r))
+assert any('bad magic' in x for x in r) and any('layout version 2' in x for x in r)
+assert any('absurd device count' in x for x in r) and any('truncated' in x for x in r)
+assert any('device table outside' in x for x in r) and len(r)==5, r"
+  [ "$(wc -l < "$tmp/err")" = 5 ] || fail "one stderr line per bad segment expected"
+  exec 9>&-; wait $hold_pid
+  ;;
+other_user)
+  [ "$(id -u)" = 0 ] || { echo "skipped: needs root to chown"; exit 77; }
+  "$make_segment" /dev/shm/$prefix.$$ valid $$ "$(start_of $$)" 0:1:16384:0 || fail "make_segment"
+  chown 65534 /dev/shm/$prefix.$$
+  "$gpumem" show --json > "$tmp/j" 2>/dev/null; rc=$?
+  [ $rc = 1 ] || fail "exit $rc"
+  json "$tmp/j" "assert d['processes']==[] and 'owned by uid 65534 but pid $$ runs as uid 0' in d['skipped'][0]['reason'], d"
+  ;;
+concurrent)
+  for i in 1 2 3; do LD_PRELOAD=$shim "$hold" churn 3 & done
+  sleep 0.2
+  n=0
+  while [ $n -lt 100 ]; do
+    "$gpumem" show --json > "$tmp/j.$n" || fail "reader exit $? while writers run"
+    n=$((n + 1))
+  done
+  wait
+  python3 - "$tmp" <<'PY' || fail "torn or impossible values"
+import json, sys, glob
+seen = 0
+for f in glob.glob(sys.argv[1] + '/j.*'):
+    d = json.load(open(f))
+    for p in d['processes']:
+        for dv in p['devices']:
+            r = dv['reserved_bytes']
+            assert r % (1 << 20) == 0 and r <= 64 << 20, r
+            assert dv['free_count'] <= dv['alloc_count'] + 64
+            seen += 1
+assert seen > 0
+print('checked', seen, 'device snapshots')
+PY
+  ;;
+gc)
+  start_hold 0:1
+  "$make_segment" /dev/shm/$prefix.999998 valid 999998 1 0:1:100:0
+  "$gpumem" gc > "$tmp/gc" || fail "gc exit $?"
+  grep -q "removed /dev/shm/$prefix.999998 (pid 999998 dead)" "$tmp/gc" || fail "dead one kept"
+  [ -e /dev/shm/$prefix.$hold_pid ] || fail "gc removed a live segment"
+  grep -q "1 segment removed" "$tmp/gc" || fail "count"
+  exec 9>&-; wait $hold_pid
+  ;;
+top_once)
+  "$make_segment" /dev/shm/$prefix.$$ valid $$ "$(start_of $$)" 0:13926:16384:1 1:15565:16384:2 || fail "make"
+  "$make_segment" /dev/shm/$prefix.999997 valid 999997 1 0:1024:16384:0 || fail "make"
+  "$gpumem" top --once > "$tmp/top" || fail "top exit $?"
+  sed "s/@PID8@/$(printf "%-8s" $$)/g" "$expected/top_once.txt" > "$tmp/expected"
+  diff -u "$tmp/expected" "$tmp/top" || fail "top --once differs from tests/reader/top_once.txt"
+  "$gpumem" ls > "$tmp/ls" || fail "ls exit $?"
+  sed "s/@PID8@/$(printf "%-8s" $$)/g" "$expected/ls.txt" > "$tmp/expected"
+  diff -u "$tmp/expected" "$tmp/ls" || fail "ls differs from tests/reader/ls.txt"
+  "$gpumem" show --json > "$tmp/j"
+  json "$tmp/j" "
+p=[x for x in d['processes'] if x['pid']==$$][0]
+assert p['has_memory_alarm'] is True and p['memory_alarm_devices']==['cuda:1'], p
+g={x['uuid'][-2:]:x for x in d['gpus']}; assert g['00']['level']=='warning' and g['01']['level']=='critical', g"
+  ;;
+usage)
+  "$gpumem" >/dev/null 2>&1; [ $? = 2 ] || fail "no command"
+  "$gpumem" bogus >/dev/null 2>&1; [ $? = 2 ] || fail "bad command"
+  "$gpumem" show --prefix '../x' >/dev/null 2>&1; [ $? = 2 ] || fail "bad prefix"
+  "$gpumem" top --interval 0 >/dev/null 2>&1; [ $? = 2 ] || fail "bad interval"
+  "$gpumem" show 4000000 >/dev/null 2>&1; [ $? = 3 ] || fail "pid without segment"
+  ;;
+*) fail "unknown test $name" ;;
+esac
+echo "ok: $name"

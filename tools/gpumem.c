@@ -1,0 +1,238 @@
+/*
+ * gpumem - the reader: every process's GPU memory, live or as it was left.
+ *
+ *   gpumem ls                           a line per process
+ *   gpumem show [PID...] [--json]       the full snapshot
+ *   gpumem top [--interval S] [--once]  live view; --once prints one frame
+ *   gpumem gc                           remove segments of ended processes
+ *   --prefix NAME                       as GPUMEM_SHM_PREFIX (default gpumem)
+ *
+ * Exit status: 0 success; 1 a segment could not be read (the rest is still
+ * shown); 2 usage error; 3 a PID asked for has no segment.
+ */
+#define _GNU_SOURCE
+#include <curses.h>
+#include <errno.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "render.h"
+
+enum { EXIT_OK = 0, EXIT_SKIPPED = 1, EXIT_USAGE = 2, EXIT_NOT_FOUND = 3 };
+
+struct args {
+    const char *command, *prefix, *dir;
+    int json, once;
+    double interval;
+    int pids[256];
+    int npids;
+};
+
+static int usage(const char *why)
+{
+    if (why) fprintf(stderr, "gpumem: %s\n", why);
+    fputs("usage: gpumem ls|show|top|gc [options]\n"
+          "  gpumem ls [--prefix NAME]\n"
+          "  gpumem show [PID...] [--json] [--prefix NAME]\n"
+          "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
+          "  gpumem gc [--prefix NAME]\n",
+          stderr);
+    return EXIT_USAGE;
+}
+
+static int valid_prefix(const char *p)
+{
+    size_t n = strlen(p);
+    return n > 0 && n <= 32 && strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->prefix = getenv("GPUMEM_SHM_PREFIX");
+    if (!a->prefix || !*a->prefix) a->prefix = "gpumem";
+    a->dir = getenv("GPUMEM_SHM_DIR");
+    if (!a->dir || !*a->dir) a->dir = "/dev/shm";
+    a->interval = 1.0;
+    if (argc < 2) return usage(NULL);
+    a->command = argv[1];
+    if (strcmp(a->command, "-h") == 0 || strcmp(a->command, "--help") == 0) {
+        usage(NULL);
+        exit(EXIT_OK);
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--json") == 0) a->json = 1;
+        else if (strcmp(s, "--once") == 0) a->once = 1;
+        else if (strcmp(s, "--prefix") == 0 && i + 1 < argc) a->prefix = argv[++i];
+        else if (strcmp(s, "--interval") == 0 && i + 1 < argc) {
+            char *end;
+            a->interval = strtod(argv[++i], &end);
+            if (*end || !(a->interval >= 0.1 && a->interval <= 3600)) return usage("--interval takes seconds from 0.1 to 3600");
+        } else if (s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) && strlen(s) < 10) {
+            if (a->npids == 256) return usage("at most 256 PIDs");
+            a->pids[a->npids++] = atoi(s);
+        } else {
+            char msg[300];
+            snprintf(msg, sizeof msg, "unknown argument '%.200s'", s);
+            return usage(msg);
+        }
+    }
+    if (!valid_prefix(a->prefix)) return usage("--prefix takes 1 to 32 letters, digits, '_' or '-'");
+    return EXIT_OK;
+}
+
+/* Load every segment of the prefix (or of the PIDs asked for). */
+static int load_view(const struct args *a, struct gm_view *v)
+{
+    memset(v, 0, sizeof *v);
+    char **paths;
+    size_t n = gm_snapshot_list(a->dir, a->prefix, &paths);
+    v->procs = calloc(n ? n : 1, sizeof *v->procs);
+    v->skips = calloc(n ? n : 1, sizeof *v->skips);
+    if (!v->procs || !v->skips) {
+        fprintf(stderr, "gpumem: out of memory\n");
+        exit(EXIT_SKIPPED);
+    }
+    int found[256] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        const char *dot = strrchr(paths[i], '.');
+        int pid = dot ? atoi(dot + 1) : 0;
+        int wanted = a->npids == 0;
+        for (int k = 0; k < a->npids; k++)
+            if (a->pids[k] == pid) wanted = found[k] = 1;
+        if (wanted) {
+            char why[192];
+            if (gm_snapshot_load(paths[i], &v->procs[v->nprocs], why, sizeof why) == 0) v->nprocs++;
+            else {
+                snprintf(v->skips[v->nskips].path, sizeof v->skips[v->nskips].path, "%s", paths[i]);
+                snprintf(v->skips[v->nskips].why, sizeof v->skips[v->nskips].why, "%s", why);
+                v->nskips++;
+            }
+        }
+        free(paths[i]);
+    }
+    free(paths);
+    int rc = v->nskips ? EXIT_SKIPPED : EXIT_OK;
+    for (int k = 0; k < a->npids; k++)
+        if (!found[k]) {
+            fprintf(stderr, "gpumem: no segment for pid %d under %s/%s.*\n", a->pids[k], a->dir, a->prefix);
+            rc = EXIT_NOT_FOUND;
+        }
+    return rc;
+}
+
+static void free_view(struct gm_view *v)
+{
+    free(v->procs);
+    free(v->skips);
+}
+
+static int cmd_gc(const struct args *a)
+{
+    struct gm_view v;
+    int rc = load_view(a, &v);
+    size_t removed = 0;
+    for (size_t i = 0; i < v.nprocs; i++) {
+        const struct gm_process *p = &v.procs[i];
+        if (p->liveness == GM_ALIVE) continue;
+        /* Check again right before removing: never a live one. */
+        if (gm_liveness_of(p->pid, p->start_time_ticks, p->state) == GM_ALIVE) continue;
+        const char *name = strrchr(p->path, '/');
+        if (name && shm_unlink(name) == 0) {
+            printf("removed %s (pid %d %s)\n", p->path, p->pid, gm_liveness_name(p->liveness));
+            removed++;
+        } else if (name) {
+            fprintf(stderr, "gpumem: cannot remove %s: %s\n", p->path, strerror(errno));
+            rc = EXIT_SKIPPED;
+        }
+    }
+    printf("%zu segment%s removed\n", removed, removed == 1 ? "" : "s");
+    free_view(&v);
+    return rc;
+}
+
+static void print_frame(const struct gm_view *v)
+{
+    struct gm_line lines[512];
+    size_t n = gm_top_frame(v, lines, 512);
+    for (size_t i = 0; i < n; i++) puts(lines[i].text);
+}
+
+static volatile sig_atomic_t resized;
+static void on_winch(int sig) { (void)sig; resized = 1; }
+
+static int cmd_top(const struct args *a)
+{
+    if (a->once || !isatty(STDOUT_FILENO)) {
+        struct gm_view v;
+        int rc = load_view(a, &v);
+        print_frame(&v);
+        free_view(&v);
+        return rc == EXIT_NOT_FOUND ? rc : EXIT_OK;
+    }
+    setlocale(LC_ALL, "");
+    signal(SIGWINCH, on_winch);
+    initscr();
+    cbreak();
+    noecho();
+    curs_set(0);
+    if (has_colors()) {
+        start_color();
+        use_default_colors();
+        init_pair(1, COLOR_YELLOW, -1);
+        init_pair(2, COLOR_RED, -1);
+    }
+    timeout((int)(a->interval * 1000));
+    for (;;) {
+        struct gm_view v;
+        load_view(a, &v);
+        struct gm_line lines[512];
+        size_t n = gm_top_frame(&v, lines, 512);
+        free_view(&v);
+        if (resized) {
+            endwin();
+            refresh();
+            resized = 0;
+        }
+        erase();
+        for (size_t i = 0; i < n && (int)i < LINES - 1; i++) {
+            attr_t attr = lines[i].heading ? A_BOLD : A_NORMAL;
+            if (lines[i].level == GPUMEM_LEVEL_WARNING) attr |= COLOR_PAIR(1);
+            if (lines[i].level == GPUMEM_LEVEL_CRITICAL) attr |= COLOR_PAIR(2) | A_BOLD;
+            attron(attr);
+            mvaddnstr((int)i, 0, lines[i].text, COLS);
+            attroff(attr);
+        }
+        mvaddstr(LINES - 1, 0, "q: quit");
+        refresh();
+        int c = getch();
+        if (c == 'q' || c == 'Q') break;
+    }
+    endwin();
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != EXIT_OK) return rc;
+    if (strcmp(a.command, "gc") == 0) return cmd_gc(&a);
+    if (strcmp(a.command, "top") == 0) return cmd_top(&a);
+    if (strcmp(a.command, "ls") != 0 && strcmp(a.command, "show") != 0) return usage("unknown command");
+    struct gm_view v;
+    rc = load_view(&a, &v);
+    if (strcmp(a.command, "ls") == 0) gm_emit_ls(stdout, &v);
+    else if (a.json) gm_emit_json(stdout, &v);
+    else gm_emit_show(stdout, &v);
+    for (size_t i = 0; i < v.nskips; i++)
+        fprintf(stderr, "gpumem: skipped %s: %s\n", v.skips[i].path, v.skips[i].why);
+    free_view(&v);
+    return rc;
+}
