@@ -157,6 +157,16 @@ int gpumem__on_free(enum gpumem_api api, uint64_t key)
     return 1;
 }
 
+/* PyTorch's wording for sizes, so existing log searches match:
+ * "N bytes", then "%.2f KiB/MiB/GiB". */
+void gpumem__format_size(char *buf, size_t size, uint64_t bytes)
+{
+    if (bytes < 1024) snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+    else if (bytes < 1024 * 1024) snprintf(buf, size, "%.2f KiB", (double)bytes / 1024.0);
+    else if (bytes < 1024ull * 1024 * 1024) snprintf(buf, size, "%.2f MiB", (double)bytes / (1024.0 * 1024.0));
+    else snprintf(buf, size, "%.2f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
+}
+
 void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_result result)
 {
     (void)api;
@@ -166,11 +176,20 @@ void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_res
     ADD(&gpumem__segment()->header.oom_count, 1);
     if (!d) return;
     ADD(&d->failed_count, 1);
-    char want[32], held[32], total[32];
-    gpumem__format_gb(want, sizeof want, bytes);
+    char want[32], held[32], total[32], free_text[48] = "";
+    gpumem__format_size(want, sizeof want, bytes);
     gpumem__format_gb(held, sizeof held, LOAD(&d->reserved_bytes));
     gpumem__format_gb(total, sizeof total, LOAD(&d->total_bytes));
-    gpumem__log("OOM cuda:%d Tried to allocate %s; reserved %s / %s", device, want, held, total);
+    /* What the driver says is free, when the failing device is the current one. */
+    const struct gpumem_driver *drv = gpumem__driver();
+    size_t free_bytes = 0, total_bytes = 0;
+    if (drv->mem_get_info && gpumem__current_device() == device &&
+        drv->mem_get_info(&free_bytes, &total_bytes) == GCU_SUCCESS) {
+        char f[32];
+        gpumem__format_gb(f, sizeof f, free_bytes);
+        snprintf(free_text, sizeof free_text, ", driver free %s", f);
+    }
+    gpumem__log("OOM cuda:%d Tried to allocate %s; reserved %s / %s%s", device, want, held, total, free_text);
 }
 
 /* ---- stream-ordered pools: charge what each pool reserves -------------- */

@@ -107,6 +107,8 @@ void gpumem__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gpumem__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "15.2GB": bytes in GiB with one decimal, as every display of gpumem. */
 void gpumem__format_gb(char *buf, unsigned long size, uint64_t bytes);
+/* "2.00 GiB": PyTorch's wording for a requested size. */
+void gpumem__format_size(char *buf, size_t size, uint64_t bytes);
 
 /* ---- segment.c: the counters, published in shared memory ---- */
 
