@@ -1,0 +1,46 @@
+#!/bin/sh
+# tests/gpu/run.sh - acceptance on a machine with an NVIDIA GPU, CUDA and
+# PyTorch. Never part of CI. Skips cleanly, saying why, anywhere else.
+# Builds the project, then prints a table of expected vs measured.
+set -u
+cd "$(dirname "$0")/../.."
+here=tests/gpu
+command -v nvidia-smi >/dev/null 2>&1 || { echo "SKIP: no nvidia-smi (no NVIDIA GPU here)"; exit 0; }
+command -v nvcc >/dev/null 2>&1 || export PATH=/usr/local/cuda/bin:$PATH
+command -v nvcc >/dev/null 2>&1 || { echo "SKIP: no nvcc"; exit 0; }
+python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null || { echo "SKIP: no PyTorch with CUDA"; exit 0; }
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+out=${OUT:-/tmp/gpumem-gpu}; mkdir -p "$out"
+cmake -S . -B build-gpu -DBUILD_TESTING=OFF -DGPUMEM_BUILD_TOOLS=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build-gpu -j 8 >/dev/null || { echo "FAIL: build"; exit 1; }
+shim=$PWD/build-gpu/libgpumem.so
+nvcc -O2 -Iinclude -DRUNTIME='"static"' $here/exact_counts.cu -o build-gpu/exact_static || exit 1
+nvcc -O2 -Iinclude -DRUNTIME='"shared"' -cudart shared $here/exact_counts.cu -o build-gpu/exact_shared || exit 1
+rows=$out/rows.txt; : > "$rows"
+status=0
+run() { # label, command...: rows to the table, everything to the log
+  label=$1; shift
+  echo "== $label" >> "$out/log.txt"
+  "$@" > "$out/one.txt" 2>> "$out/log.txt" || status=1
+  cat "$out/one.txt" >> "$out/log.txt"
+  grep '^ROW ' "$out/one.txt" | sed 's/^ROW //' >> "$rows"
+}
+export PYTHONPATH=$PWD/$here GPUMEM_LOG=$out/gpumem.log
+run "static runtime" env LD_PRELOAD=$shim build-gpu/exact_static
+run "shared runtime" env LD_PRELOAD=$shim build-gpu/exact_shared
+run "torch default" env LD_PRELOAD=$shim python3 $here/check_torch.py default
+run "torch expandable" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True python3 $here/check_torch.py expandable
+run "torch async" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync python3 $here/check_torch.py async
+run "alarm and oom" env LD_PRELOAD=$shim python3 $here/check_torch.py alarm_oom
+grep -q "CRITICAL cuda:0" "$out/gpumem.log" && echo "log line on crossing 90% | CRITICAL cuda:0 line | $(grep -m1 CRITICAL "$out/gpumem.log") | ok" >> "$rows" \
+  || { echo "log line on crossing 90% | CRITICAL cuda:0 line | none | FAIL" >> "$rows"; status=1; }
+grep -q "OOM cuda:0 Tried to allocate" "$out/gpumem.log" && echo "OOM log line | OOM cuda:0 ... | $(grep -m1 'OOM cuda' "$out/gpumem.log" | cut -c1-90) | ok" >> "$rows" \
+  || { echo "OOM log line | OOM cuda:0 ... | none | FAIL" >> "$rows"; status=1; }
+for i in 1 2 3; do
+  a=$(python3 $here/check_torch.py overhead 2>/dev/null | sed -n 's/^STEP_US //p')
+  b=$(env LD_PRELOAD=$shim python3 $here/check_torch.py overhead 2>/dev/null | sed -n 's/^STEP_US //p')
+  echo "training step (us), run $i | without $a | with $b | info" >> "$rows"
+done
+echo
+printf '%-48s | %-22s | %-22s | %s\n' CHECK EXPECTED MEASURED RESULT
+awk -F' [|] ' '{ printf "%-48s | %-22s | %-22s | %s\n", $1, $2, $3, $4 }' "$rows"
+exit $status
