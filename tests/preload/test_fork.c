@@ -1,6 +1,7 @@
 /* fork(): never deadlocks the child, even while another thread allocates,
  * and the child starts with counters of its own. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,7 +10,7 @@
 #include "cuda_decls.h"
 
 static gcu_context ctx;
-static volatile int stop;
+static atomic_int stop;
 
 static void *churn(void *arg)
 {
