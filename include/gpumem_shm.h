@@ -110,7 +110,10 @@ struct gpumem_shm_header {
     char shim_version[16];         /* 168                                   */
     char hostname[64];             /* 184                                   */
     char command[512];             /* 248 argv joined by spaces, truncated  */
-    uint8_t reserved[264];         /* 760 .. 1024                           */
+    uint64_t oom_offset;           /* 760 struct gpumem_shm_oom             */
+    uint32_t oom_size;             /* 768 sizeof(struct gpumem_shm_oom)     */
+    uint32_t reserved1;            /* 772                                   */
+    uint8_t reserved[248];         /* 776 .. 1024                           */
 };
 
 struct gpumem_shm_device {
@@ -149,7 +152,8 @@ struct gpumem_shm_event {
     uint64_t reserved;/* 40                                            */
 };
 
-/* One of the largest live allocations, kept for post-mortems. */
+/* One of the largest live allocations at the last out-of-memory failure,
+ * largest first; written with the OOM record. */
 struct gpumem_shm_large {
     uint64_t seq;     /*  0 odd while being written (seqlock)           */
     uint64_t address; /*  8 pointer or handle; 0 marks a free slot      */
@@ -171,6 +175,37 @@ struct gpumem_shm_transition {
     uint32_t reserved;       /* 28                              */
 };
 
+#define GPUMEM_SHM_OOM_DEVICES 32u
+#define GPUMEM_SHM_HISTOGRAM_BINS 48u /* bin k: live sizes in [2^k, 2^(k+1)) */
+
+/* The last out-of-memory failure that got a post-mortem, frozen at that
+ * moment so that a report rendered later (even after the process died) is
+ * the same as the one written on the spot. seq is odd while it is written. */
+struct gpumem_shm_oom {
+    uint64_t seq;                /*    0 0: none yet; odd: being written */
+    uint64_t unix_ns;            /*    8                                 */
+    uint64_t number;             /*   16 which failure of the process    */
+    uint64_t requested_bytes;    /*   24                                 */
+    uint64_t driver_free_bytes;  /*   32 cuMemGetInfo at the failure     */
+    uint64_t driver_total_bytes; /*   40                                 */
+    uint64_t events_head;        /*   48 header.events_head then         */
+    uint64_t transitions_head;   /*   56 header.transitions_head then    */
+    uint64_t live_count;         /*   64 live allocations then           */
+    int32_t device;              /*   72                                 */
+    int32_t result;              /*   76 the CUDA return code            */
+    uint32_t api;                /*   80 enum gpumem_api                 */
+    uint32_t nlarge;             /*   84 entries of the large section    */
+    uint64_t oom_count;          /*   88 failures so far, this one included */
+    struct {
+        uint64_t reserved_bytes, peak_bytes, peak_unix_ns, managed_bytes;
+    } devices[GPUMEM_SHM_OOM_DEVICES];              /*   96 */
+    uint64_t hist_count[GPUMEM_SHM_HISTOGRAM_BINS]; /* 1120 */
+    uint64_t hist_bytes[GPUMEM_SHM_HISTOGRAM_BINS]; /* 1504 */
+    char report_path[256];                          /* 1888 */
+    char environment[2048];                         /* 2144 NAME=value lines */
+    uint8_t reserved[96];                           /* 4192 .. 4288 */
+};
+
 /* The whole segment as the writer lays it out. A reader uses the offsets in
  * the header, never this struct, so that newer writers stay readable. */
 struct gpumem_shm_segment {
@@ -179,6 +214,7 @@ struct gpumem_shm_segment {
     struct gpumem_shm_event events[GPUMEM_SHM_EVENT_SLOTS];
     struct gpumem_shm_large large[GPUMEM_SHM_LARGE_SLOTS];
     struct gpumem_shm_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS];
+    struct gpumem_shm_oom oom;
 };
 
 #define GPUMEM_SHM_PIN(type, field, off) \
@@ -199,7 +235,9 @@ GPUMEM_SHM_PIN(struct gpumem_shm_header, warn_percent, 152);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, shim_version, 168);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, hostname, 184);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, command, 248);
-GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 760);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_offset, 760);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_size, 768);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 776);
 _Static_assert(sizeof(struct gpumem_shm_header) == 1024, "header size");
 GPUMEM_SHM_PIN(struct gpumem_shm_device, total_bytes, 8);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, uuid, 16);
@@ -222,7 +260,15 @@ GPUMEM_SHM_PIN(struct gpumem_shm_large, device, 32);
 _Static_assert(sizeof(struct gpumem_shm_large) == 48, "large size");
 GPUMEM_SHM_PIN(struct gpumem_shm_transition, device, 24);
 _Static_assert(sizeof(struct gpumem_shm_transition) == 32, "transition size");
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, device, 72);
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, devices, 96);
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, hist_count, 1120);
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, hist_bytes, 1504);
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, report_path, 1888);
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, environment, 2144);
+_Static_assert(sizeof(struct gpumem_shm_oom) == 4288, "oom size");
 GPUMEM_SHM_PIN(struct gpumem_shm_segment, devices, 1024);
+GPUMEM_SHM_PIN(struct gpumem_shm_segment, events, 1024 + 32 * 512);
 _Static_assert(sizeof(struct gpumem_shm_segment) <= (1u << 20), "segment over 1 MiB");
 #undef GPUMEM_SHM_PIN
 

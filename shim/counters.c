@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ledger.h"
+#include "report.h"
 #include "shim.h"
 
 __thread struct gpumem_thread gpumem__thread __attribute__((tls_model("initial-exec")));
@@ -73,6 +74,25 @@ struct gpumem_shm_device *gpumem__device(int dev)
     return d;
 }
 
+/* Append to the event ring: seq 0 while the entry changes, release stores
+ * keep that order, seq = index + 1 publishes it. */
+static void event(uint8_t op, enum gpumem_api api, int device, uint64_t bytes, uint64_t address, int32_t result,
+                  uint64_t now)
+{
+    struct gpumem_shm_segment *s = gpumem__segment();
+    uint64_t i = ADD(&s->header.events_head, 1);
+    struct gpumem_shm_event *e = &s->events[i & (GPUMEM_SHM_EVENT_SLOTS - 1)];
+    __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->unix_ns, now, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->bytes, bytes, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->address, address, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->result, result, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->device, (int16_t)device, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->api, (uint8_t)api, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->op, op, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->seq, i + 1, __ATOMIC_RELEASE);
+}
+
 /* reserved += bytes, keeping the peak. */
 static void charge(int dev, struct gpumem_shm_device *d, uint64_t bytes)
 {
@@ -131,6 +151,7 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     int rc = gpumem_ledger_insert(kind == GPUMEM_KIND_VMM ? &handles : &pointers, &e, &old);
     if (rc < 0) { untracked(); return; } /* what cannot be remembered is not counted */
     if (rc == 1) release_entry(&old);     /* the driver reused a key whose free we missed */
+    event(GPUMEM_OP_ALLOC, api, device, bytes, key, 0, e.unix_ns);
     if (kind == GPUMEM_KIND_DEVICE || kind == GPUMEM_KIND_VMM) charge(device, d, bytes);
     else if (kind == GPUMEM_KIND_MANAGED) ADD(&d->managed_bytes, bytes);
     ADD(&d->alloc_count, 1);
@@ -138,58 +159,64 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
 
 int gpumem__on_free(enum gpumem_api api, uint64_t key)
 {
-    (void)api;
     struct gpumem_thread *th = &gpumem__thread;
     th->driver_key = key;
     if (key == 0) return 0;
+    if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
     struct gpumem_entry e;
     int is_handle = api == GPUMEM_API_CU_MEM_RELEASE;
     if (!gpumem_ledger_remove(is_handle ? &handles : &pointers, key, &e)) {
         /* A released handle the shim never charged is host memory, not an
          * unknown free. */
         if (is_handle) return 0;
-        struct gpumem_shm_device *d = gpumem__device(gpumem__current_device());
+        int device = gpumem__current_device();
+        struct gpumem_shm_device *d = gpumem__device(device);
         if (d) ADD(&d->unknown_free_count, 1);
+        event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__now_ns());
         return 0;
     }
+    event(GPUMEM_OP_FREE, api, e.device, e.bytes, key, 0, gpumem__now_ns());
     release_entry(&e);
     if (e.kind == GPUMEM_KIND_ASYNC) gpumem__pool_update((gcu_mempool)(uintptr_t)e.aux, e.device);
     return 1;
 }
 
-/* PyTorch's wording for sizes, so existing log searches match:
- * "N bytes", then "%.2f KiB/MiB/GiB". */
-void gpumem__format_size(char *buf, size_t size, uint64_t bytes)
-{
-    if (bytes < 1024) snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
-    else if (bytes < 1024 * 1024) snprintf(buf, size, "%.2f KiB", (double)bytes / 1024.0);
-    else if (bytes < 1024ull * 1024 * 1024) snprintf(buf, size, "%.2f MiB", (double)bytes / (1024.0 * 1024.0));
-    else snprintf(buf, size, "%.2f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
-}
-
 void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_result result)
 {
-    (void)api;
-    gpumem__thread.driver_key = UINT64_MAX; /* tells the runtime layer the failure was seen */
+    struct gpumem_thread *th = &gpumem__thread;
+    th->driver_key = UINT64_MAX; /* tells the runtime layer the failure was seen */
+    if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
+    event(GPUMEM_OP_ALLOC, api, device, bytes, 0, (int32_t)result, gpumem__now_ns());
     if (result != GCU_ERROR_OUT_OF_MEMORY) return;
     struct gpumem_shm_device *d = gpumem__device(device);
     ADD(&gpumem__segment()->header.oom_count, 1);
     if (!d) return;
     ADD(&d->failed_count, 1);
-    char want[32], held[32], total[32], free_text[48] = "";
-    gpumem__format_size(want, sizeof want, bytes);
-    gpumem__format_gb(held, sizeof held, LOAD(&d->reserved_bytes));
-    gpumem__format_gb(total, sizeof total, LOAD(&d->total_bytes));
     /* What the driver says is free, when the failing device is the current one. */
     const struct gpumem_driver *drv = gpumem__driver();
     size_t free_bytes = 0, total_bytes = 0;
-    if (drv->mem_get_info && gpumem__current_device() == device &&
-        drv->mem_get_info(&free_bytes, &total_bytes) == GCU_SUCCESS) {
+    int have_info = drv->mem_get_info && gpumem__current_device() == device &&
+                    drv->mem_get_info(&free_bytes, &total_bytes) == GCU_SUCCESS;
+    if (!have_info) free_bytes = total_bytes = 0;
+    char report[640];
+    gpumem__postmortem(api, bytes, device, result, free_bytes, total_bytes, report, sizeof report);
+    char want[32], held[32], total[32], free_text[48] = "";
+    gm_format_size(want, sizeof want, bytes);
+    gpumem__format_gb(held, sizeof held, LOAD(&d->reserved_bytes));
+    gpumem__format_gb(total, sizeof total, LOAD(&d->total_bytes));
+    if (have_info) {
         char f[32];
         gpumem__format_gb(f, sizeof f, free_bytes);
         snprintf(free_text, sizeof free_text, ", driver free %s", f);
     }
-    gpumem__log("OOM cuda:%d Tried to allocate %s; reserved %s / %s%s", device, want, held, total, free_text);
+    gpumem__log("OOM cuda:%d Tried to allocate %s; reserved %s / %s%s; report %s", device, want, held, total, free_text,
+                report);
+}
+
+void gpumem__census(void (*fn)(const struct gpumem_entry *, void *), void *ctx)
+{
+    gpumem_ledger_foreach(&pointers, fn, ctx);
+    gpumem_ledger_foreach(&handles, fn, ctx);
 }
 
 /* ---- stream-ordered pools: charge what each pool reserves -------------- */

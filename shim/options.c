@@ -12,7 +12,7 @@
 
 struct gpumem_options gpumem__opt;
 
-enum kind { OPT_BOOL, OPT_PERCENT, OPT_MODE, OPT_PREFIX, OPT_LOG };
+enum kind { OPT_BOOL, OPT_PERCENT, OPT_MODE, OPT_PREFIX, OPT_LOG, OPT_DIR, OPT_SECONDS };
 
 static const struct option {
     const char *name;
@@ -28,6 +28,8 @@ static const struct option {
     { "GPUMEM_WARN_PERCENT", OPT_PERCENT, "80", "warning from this percent of device memory" },
     { "GPUMEM_ALARM_PERCENT", OPT_PERCENT, "90", "critical above this percent" },
     { "GPUMEM_HYSTERESIS_PERCENT", OPT_PERCENT, "2", "how far below a bound a level is left" },
+    { "GPUMEM_POSTMORTEM_DIR", OPT_DIR, "/tmp", "absolute directory for out-of-memory reports" },
+    { "GPUMEM_POSTMORTEM_INTERVAL", OPT_SECONDS, "5", "at most one report per this many seconds (0-86400)" },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -66,6 +68,14 @@ static int apply(const struct option *o, const char *v, struct gpumem_options *o
         if (strlen(v) == 0 || strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(v))
             return 0;
         snprintf(opt->shm_prefix, sizeof opt->shm_prefix, "%s", v);
+        return 1;
+    case OPT_DIR:
+        if (v[0] != '/' || strlen(v) >= sizeof opt->postmortem_dir) return 0;
+        snprintf(opt->postmortem_dir, sizeof opt->postmortem_dir, "%s", v);
+        return 1;
+    case OPT_SECONDS:
+        if (!parse_uint(v, 10, 86400, &n)) return 0;
+        opt->postmortem_interval = (unsigned)n;
         return 1;
     case OPT_LOG:
         if (strcmp(v, "stderr") == 0) opt->log_sink = GPUMEM_LOG_STDERR;

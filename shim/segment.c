@@ -80,6 +80,8 @@ static void fill_header(struct gpumem_shm_segment *s)
     h->transitions_offset = offsetof(struct gpumem_shm_segment, transitions);
     h->transition_slots = GPUMEM_SHM_TRANSITION_SLOTS;
     h->transition_stride = sizeof s->transitions[0];
+    h->oom_offset = offsetof(struct gpumem_shm_segment, oom);
+    h->oom_size = sizeof s->oom;
     h->warn_percent = gpumem__opt.warn_percent;
     h->alarm_percent = gpumem__opt.alarm_percent;
     h->hysteresis_percent = gpumem__opt.hysteresis_percent;

@@ -97,6 +97,8 @@ struct gpumem_options {
     enum gpumem_log_sink log_sink;
     char log_path[512];
     unsigned warn_percent, alarm_percent, hysteresis_percent;
+    char postmortem_dir[400];
+    unsigned postmortem_interval; /* seconds */
 };
 extern struct gpumem_options gpumem__opt;
 void gpumem__options_load(void);
@@ -107,8 +109,7 @@ void gpumem__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gpumem__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "15.2GB": bytes in GiB with one decimal, as every display of gpumem. */
 void gpumem__format_gb(char *buf, unsigned long size, uint64_t bytes);
-/* "2.00 GiB": PyTorch's wording for a requested size. */
-void gpumem__format_size(char *buf, size_t size, uint64_t bytes);
+
 
 /* ---- segment.c: the counters, published in shared memory ---- */
 
@@ -152,6 +153,17 @@ struct gpumem_thread {
     int in_alarm;             /* inside alarm callbacks                          */
 };
 extern __thread struct gpumem_thread gpumem__thread __attribute__((tls_model("initial-exec")));
+
+/* Calls fn on every live allocation (a copy), one ledger shard at a time. */
+struct gpumem_entry;
+void gpumem__census(void (*fn)(const struct gpumem_entry *, void *), void *ctx);
+
+/* ---- oom.c: failure path only ---- */
+
+/* Freeze the failure in the segment and write the report; path receives the
+ * report's path or why there is none. */
+void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_result result, uint64_t drv_free,
+                        uint64_t drv_total, char *path, size_t path_size);
 
 /* ---- alarm.c ---- */
 

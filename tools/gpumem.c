@@ -5,6 +5,7 @@
  *   gpumem show [PID...] [--json]       the full snapshot
  *   gpumem top [--interval S] [--once]  live view; --once prints one frame
  *   gpumem gc                           remove segments of ended processes
+ *   gpumem report FILE|PID [--json]     the post-mortem of an out-of-memory failure
  *   --prefix NAME                       as GPUMEM_SHM_PREFIX (default gpumem)
  *
  * Exit status: 0 success; 1 a segment could not be read (the rest is still
@@ -22,11 +23,12 @@
 #include <unistd.h>
 
 #include "render.h"
+#include "report.h"
 
 enum { EXIT_OK = 0, EXIT_SKIPPED = 1, EXIT_USAGE = 2, EXIT_NOT_FOUND = 3 };
 
 struct args {
-    const char *command, *prefix, *dir;
+    const char *command, *prefix, *dir, *file;
     int json, once;
     double interval;
     int pids[256];
@@ -40,7 +42,8 @@ static int usage(const char *why)
           "  gpumem ls [--prefix NAME]\n"
           "  gpumem show [PID...] [--json] [--prefix NAME]\n"
           "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
-          "  gpumem gc [--prefix NAME]\n",
+          "  gpumem gc [--prefix NAME]\n"
+          "  gpumem report FILE|PID [--json] [--prefix NAME]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -77,6 +80,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         } else if (s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) && strlen(s) < 10) {
             if (a->npids == 256) return usage("at most 256 PIDs");
             a->pids[a->npids++] = atoi(s);
+        } else if (strcmp(a->command, "report") == 0 && !a->file && a->npids == 0) {
+            a->file = s;
         } else {
             char msg[300];
             snprintf(msg, sizeof msg, "unknown argument '%.200s'", s);
@@ -108,7 +113,7 @@ static int load_view(const struct args *a, struct gm_view *v)
             if (a->pids[k] == pid) wanted = found[k] = 1;
         if (wanted) {
             char why[192];
-            if (gm_snapshot_load(paths[i], &v->procs[v->nprocs], why, sizeof why) == 0) v->nprocs++;
+            if (gm_snapshot_load(paths[i], &v->procs[v->nprocs], NULL, why, sizeof why) == 0) v->nprocs++;
             else {
                 snprintf(v->skips[v->nskips].path, sizeof v->skips[v->nskips].path, "%s", paths[i]);
                 snprintf(v->skips[v->nskips].why, sizeof v->skips[v->nskips].why, "%s", why);
@@ -218,6 +223,72 @@ static int cmd_top(const struct args *a)
     return EXIT_OK;
 }
 
+/* The "summary" string of a report file, unescaped: the file is ours, but
+ * read as untrusted text. */
+static int print_summary(const char *text)
+{
+    const char *key = strstr(text, "\n \"summary\": \"");
+    if (!strstr(text, "\"kind\": \"gpumem-oom-report\"") || !key) return -1;
+    for (const char *p = key + strlen("\n \"summary\": \""); *p && *p != '"'; p++) {
+        if (*p != '\\') { putchar(*p); continue; }
+        p++;
+        if (*p == 'n') putchar('\n');
+        else if (*p == 'u' && strlen(p) >= 5) {
+            unsigned cp = (unsigned)strtoul((char[5]){ p[1], p[2], p[3], p[4], 0 }, NULL, 16);
+            if (cp < 0x80) putchar(cp < 0x20 ? '?' : (int)cp);
+            else fputs("\xef\xbf\xbd", stdout);
+            p += 4;
+        } else if (*p) putchar(*p);
+        else break;
+    }
+    return 0;
+}
+
+static int cmd_report(const struct args *a)
+{
+    if (a->file) {
+        FILE *f = fopen(a->file, "r");
+        if (!f) {
+            fprintf(stderr, "gpumem: cannot open %s: %s\n", a->file, strerror(errno));
+            return EXIT_NOT_FOUND;
+        }
+        static char text[8 << 20];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        if (a->json) {
+            fwrite(text, 1, n, stdout);
+            return EXIT_OK;
+        }
+        if (print_summary(text) != 0) {
+            fprintf(stderr, "gpumem: %s is not a gpumem out-of-memory report\n", a->file);
+            return EXIT_SKIPPED;
+        }
+        return EXIT_OK;
+    }
+    if (a->npids != 1) return usage("report takes one FILE or one PID");
+    char path[512], why[192];
+    snprintf(path, sizeof path, "%s/%s.%d", a->dir, a->prefix, a->pids[0]);
+    struct gm_process *p = calloc(1, sizeof *p);
+    struct gm_oom *o = calloc(1, sizeof *o);
+    int rc = EXIT_OK;
+    if (!p || !o) rc = EXIT_SKIPPED;
+    else if (access(path, F_OK) != 0) {
+        fprintf(stderr, "gpumem: no segment for pid %d at %s\n", a->pids[0], path);
+        rc = EXIT_NOT_FOUND;
+    } else if (gm_snapshot_load(path, p, o, why, sizeof why) != 0) {
+        fprintf(stderr, "gpumem: %s: %s\n", path, why);
+        rc = EXIT_SKIPPED;
+    } else if (!p->oom) {
+        fprintf(stderr, "gpumem: pid %d has had no out-of-memory failure\n", a->pids[0]);
+        rc = EXIT_NOT_FOUND;
+    } else if (a->json) gm_report_json(stdout, p, o);
+    else gm_report_text(stdout, p, o);
+    free(p);
+    free(o);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct args a;
@@ -225,6 +296,7 @@ int main(int argc, char **argv)
     if (rc != EXIT_OK) return rc;
     if (strcmp(a.command, "gc") == 0) return cmd_gc(&a);
     if (strcmp(a.command, "top") == 0) return cmd_top(&a);
+    if (strcmp(a.command, "report") == 0) return cmd_report(&a);
     if (strcmp(a.command, "ls") != 0 && strcmp(a.command, "show") != 0) return usage("unknown command");
     struct gm_view v;
     rc = load_view(&a, &v);

@@ -1,6 +1,7 @@
 /* render.c - see render.h. */
 #define _GNU_SOURCE
 #include "render.h"
+#include "report.h"
 
 #include <string.h>
 
@@ -72,26 +73,6 @@ size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else if (*p < 0x80) fputc(*p, f);
-        else {
-            /* Pass valid UTF-8 through, replace anything else. */
-            int extra = (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-            int ok = extra > 0;
-            for (int k = 1; ok && k <= extra; k++) ok = (p[k] & 0xc0) == 0x80;
-            if (!ok) { fputs("\\ufffd", f); continue; }
-            fwrite(p, 1, (size_t)extra + 1, f);
-            p += extra;
-        }
-    }
-    fputc('"', f);
-}
-
 void gm_emit_json(FILE *f, const struct gm_view *v)
 {
     fprintf(f, "{\"schema\": %d,\n \"processes\": [", GM_JSON_SCHEMA);
@@ -102,9 +83,9 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
         fprintf(f, "%s\n  {\"pid\": %d, \"alive\": %s, \"state\": \"%s\", \"start_time_ticks\": %llu, \"command\": ",
                 i ? "," : "", p->pid, p->liveness == GM_ALIVE ? "true" : "false", gm_liveness_name(p->liveness),
                 (unsigned long long)p->start_time_ticks);
-        json_string(f, p->command);
+        gm_json_string(f, p->command);
         fputs(", \"host\": ", f);
-        json_string(f, p->hostname);
+        gm_json_string(f, p->hostname);
         fprintf(f, ", \"oom_count\": %llu, \"has_memory_alarm\": %s, \"memory_alarm_devices\": [",
                 (unsigned long long)p->oom_count, alarms ? "true" : "false");
         for (int k = 0, first = 1; k < p->ndevices; k++)
@@ -116,11 +97,11 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
         for (int k = 0; k < p->ndevices; k++) {
             const struct gm_device *d = &p->devices[k];
             fprintf(f, "%s\n    {\"device_id\": %d, \"uuid\": ", k ? "," : "", d->ordinal);
-            json_string(f, d->uuid);
+            gm_json_string(f, d->uuid);
             fputs(", \"name\": ", f);
-            json_string(f, d->name);
+            gm_json_string(f, d->name);
             fputs(", \"pci_bus_id\": ", f);
-            json_string(f, d->pci_bus_id);
+            gm_json_string(f, d->pci_bus_id);
             fprintf(f,
                     ", \"reserved_bytes\": %llu, \"peak_bytes\": %llu, \"total_bytes\": %llu, \"managed_bytes\": %llu,"
                     " \"percent\": %.2f, \"level\": \"%s\", \"alloc_count\": %llu, \"free_count\": %llu,"
@@ -139,9 +120,9 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
     size_t ng = gm_gpus(v, gpus, 64);
     for (size_t g = 0; g < ng; g++) {
         fprintf(f, "%s\n  {\"uuid\": ", g ? "," : "");
-        json_string(f, gpus[g].uuid);
+        gm_json_string(f, gpus[g].uuid);
         fputs(", \"name\": ", f);
-        json_string(f, gpus[g].name);
+        gm_json_string(f, gpus[g].name);
         fprintf(f, ", \"total_bytes\": %llu, \"reserved_bytes\": %llu, \"percent\": %.2f, \"level\": \"%s\", \"pids\": [",
                 (unsigned long long)gpus[g].total_bytes, (unsigned long long)gpus[g].reserved_bytes, gpus[g].percent,
                 gm_level_name(gpus[g].level));
@@ -151,9 +132,9 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
     fputs("],\n \"skipped\": [", f);
     for (size_t i = 0; i < v->nskips; i++) {
         fprintf(f, "%s\n  {\"path\": ", i ? "," : "");
-        json_string(f, v->skips[i].path);
+        gm_json_string(f, v->skips[i].path);
         fputs(", \"reason\": ", f);
-        json_string(f, v->skips[i].why);
+        gm_json_string(f, v->skips[i].why);
         fputc('}', f);
     }
     fputs("]}\n", f);

@@ -12,8 +12,9 @@
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     static struct gm_process p;
+    static struct gm_oom oom;
     char why[192];
-    if (gm_snapshot_parse(data, size, &p, why, sizeof why) == 0) {
+    if (gm_segment_parse(data, NULL, size, &p, &oom, why, sizeof why) == 0) {
         /* Render what parsed, to a sink, as the reader would. */
         struct gm_view v = { &p, 1, NULL, 0 };
         p.liveness = GM_DEAD;

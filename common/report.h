@@ -1,0 +1,26 @@
+/*
+ * report.h - the OOM post-mortem, rendered from a decoded segment: JSON with
+ * a human summary inside, and the human text alone. The shim renders its
+ * report file with this code from its own segment; `gpumem report PID`
+ * renders a dead process's with the same code from what it left behind.
+ */
+#ifndef GPUMEM_REPORT_H
+#define GPUMEM_REPORT_H
+
+#include <stdio.h>
+
+#include "segment.h"
+
+#define GM_REPORT_SCHEMA 1
+#define GM_REPORT_TOP 16     /* largest live allocations listed */
+#define GM_REPORT_EVENTS 256 /* last events listed */
+
+void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o);
+void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o);
+
+/* Shared by every rendering of gpumem. */
+void gm_json_string(FILE *f, const char *s);
+void gm_format_size(char *buf, size_t size, uint64_t bytes); /* "2.00 GiB" */
+const char *gm_api_name(unsigned api);
+
+#endif /* GPUMEM_REPORT_H */

@@ -1,0 +1,198 @@
+/* segment.c - see segment.h. */
+#define _GNU_SOURCE
+#include "segment.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
+
+static uint64_t u64_at(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint32_t u32_at(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* A string field: at most size bytes, cut at the first NUL, control
+ * characters replaced so nothing can drive a terminal. */
+static void copy_string(char *dst, size_t dst_size, const unsigned char *src, size_t size)
+{
+    size_t n = 0;
+    while (n < size && n + 1 < dst_size && src[n] != '\0') {
+        unsigned char c = src[n];
+        dst[n] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+        n++;
+    }
+    dst[n] = '\0';
+}
+
+/* A section [offset, offset + count * stride) must lie inside the copy. */
+static int section_ok(uint64_t offset, uint64_t count, uint64_t stride, size_t len)
+{
+    if (offset > len || stride == 0 || count > len || stride > len) return 0;
+    return count * stride <= len - offset;
+}
+
+void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n)
+{
+    const volatile uint64_t *s = src;
+    for (size_t i = 0; i < n / 8; i++) dst[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
+/* A ring entry is taken only if its sequence is the one expected and the
+ * same in the second copy: otherwise it was being rewritten. */
+static int stable_seq(const unsigned char *b, const unsigned char *recheck, uint64_t at, uint64_t want)
+{
+    if (u64_at(b + at) != want) return 0;
+    return !recheck || u64_at(recheck + at) == want;
+}
+
+/* The rings and the OOM record; sections that do not fit are left out. */
+static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_t len, const struct gpumem_shm_header *hd,
+                     struct gm_oom *o)
+{
+    if (hd->oom_size < sizeof(struct gpumem_shm_oom) || !section_ok(hd->oom_offset, 1, hd->oom_size, len)) return -1;
+    struct gpumem_shm_oom r;
+    memcpy(&r, b + hd->oom_offset, sizeof r);
+    if (r.seq == 0 || (r.seq & 1)) return 0; /* none yet, or being written */
+    if (recheck && u64_at(recheck + hd->oom_offset) != r.seq) return 0;
+    o->present = 1;
+    o->unix_ns = r.unix_ns;
+    o->number = r.number;
+    o->requested_bytes = r.requested_bytes;
+    o->driver_free_bytes = r.driver_free_bytes;
+    o->driver_total_bytes = r.driver_total_bytes;
+    o->live_count = r.live_count;
+    o->oom_count = r.oom_count;
+    o->device = r.device;
+    o->result = r.result;
+    o->api = r.api < GPUMEM_API_COUNT ? r.api : 0;
+    memcpy(o->devices, r.devices, sizeof o->devices);
+    memcpy(o->hist_count, r.hist_count, sizeof o->hist_count);
+    memcpy(o->hist_bytes, r.hist_bytes, sizeof o->hist_bytes);
+    copy_string(o->report_path, sizeof o->report_path, (const unsigned char *)r.report_path, sizeof r.report_path);
+    /* The environment keeps its newlines; other control characters go. */
+    size_t n = 0;
+    for (; n < sizeof r.environment && n + 1 < sizeof o->environment && r.environment[n]; n++) {
+        unsigned char c = (unsigned char)r.environment[n];
+        o->environment[n] = (c < 0x20 && c != '\n') || c == 0x7f ? '?' : (char)c;
+    }
+    o->environment[n] = '\0';
+
+    if (hd->large_stride >= sizeof(struct gpumem_shm_large) && section_ok(hd->large_offset, hd->large_slots, hd->large_stride, len)) {
+        for (uint32_t i = 0; i < r.nlarge && i < hd->large_slots && o->nlarge < GPUMEM_SHM_LARGE_SLOTS; i++) {
+            struct gpumem_shm_large l;
+            memcpy(&l, b + hd->large_offset + (uint64_t)i * hd->large_stride, sizeof l);
+            struct gm_large *g = &o->large[o->nlarge++];
+            g->address = l.address;
+            g->bytes = l.bytes;
+            g->unix_ns = l.unix_ns;
+            g->device = l.device;
+            g->api = l.api < GPUMEM_API_COUNT ? l.api : 0;
+        }
+    }
+    /* Events up to the failure, oldest first, as far as the ring still has them. */
+    uint32_t slots = hd->event_slots;
+    if (slots && !(slots & (slots - 1)) && hd->event_stride >= sizeof(struct gpumem_shm_event) &&
+        section_ok(hd->events_offset, slots, hd->event_stride, len)) {
+        uint64_t head = r.events_head, first = head > slots ? head - slots : 0;
+        for (uint64_t j = first; j < head && o->nevents < GPUMEM_SHM_EVENT_SLOTS; j++) {
+            uint64_t at = hd->events_offset + (j & (slots - 1)) * hd->event_stride;
+            if (!stable_seq(b, recheck, at, j + 1)) continue;
+            struct gpumem_shm_event e;
+            memcpy(&e, b + at, sizeof e);
+            struct gm_event *g = &o->events[o->nevents++];
+            g->unix_ns = e.unix_ns;
+            g->bytes = e.bytes;
+            g->address = e.address;
+            g->result = e.result;
+            g->device = e.device;
+            g->api = e.api < GPUMEM_API_COUNT ? e.api : 0;
+            g->op = e.op;
+        }
+    }
+    slots = hd->transition_slots;
+    if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
+        section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
+        uint64_t head = r.transitions_head, first = head > slots ? head - slots : 0;
+        for (uint64_t j = first; j < head && o->ntransitions < GPUMEM_SHM_TRANSITION_SLOTS; j++) {
+            uint64_t at = hd->transitions_offset + (j & (slots - 1)) * hd->transition_stride;
+            if (!stable_seq(b, recheck, at, j + 1)) continue;
+            struct gpumem_shm_transition t;
+            memcpy(&t, b + at, sizeof t);
+            struct gm_transition *g = &o->transitions[o->ntransitions++];
+            g->unix_ns = t.unix_ns;
+            g->reserved_bytes = t.reserved_bytes;
+            g->device = t.device;
+            g->level = t.level > 2 ? 2 : t.level;
+            g->previous = t.previous_level > 2 ? 2 : t.previous_level;
+        }
+    }
+    return 0;
+}
+
+int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm_process *out, struct gm_oom *oom,
+                     char *why, size_t why_len)
+{
+    const unsigned char *b = buf;
+    memset(out, 0, sizeof *out);
+    if (len < 32) return WHY("truncated: %zu bytes, not even a header", len);
+    if (u64_at(b + offsetof(struct gpumem_shm_header, magic)) != GPUMEM_SHM_MAGIC) return WHY("bad magic: not a gpumem segment");
+    uint32_t version = u32_at(b + offsetof(struct gpumem_shm_header, layout_version));
+    if (version != GPUMEM_SHM_LAYOUT_VERSION)
+        return WHY("layout version %u, this reader knows version %u", version, GPUMEM_SHM_LAYOUT_VERSION);
+    if (len < sizeof(struct gpumem_shm_header)) return WHY("truncated: %zu bytes, header needs %zu", len, sizeof(struct gpumem_shm_header));
+    uint32_t header_size = u32_at(b + offsetof(struct gpumem_shm_header, header_size));
+    uint64_t segment_size = u64_at(b + offsetof(struct gpumem_shm_header, segment_size));
+    if (header_size < sizeof(struct gpumem_shm_header) || header_size > len) return WHY("header size %u is wrong", header_size);
+    if (segment_size > len) return WHY("truncated: %zu of %llu bytes", len, (unsigned long long)segment_size);
+    struct gpumem_shm_header hd;
+    memcpy(&hd, b, sizeof hd);
+    if (hd.pid <= 0) return WHY("pid %d is not a process", hd.pid);
+    if (hd.device_slots > GM_MAX_DEVICE_SLOTS) return WHY("absurd device count %u", hd.device_slots);
+    if (hd.device_stride < sizeof(struct gpumem_shm_device)) return WHY("device entries of %u bytes are too small", hd.device_stride);
+    if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len)) return WHY("device table outside the segment");
+
+    out->pid = hd.pid;
+    out->start_time_ticks = hd.start_time_ticks;
+    out->created_unix_ns = hd.created_unix_ns;
+    out->exited_unix_ns = hd.exited_unix_ns;
+    out->state = hd.state;
+    out->oom_count = hd.oom_count;
+    out->untracked_count = hd.untracked_count;
+    out->warn_percent = hd.warn_percent;
+    out->alarm_percent = hd.alarm_percent;
+    out->hysteresis_percent = hd.hysteresis_percent;
+    copy_string(out->command, sizeof out->command, (const unsigned char *)hd.command, sizeof hd.command);
+    copy_string(out->hostname, sizeof out->hostname, (const unsigned char *)hd.hostname, sizeof hd.hostname);
+    copy_string(out->shim_version, sizeof out->shim_version, (const unsigned char *)hd.shim_version, sizeof hd.shim_version);
+
+    for (uint32_t i = 0; i < hd.device_slots && out->ndevices < (int)GPUMEM_SHM_DEVICE_SLOTS; i++) {
+        struct gpumem_shm_device d;
+        memcpy(&d, b + hd.devices_offset + (uint64_t)i * hd.device_stride, sizeof d);
+        if (!(d.flags & GPUMEM_SHM_DEVICE_ACTIVE)) continue;
+        struct gm_device *o = &out->devices[out->ndevices++];
+        o->ordinal = (int)i;
+        o->has_info = (d.flags & GPUMEM_SHM_DEVICE_INFO) != 0;
+        if (o->has_info) {
+            copy_string(o->uuid, sizeof o->uuid, (const unsigned char *)d.uuid, sizeof d.uuid);
+            copy_string(o->pci_bus_id, sizeof o->pci_bus_id, (const unsigned char *)d.pci_bus_id, sizeof d.pci_bus_id);
+            copy_string(o->name, sizeof o->name, (const unsigned char *)d.name, sizeof d.name);
+            o->total_bytes = d.total_bytes;
+        }
+        o->reserved_bytes = d.reserved_bytes;
+        o->peak_bytes = d.peak_bytes;
+        o->peak_unix_ns = d.peak_unix_ns;
+        o->managed_bytes = d.managed_bytes;
+        o->alloc_count = d.alloc_count;
+        o->free_count = d.free_count;
+        o->failed_count = d.failed_count;
+        o->unknown_free_count = d.unknown_free_count;
+        o->alarm_count = d.alarm_count;
+        o->last_transition_unix_ns = d.last_transition_unix_ns;
+        o->level = d.level > GPUMEM_LEVEL_CRITICAL ? GPUMEM_LEVEL_CRITICAL : d.level;
+    }
+    if (oom) {
+        memset(oom, 0, sizeof *oom);
+        if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) out->oom = oom;
+    }
+    return 0;
+}
+

@@ -1,0 +1,95 @@
+/*
+ * segment.h - a process's segment decoded into plain structs: validated,
+ * never trusted. Compiled into the reader and into the shim, which renders
+ * its own post-mortem from its own segment the same way the reader does
+ * from a dead process's, so both reports are the same.
+ *
+ * Every offset, count and string is checked before use: a truncated,
+ * foreign, hostile or newer segment yields one clear reason, never a crash.
+ */
+#ifndef GPUMEM_SEGMENT_H
+#define GPUMEM_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gpumem.h"
+#include "gpumem_shm.h"
+
+#define GM_MAX_SEGMENT_BYTES (16u << 20) /* larger files are not ours */
+#define GM_MAX_DEVICE_SLOTS 1024u
+
+struct gm_device {
+    int ordinal;
+    int has_info;
+    char uuid[48], pci_bus_id[32], name[128];
+    uint64_t total_bytes, reserved_bytes, peak_bytes, peak_unix_ns, managed_bytes;
+    uint64_t alloc_count, free_count, failed_count, unknown_free_count, alarm_count, last_transition_unix_ns;
+    unsigned level; /* enum gpumem_level, clamped to 0..2 */
+};
+
+enum gm_liveness { GM_ALIVE, GM_EXITED, GM_DEAD };
+
+struct gm_event {
+    uint64_t unix_ns, bytes, address;
+    int32_t result;
+    int device;
+    unsigned api, op;
+};
+
+struct gm_transition {
+    uint64_t unix_ns, reserved_bytes;
+    int device;
+    unsigned level, previous;
+};
+
+struct gm_large {
+    uint64_t address, bytes, unix_ns;
+    int device;
+    unsigned api;
+};
+
+/* The last out-of-memory failure, as frozen in the segment. */
+struct gm_oom {
+    int present;
+    uint64_t unix_ns, number, requested_bytes, driver_free_bytes, driver_total_bytes, live_count, oom_count;
+    int device, result;
+    unsigned api;
+    struct { uint64_t reserved_bytes, peak_bytes, peak_unix_ns, managed_bytes; } devices[GPUMEM_SHM_OOM_DEVICES];
+    uint64_t hist_count[GPUMEM_SHM_HISTOGRAM_BINS], hist_bytes[GPUMEM_SHM_HISTOGRAM_BINS];
+    char report_path[256];
+    char environment[2048];
+    size_t nlarge, nevents, ntransitions;
+    struct gm_large large[GPUMEM_SHM_LARGE_SLOTS];
+    struct gm_event events[GPUMEM_SHM_EVENT_SLOTS];          /* oldest first, up to the failure */
+    struct gm_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
+};
+
+struct gm_process {
+    int pid;
+    uint64_t start_time_ticks, created_unix_ns, exited_unix_ns;
+    unsigned state; /* enum gpumem_shm_state */
+    enum gm_liveness liveness;
+    char command[512], hostname[64], shim_version[16];
+    uint64_t oom_count, untracked_count;
+    unsigned warn_percent, alarm_percent, hysteresis_percent;
+    int ndevices;
+    struct gm_device devices[GPUMEM_SHM_DEVICE_SLOTS];
+    char path[256];
+    struct gm_oom *oom; /* NULL unless asked for and present */
+};
+
+/* Validate and decode a copy of a segment. 0 on success; otherwise -1 and a
+ * reason in why (e.g. "bad magic", "layout version 2, this reader knows
+ * version 1"). recheck, if not NULL, is a second copy taken after buf:
+ * ring entries whose sequence differs between the two were being written
+ * and are left out. oom, if not NULL, receives the last OOM record (present
+ * is 0 when there is none) and out->oom points to it. */
+int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm_process *out, struct gm_oom *oom,
+                     char *why, size_t why_len);
+
+/* Copy n bytes of a live segment with 64-bit atomic loads (n a multiple
+ * of 8, both 8-byte aligned), so no counter is ever seen torn. */
+void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n);
+
+#endif /* GPUMEM_SEGMENT_H */
