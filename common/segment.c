@@ -3,6 +3,7 @@
 #include "segment.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
@@ -44,13 +45,27 @@ static int stable_seq(const unsigned char *b, const unsigned char *recheck, uint
     return !recheck || u64_at(recheck + at) == want;
 }
 
-/* The rings and the OOM record; sections that do not fit are left out. */
+static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
+                            const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gm_oom *o);
+
+/* The OOM record and what it froze; sections that do not fit are left out. */
 static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_t len, const struct gpumem_shm_header *hd,
                      struct gm_oom *o)
 {
     if (hd->oom_size < sizeof(struct gpumem_shm_oom) || !section_ok(hd->oom_offset, 1, hd->oom_size, len)) return -1;
-    struct gpumem_shm_oom r;
-    memcpy(&r, b + hd->oom_offset, sizeof r);
+    /* On the heap: the record is 20 KiB and this may run on a small stack. */
+    struct gpumem_shm_oom *rp = malloc(sizeof *rp);
+    if (!rp) return -1;
+    memcpy(rp, b + hd->oom_offset, sizeof *rp);
+    int rc = parse_oom_record(b, recheck, len, hd, rp, o);
+    free(rp);
+    return rc;
+}
+
+static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
+                            const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gm_oom *o)
+{
+#define r (*rp)
     if (r.seq == 0 || (r.seq & 1)) return 0; /* none yet, or being written */
     if (recheck && u64_at(recheck + hd->oom_offset) != r.seq) return 0;
     o->present = 1;
@@ -88,27 +103,19 @@ static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_
             g->api = l.api < GPUMEM_API_COUNT ? l.api : 0;
         }
     }
-    /* Events up to the failure, oldest first, as far as the ring still has them. */
-    uint32_t slots = hd->event_slots;
-    if (slots && !(slots & (slots - 1)) && hd->event_stride >= sizeof(struct gpumem_shm_event) &&
-        section_ok(hd->events_offset, slots, hd->event_stride, len)) {
-        uint64_t head = r.events_head, first = head > slots ? head - slots : 0;
-        for (uint64_t j = first; j < head && o->nevents < GPUMEM_SHM_EVENT_SLOTS; j++) {
-            uint64_t at = hd->events_offset + (j & (slots - 1)) * hd->event_stride;
-            if (!stable_seq(b, recheck, at, j + 1)) continue;
-            struct gpumem_shm_event e;
-            memcpy(&e, b + at, sizeof e);
-            struct gm_event *g = &o->events[o->nevents++];
-            g->unix_ns = e.unix_ns;
-            g->bytes = e.bytes;
-            g->address = e.address;
-            g->result = e.result;
-            g->device = e.device;
-            g->api = e.api < GPUMEM_API_COUNT ? e.api : 0;
-            g->op = e.op;
-        }
+    /* The events frozen with the failure, oldest first. */
+    for (uint32_t i = 0; i < r.nevents && i < GPUMEM_SHM_OOM_EVENTS; i++) {
+        const struct gpumem_shm_event *e = &r.events[i];
+        struct gm_event *g = &o->events[o->nevents++];
+        g->unix_ns = e->unix_ns;
+        g->bytes = e->bytes;
+        g->address = e->address;
+        g->result = e->result;
+        g->device = e->device;
+        g->api = e->api < GPUMEM_API_COUNT ? e->api : 0;
+        g->op = e->op;
     }
-    slots = hd->transition_slots;
+    uint32_t slots = hd->transition_slots;
     if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
         section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
         uint64_t head = r.transitions_head, first = head > slots ? head - slots : 0;
@@ -126,6 +133,7 @@ static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_
         }
     }
     return 0;
+#undef r
 }
 
 int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm_process *out, struct gm_oom *oom,

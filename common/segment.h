@@ -61,7 +61,7 @@ struct gm_oom {
     char environment[2048];
     size_t nlarge, nevents, ntransitions;
     struct gm_large large[GPUMEM_SHM_LARGE_SLOTS];
-    struct gm_event events[GPUMEM_SHM_EVENT_SLOTS];          /* oldest first, up to the failure */
+    struct gm_event events[GPUMEM_SHM_OOM_EVENTS];           /* oldest first, up to the failure */
     struct gm_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
 };
 

@@ -93,7 +93,8 @@ struct gpumem_shm_header {
     uint64_t events_offset;        /*  72 ring of struct gpumem_shm_event   */
     uint32_t event_slots;          /*  80 power of two                      */
     uint32_t event_stride;         /*  84                                   */
-    uint64_t events_head;          /*  88 events ever appended              */
+    uint64_t events_head;          /*  88 event slots ever claimed (threads
+                                    *     claim a few at a time)              */
     uint64_t large_offset;         /*  96 struct gpumem_shm_large array     */
     uint32_t large_slots;          /* 104                                   */
     uint32_t large_stride;         /* 108                                   */
@@ -123,12 +124,13 @@ struct gpumem_shm_device {
     char uuid[48];                    /*  16 "GPU-xxxxxxxx-xxxx-..."      */
     char pci_bus_id[32];              /*  64                              */
     char name[128];                   /*  96                              */
+    /* 224..255: what every allocation and free updates, in one cache line. */
     uint64_t reserved_bytes;          /* 224                              */
     uint64_t peak_bytes;              /* 232                              */
-    uint64_t peak_unix_ns;            /* 240                              */
-    uint64_t managed_bytes;           /* 248                              */
-    uint64_t alloc_count;             /* 256                              */
-    uint64_t free_count;              /* 264                              */
+    uint64_t alloc_count;             /* 240                              */
+    uint64_t free_count;              /* 248                              */
+    uint64_t peak_unix_ns;            /* 256                              */
+    uint64_t managed_bytes;           /* 264                              */
     uint64_t failed_count;            /* 272                              */
     uint64_t unknown_free_count;      /* 280                              */
     uint32_t level;                   /* 288 enum gpumem_level            */
@@ -149,7 +151,8 @@ struct gpumem_shm_event {
     int16_t device;   /* 36 ordinal, -1 if unknown                     */
     uint8_t api;      /* 38 enum gpumem_api (shim/api_names.h)         */
     uint8_t op;       /* 39 1 alloc, 2 free                            */
-    uint64_t reserved;/* 40                                            */
+    uint64_t reserved[3]; /* 40 .. 64: one cache line per event, so threads
+                           * writing neighbouring events do not share one */
 };
 
 /* One of the largest live allocations at the last out-of-memory failure,
@@ -177,6 +180,7 @@ struct gpumem_shm_transition {
 
 #define GPUMEM_SHM_OOM_DEVICES 32u
 #define GPUMEM_SHM_HISTOGRAM_BINS 48u /* bin k: live sizes in [2^k, 2^(k+1)) */
+#define GPUMEM_SHM_OOM_EVENTS 256u
 
 /* The last out-of-memory failure that got a post-mortem, frozen at that
  * moment so that a report rendered later (even after the process died) is
@@ -203,7 +207,9 @@ struct gpumem_shm_oom {
     uint64_t hist_bytes[GPUMEM_SHM_HISTOGRAM_BINS]; /* 1504 */
     char report_path[256];                          /* 1888 */
     char environment[2048];                         /* 2144 NAME=value lines */
-    uint8_t reserved[96];                           /* 4192 .. 4288 */
+    uint32_t nevents;                               /* 4192 entries of events */
+    uint8_t reserved[28];                           /* 4196 */
+    struct gpumem_shm_event events[GPUMEM_SHM_OOM_EVENTS]; /* 4224 the last events, oldest first */
 };
 
 /* The whole segment as the writer lays it out. A reader uses the offsets in
@@ -245,8 +251,9 @@ GPUMEM_SHM_PIN(struct gpumem_shm_device, pci_bus_id, 64);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, name, 96);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, reserved_bytes, 224);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, peak_bytes, 232);
-GPUMEM_SHM_PIN(struct gpumem_shm_device, managed_bytes, 248);
-GPUMEM_SHM_PIN(struct gpumem_shm_device, alloc_count, 256);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, alloc_count, 240);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, free_count, 248);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, managed_bytes, 264);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, failed_count, 272);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, level, 288);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, alarm_count, 296);
@@ -255,7 +262,7 @@ _Static_assert(sizeof(struct gpumem_shm_device) == 512, "device size");
 GPUMEM_SHM_PIN(struct gpumem_shm_event, result, 32);
 GPUMEM_SHM_PIN(struct gpumem_shm_event, device, 36);
 GPUMEM_SHM_PIN(struct gpumem_shm_event, api, 38);
-_Static_assert(sizeof(struct gpumem_shm_event) == 48, "event size");
+_Static_assert(sizeof(struct gpumem_shm_event) == 64, "event size");
 GPUMEM_SHM_PIN(struct gpumem_shm_large, device, 32);
 _Static_assert(sizeof(struct gpumem_shm_large) == 48, "large size");
 GPUMEM_SHM_PIN(struct gpumem_shm_transition, device, 24);
@@ -266,7 +273,9 @@ GPUMEM_SHM_PIN(struct gpumem_shm_oom, hist_count, 1120);
 GPUMEM_SHM_PIN(struct gpumem_shm_oom, hist_bytes, 1504);
 GPUMEM_SHM_PIN(struct gpumem_shm_oom, report_path, 1888);
 GPUMEM_SHM_PIN(struct gpumem_shm_oom, environment, 2144);
-_Static_assert(sizeof(struct gpumem_shm_oom) == 4288, "oom size");
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, nevents, 4192);
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, events, 4224);
+_Static_assert(sizeof(struct gpumem_shm_oom) == 4224 + 256 * 64, "oom size");
 GPUMEM_SHM_PIN(struct gpumem_shm_segment, devices, 1024);
 GPUMEM_SHM_PIN(struct gpumem_shm_segment, events, 1024 + 32 * 512);
 _Static_assert(sizeof(struct gpumem_shm_segment) <= (1u << 20), "segment over 1 MiB");

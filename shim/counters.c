@@ -74,13 +74,26 @@ struct gpumem_shm_device *gpumem__device(int dev)
     return d;
 }
 
+/* Event slots are claimed a few at a time per thread, so threads do not
+ * contend on the ring's head for every event. */
+#define EVENT_BATCH 8
+static __thread struct {
+    uint64_t next, end;
+    struct gpumem_shm_segment *seg;
+} claimed __attribute__((tls_model("initial-exec")));
+
 /* Append to the event ring: seq 0 while the entry changes, release stores
  * keep that order, seq = index + 1 publishes it. */
 static void event(uint8_t op, enum gpumem_api api, int device, uint64_t bytes, uint64_t address, int32_t result,
                   uint64_t now)
 {
     struct gpumem_shm_segment *s = gpumem__segment();
-    uint64_t i = ADD(&s->header.events_head, 1);
+    if (GM_UNLIKELY(claimed.next == claimed.end || claimed.seg != s)) {
+        claimed.next = ADD(&s->header.events_head, EVENT_BATCH);
+        claimed.end = claimed.next + EVENT_BATCH;
+        claimed.seg = s;
+    }
+    uint64_t i = claimed.next++;
     struct gpumem_shm_event *e = &s->events[i & (GPUMEM_SHM_EVENT_SLOTS - 1)];
     __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->unix_ns, now, __ATOMIC_RELEASE);
@@ -155,6 +168,11 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     if (kind == GPUMEM_KIND_DEVICE || kind == GPUMEM_KIND_VMM) charge(device, d, bytes);
     else if (kind == GPUMEM_KIND_MANAGED) ADD(&d->managed_bytes, bytes);
     ADD(&d->alloc_count, 1);
+}
+
+void gpumem__prefetch_free(uint64_t key)
+{
+    gpumem_ledger_prefetch(&pointers, key);
 }
 
 int gpumem__on_free(enum gpumem_api api, uint64_t key)
@@ -319,6 +337,8 @@ void gpumem__pool_forget(gcu_mempool pool)
  * belongs to it (CUDA does not survive fork). */
 void gpumem__counters_after_fork_child(void)
 {
+    claimed.next = claimed.end = 0;
+    claimed.seg = NULL;
     gpumem_ledger_unlock_all(&pointers);
     gpumem_ledger_unlock_all(&handles);
     gpumem_ledger_clear(&pointers);

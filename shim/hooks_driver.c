@@ -73,6 +73,7 @@ gcu_result cuMemFree_v2(gcu_deviceptr ptr)
 {
     gcu_cuMemFree_v2_fn real = GPUMEM_REAL(cuMemFree_v2, cuMemFree_v2);
     if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GM_LIKELY(!DISABLED())) gpumem__prefetch_free(ptr);
     gcu_result r = real(ptr); /* unknown pointers too: the driver decides */
     if (DISABLED()) return r;
     after_free(r, GPUMEM_API_CU_MEM_FREE, ptr);
@@ -164,6 +165,7 @@ POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
     {                                                                      \
         gcu_cuMemFreeAsync_fn real = GPUMEM_REAL(cuMemFreeAsync, sym);     \
         if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                \
+        if (!DISABLED()) gpumem__prefetch_free(ptr);                       \
         gcu_result r = real(ptr, stream);                                  \
         if (!DISABLED()) after_free(r, GPUMEM_API_CU_MEM_FREE_ASYNC, ptr); \
         return r;                                                          \

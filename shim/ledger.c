@@ -57,8 +57,8 @@ static int grow(struct gpumem_shard *s)
     if (!slots) return -1;
     struct gpumem_entry *old = s->slots;
     size_t old_cap = s->mask ? s->mask + 1 : 0;
-    s->slots = slots;
-    s->mask = cap - 1;
+    __atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->mask, cap - 1, __ATOMIC_RELAXED);
     for (size_t i = 0; i < old_cap; i++)
         if (old[i].key) s->slots[probe(s, mix(old[i].key), old[i].key)] = old[i];
     free(old);
@@ -131,6 +131,16 @@ int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entr
     return found;
 }
 
+void gpumem_ledger_prefetch(struct gpumem_ledger *l, uint64_t key)
+{
+    uint64_t h = mix(key);
+    struct gpumem_shard *s = shard_of(l, h);
+    /* Racy on purpose: a stale table only makes the hint useless. */
+    struct gpumem_entry *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+    size_t mask = __atomic_load_n(&s->mask, __ATOMIC_RELAXED);
+    if (slots) __builtin_prefetch(&slots[(size_t)h & mask], 1);
+}
+
 size_t gpumem_ledger_count(struct gpumem_ledger *l)
 {
     size_t n = 0;
@@ -159,8 +169,8 @@ void gpumem_ledger_clear(struct gpumem_ledger *l)
         struct gpumem_shard *s = &l->shards[k];
         lock(s);
         free(s->slots);
-        s->slots = NULL;
-        s->mask = 0;
+        __atomic_store_n(&s->slots, NULL, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->mask, 0, __ATOMIC_RELAXED);
         s->count = 0;
         unlock(s);
     }

@@ -44,6 +44,9 @@ int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_en
 /* 1 and a copy in *out when key is present. */
 int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
 size_t gpumem_ledger_count(struct gpumem_ledger *l);
+/* Start loading key's slot into the cache, without taking the lock: a hint
+ * to call before the work that precedes a remove. */
+void gpumem_ledger_prefetch(struct gpumem_ledger *l, uint64_t key);
 /* Calls fn on a copy of every entry, one shard locked at a time. */
 void gpumem_ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpumem_entry *, void *), void *ctx);
 /* Forget everything and free the memory. */

@@ -91,6 +91,34 @@ static void capture_environment(char *out, size_t size)
     }
 }
 
+static int by_time(const void *a, const void *b)
+{
+    const struct gpumem_shm_event *x = a, *y = b;
+    if (x->unix_ns != y->unix_ns) return x->unix_ns < y->unix_ns ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The last events of the live ring, oldest first: each slot is taken only if
+ * its sequence is the same before and after the copy. */
+static uint32_t copy_events(const struct gpumem_shm_segment *s, struct gpumem_shm_event *out, uint32_t max)
+{
+    static struct gpumem_shm_event all[GPUMEM_SHM_EVENT_SLOTS];
+    uint64_t head = __atomic_load_n(&s->header.events_head, __ATOMIC_ACQUIRE);
+    uint64_t first = head > GPUMEM_SHM_EVENT_SLOTS ? head - GPUMEM_SHM_EVENT_SLOTS : 0;
+    uint32_t n = 0;
+    for (uint64_t j = first; j < head; j++) {
+        const struct gpumem_shm_event *e = &s->events[j & (GPUMEM_SHM_EVENT_SLOTS - 1)];
+        if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != j + 1) continue;
+        gm_segment_copy_words((uint64_t *)&all[n], e, sizeof *e);
+        if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != j + 1) continue;
+        n++;
+    }
+    qsort(all, n, sizeof all[0], by_time);
+    uint32_t keep = n < max ? n : max;
+    memcpy(out, all + (n - keep), keep * sizeof all[0]);
+    return keep;
+}
+
 /* Freeze the failure into the segment's OOM record. */
 static void freeze(struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t bytes, int device, gcu_result result,
                    uint64_t drv_free, uint64_t drv_total, const char *path, struct census *c)
@@ -123,6 +151,7 @@ static void freeze(struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t b
     memcpy(s->large, c->top, sizeof s->large);
     snprintf(o->report_path, sizeof o->report_path, "%.255s", path);
     capture_environment(o->environment, sizeof o->environment);
+    o->nevents = copy_events(s, o->events, GPUMEM_SHM_OOM_EVENTS);
     __atomic_store_n(&o->seq, seq + 2, __ATOMIC_SEQ_CST);
 }
 

@@ -131,6 +131,8 @@ enum gpumem_kind { GPUMEM_KIND_DEVICE = 1, GPUMEM_KIND_MANAGED, GPUMEM_KIND_VMM,
 /* aux: the pool of an async allocation. */
 void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes, int device,
                       uint64_t aux);
+/* Called before the real free: the ledger slot loads while the driver works. */
+void gpumem__prefetch_free(uint64_t key);
 /* Returns 1 when the key was known (and is now forgotten). */
 int gpumem__on_free(enum gpumem_api api, uint64_t key);
 void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_result result);

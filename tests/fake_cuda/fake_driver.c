@@ -107,7 +107,9 @@ static uint64_t env_u64_list(const char *name, int index, uint64_t dflt)
 
 static size_t block_slot(uint64_t key)
 {
-    size_t i = (size_t)((key >> 4) * 0x9E3779B97F4A7C15ull) & (block_cap - 1);
+    /* Mix the high bits down: keys are 512-byte aligned. */
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h ^ (h >> 29)) & (block_cap - 1);
     while (blocks[i].key != 0 && blocks[i].key != key) i = (i + 1) & (block_cap - 1);
     return i;
 }

@@ -51,7 +51,13 @@ static void *entry(const char *name, int version, unsigned flags)
     return NULL;
 }
 
-#define DRV(type, name, version) ((gcu_##type##_fn)entry(name, version, 0))
+/* A driver function by (name, version), looked up once per call site. */
+#define DRV(type, name, version)                                            \
+    ({                                                                      \
+        static gcu_##type##_fn cached_;                                     \
+        if (!cached_) cached_ = (gcu_##type##_fn)entry(name, version, 0);   \
+        cached_;                                                            \
+    })
 
 typedef gcu_result (*init_fn)(unsigned);
 typedef gcu_result (*count_fn)(int *);

@@ -1,0 +1,176 @@
+/*
+ * bench - what an allocation costs on the stand-in CUDA, with or without
+ * the shim (scripts/bench runs it both ways and compares).
+ *
+ *   bench [--quick]   every measurement: "name median_ns p25_ns p75_ns"
+ *   bench startup     cuInit, a context and one allocation, then exit
+ *   bench --pairs N   N driver pairs and nothing else (for callgrind)
+ *
+ * Each figure is the median of REPS timed runs of ITERS operations, with the
+ * interquartile range as the spread.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cuda_decls.h"
+
+static int reps = 21, iters = 20000;
+static gcu_context ctx;
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void report(const char *name, double *samples, int n)
+{
+    qsort(samples, (size_t)n, sizeof *samples, cmp_double);
+    printf("%-28s %9.1f %9.1f %9.1f\n", name, samples[n / 2], samples[n / 4], samples[(3 * n) / 4]);
+    fflush(stdout);
+}
+
+typedef void (*pair_fn)(int iters);
+
+static gcu_cuMemAlloc_v2_fn gpa_alloc;
+static gcu_cuMemFree_v2_fn gpa_free;
+
+static void pair_driver(int n)
+{
+    gcu_deviceptr p;
+    for (int i = 0; i < n; i++) {
+        cuMemAlloc_v2(&p, 4096);
+        cuMemFree_v2(p);
+    }
+}
+
+static void pair_procaddress(int n)
+{
+    gcu_deviceptr p;
+    for (int i = 0; i < n; i++) {
+        gpa_alloc(&p, 4096);
+        gpa_free(p);
+    }
+}
+
+static void pair_runtime(int n)
+{
+    void *p;
+    for (int i = 0; i < n; i++) {
+        cudaMalloc(&p, 4096);
+        cudaFree(p);
+    }
+}
+
+static void pair_async(int n)
+{
+    gcu_deviceptr p;
+    for (int i = 0; i < n; i++) {
+        cuMemAllocAsync(&p, 4096, NULL);
+        cuMemFreeAsync(p, NULL);
+    }
+}
+
+static void pair_vmm(int n)
+{
+    gcu_mem_allocation_prop prop = { .type = 1, .location = { .type = GCU_MEM_LOCATION_TYPE_DEVICE, .id = 0 } };
+    gcu_mem_handle h;
+    for (int i = 0; i < n; i++) {
+        cuMemCreate(&h, 2 << 20, &prop, 0);
+        cuMemRelease(h);
+    }
+}
+
+static void measure(const char *name, pair_fn fn)
+{
+    double *s = malloc(sizeof *s * (size_t)reps);
+    fn(iters / 10); /* warm up */
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ns();
+        fn(iters);
+        s[r] = (now_ns() - t0) / iters;
+    }
+    report(name, s, reps);
+    free(s);
+}
+
+/* Two threads, each doing pairs: ns per pair of the whole (wall / total). */
+static pair_fn threaded_fn;
+static void *thread_body(void *arg)
+{
+    (void)arg;
+    cuCtxSetCurrent(ctx);
+    threaded_fn(iters);
+    return NULL;
+}
+
+static void measure_threads(const char *name, pair_fn fn, int nthreads)
+{
+    double *s = malloc(sizeof *s * (size_t)reps);
+    threaded_fn = fn;
+    for (int r = 0; r < reps; r++) {
+        pthread_t t[8];
+        double t0 = now_ns();
+        for (int i = 0; i < nthreads; i++) pthread_create(&t[i], NULL, thread_body, NULL);
+        for (int i = 0; i < nthreads; i++) pthread_join(t[i], NULL);
+        s[r] = (now_ns() - t0) / ((double)iters * nthreads);
+    }
+    report(name, s, reps);
+    free(s);
+}
+
+/* A free among n live allocations: pairs measured while n others are held. */
+static void measure_live(const char *name, int live)
+{
+    gcu_deviceptr *held = malloc(sizeof *held * (size_t)live);
+    for (int i = 0; i < live; i++) cuMemAlloc_v2(&held[i], 4096);
+    measure(name, pair_driver);
+    for (int i = 0; i < live; i++) cuMemFree_v2(held[i]);
+    free(held);
+}
+
+int main(int argc, char **argv)
+{
+    if (cuInit(0) != 0 || cuCtxCreate_v2(&ctx, 0, 0) != 0) return 2;
+    if (argc > 1 && strcmp(argv[1], "startup") == 0) {
+        gcu_deviceptr p;
+        return cuMemAlloc_v2(&p, 4096) == 0 ? 0 : 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
+        reps = 3;
+        iters = 2000;
+    }
+    if (argc > 2 && strcmp(argv[1], "--pairs") == 0) {
+        /* A fixed workload for instruction counts (callgrind). */
+        pair_driver(atoi(argv[2]));
+        return 0;
+    }
+    void *h = dlopen("libcuda.so.1", RTLD_NOW);
+    gcu_cuGetProcAddress_v2_fn gpa = h ? (gcu_cuGetProcAddress_v2_fn)dlsym(h, "cuGetProcAddress_v2") : NULL;
+    if (!gpa || gpa("cuMemAlloc", (void **)&gpa_alloc, 3020, 0, NULL) || gpa("cuMemFree", (void **)&gpa_free, 3020, 0, NULL))
+        return 3;
+    cudaSetDevice(0);
+    printf("%-28s %9s %9s %9s\n", "# ns per alloc+free pair", "median", "p25", "p75");
+    measure("driver", pair_driver);
+    measure("cuGetProcAddress", pair_procaddress);
+    measure("runtime", pair_runtime);
+    measure("async", pair_async);
+    measure("vmm", pair_vmm);
+    measure_threads("driver_2_threads", pair_driver, 2);
+    measure_live("free_with_10_live", 10);
+    measure_live("free_with_10000_live", 10000);
+    measure_live("free_with_100000_live", 100000);
+    return 0;
+}
