@@ -15,6 +15,7 @@ cmake -S . -B build-gpu -DBUILD_TESTING=OFF -DGPUMEM_BUILD_TOOLS=OFF -DCMAKE_BUI
 shim=$PWD/build-gpu/libgpumem.so
 nvcc -O2 -Iinclude -DRUNTIME='"static"' $here/exact_counts.cu -o build-gpu/exact_static || exit 1
 nvcc -O2 -Iinclude -DRUNTIME='"shared"' -cudart shared $here/exact_counts.cu -o build-gpu/exact_shared || exit 1
+nvcc -O2 $here/driver_pairs.c -o build-gpu/driver_pairs -lcuda -lpthread || exit 1
 rows=$out/rows.txt; : > "$rows"
 status=0
 run() { # label, command...: rows to the table, everything to the log
@@ -35,6 +36,8 @@ grep -q "CRITICAL cuda:0" "$out/gpumem.log" && echo "log line on crossing 90% | 
   || { echo "log line on crossing 90% | CRITICAL cuda:0 line | none | FAIL" >> "$rows"; status=1; }
 grep -q "OOM cuda:0 Tried to allocate" "$out/gpumem.log" && echo "OOM log line | OOM cuda:0 ... | $(grep -m1 'OOM cuda' "$out/gpumem.log" | cut -c1-90) | ok" >> "$rows" \
   || { echo "OOM log line | OOM cuda:0 ... | none | FAIL" >> "$rows"; status=1; }
+run "driver pairs without" build-gpu/driver_pairs without
+run "driver pairs with" env LD_PRELOAD=$shim build-gpu/driver_pairs with
 for i in 1 2 3; do
   a=$(python3 $here/check_torch.py overhead 2>/dev/null | sed -n 's/^STEP_US //p')
   b=$(env LD_PRELOAD=$shim python3 $here/check_torch.py overhead 2>/dev/null | sed -n 's/^STEP_US //p')
