@@ -131,7 +131,7 @@ static void measure_threads(const char *name, pair_fn fn, int nthreads)
     free(s);
 }
 
-/* A free among n live allocations: pairs measured while n others are held. */
+/* Pairs measured while n other allocations are held. */
 static void measure_live(const char *name, int live)
 {
     gcu_deviceptr *held = malloc(sizeof *held * (size_t)live);
@@ -139,6 +139,42 @@ static void measure_live(const char *name, int live)
     measure(name, pair_driver);
     for (int i = 0; i < live; i++) cuMemFree_v2(held[i]);
     free(held);
+}
+
+/* The free alone: ns per cuMemFree of a random one among n live
+ * allocations (each freed one is allocated again, untimed). */
+static void measure_free(const char *name, int live)
+{
+    gcu_deviceptr *held = malloc(sizeof *held * (size_t)live);
+    int batch = live < 1000 ? live : 1000;
+    int *pick = malloc(sizeof *pick * (size_t)batch);
+    double *s = malloc(sizeof *s * (size_t)reps);
+    unsigned seed = 42;
+    for (int i = 0; i < live; i++) cuMemAlloc_v2(&held[i], 4096);
+    for (int r = 0; r < reps; r++) {
+        double total = 0;
+        long frees = 0;
+        while (frees < iters) {
+            /* batch distinct random slots */
+            for (int k = 0; k < batch; k++) pick[k] = k < live ? (int)(rand_r(&seed) % (unsigned)live) : k;
+            for (int k = 0; k < batch; k++) /* de-duplicate: one free per slot */
+                for (int j = 0; j < k; j++) if (pick[j] == pick[k]) { pick[k] = -1; break; }
+            double t0 = now_ns();
+            int n = 0;
+            for (int k = 0; k < batch; k++)
+                if (pick[k] >= 0) { cuMemFree_v2(held[pick[k]]); n++; }
+            total += now_ns() - t0;
+            frees += n;
+            for (int k = 0; k < batch; k++)
+                if (pick[k] >= 0) cuMemAlloc_v2(&held[pick[k]], 4096);
+        }
+        s[r] = total / (double)frees;
+    }
+    report(name, s, reps);
+    for (int i = 0; i < live; i++) cuMemFree_v2(held[i]);
+    free(held);
+    free(pick);
+    free(s);
 }
 
 int main(int argc, char **argv)
@@ -169,8 +205,11 @@ int main(int argc, char **argv)
     measure("async", pair_async);
     measure("vmm", pair_vmm);
     measure_threads("driver_2_threads", pair_driver, 2);
-    measure_live("free_with_10_live", 10);
-    measure_live("free_with_10000_live", 10000);
-    measure_live("free_with_100000_live", 100000);
+    measure_live("pair_among_10_live", 10);
+    measure_live("pair_among_10000_live", 10000);
+    measure_live("pair_among_100000_live", 100000);
+    measure_free("free_among_10_live", 10);
+    measure_free("free_among_10000_live", 10000);
+    measure_free("free_among_100000_live", 100000);
     return 0;
 }
