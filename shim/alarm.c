@@ -63,8 +63,9 @@ static void record_transition(int device, gpumem_level_t level, gpumem_level_t p
     __atomic_store_n(&t->seq, i + 1, __ATOMIC_RELEASE);
 }
 
-/* Alarms raised by allocations made inside a callback wait here until the
- * callbacks of the alarm being handled have returned. */
+/* Alarms wait here while the thread is inside a callback (so a callback
+ * that allocates never re-enters itself) or inside a runtime call (so the
+ * callback runs after the runtime returned, never inside it). */
 #define PENDING 8
 static __thread struct { gpumem_alarm_t alarm; char uuid[48]; } pending[PENDING];
 static __thread int npending;
@@ -78,23 +79,27 @@ static void deliver(const gpumem_alarm_t *a)
     }
 }
 
-static void raise_alarm(const gpumem_alarm_t *a)
+void gpumem__alarm_flush(void)
 {
     struct gpumem_thread *th = &gpumem__thread;
-    if (th->in_alarm) {
-        if (npending < PENDING) {
-            pending[npending].alarm = *a;
-            memcpy(pending[npending].uuid, a->uuid, sizeof pending[npending].uuid);
-            pending[npending].alarm.uuid = pending[npending].uuid;
-            npending++;
-        }
-        return;
-    }
+    if (th->in_alarm || th->runtime_api || npending == 0) return;
     th->in_alarm = 1;
-    deliver(a);
+    /* Callbacks may queue more while this runs: take them in order. */
     for (int i = 0; i < npending; i++) deliver(&pending[i].alarm);
     npending = 0;
     th->in_alarm = 0;
+}
+
+static void raise_alarm(const gpumem_alarm_t *a)
+{
+    if (atomic_load_explicit(&ncallbacks, memory_order_acquire) == 0) return;
+    if (npending < PENDING) {
+        pending[npending].alarm = *a;
+        memcpy(pending[npending].uuid, a->uuid, sizeof pending[npending].uuid);
+        pending[npending].alarm.uuid = pending[npending].uuid;
+        npending++;
+    }
+    gpumem__alarm_flush();
 }
 
 void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved)

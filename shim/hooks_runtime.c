@@ -32,6 +32,7 @@ static void leave_alloc(uint8_t outer, gcu_rt_error r, enum gpumem_kind kind, en
     else if (r == GCU_RT_ERROR_MEMORY_ALLOCATION && th->driver_key == 0)
         /* Only if the driver layer did not already count this failure. */
         gpumem__on_failure(api, bytes, gpumem__current_device(), GCU_ERROR_OUT_OF_MEMORY);
+    gpumem__alarm_flush();
     errno = saved;
 }
 
@@ -42,6 +43,7 @@ static void leave_free(uint8_t outer, gcu_rt_error r, enum gpumem_api api, void 
     th->runtime_api = outer;
     uint64_t key = (uint64_t)(uintptr_t)ptr;
     if (r == GCU_RT_SUCCESS && key && th->driver_key != key) gpumem__on_free(api, key);
+    gpumem__alarm_flush();
     errno = saved;
 }
 

@@ -170,6 +170,9 @@ void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_res
 /* ---- alarm.c ---- */
 
 void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved);
+/* Run the callbacks of alarms raised on this thread, unless it is inside a
+ * callback or a runtime call (which flush when they end). */
+void gpumem__alarm_flush(void);
 void gpumem__alarm_limits(int device, uint64_t total);
 
 #endif /* GPUMEM_SHIM_H */

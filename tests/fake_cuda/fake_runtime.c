@@ -159,18 +159,29 @@ RT_API cudaError_t cudaSetDevice(int device)
 
 RT_API cudaError_t cudaGetDevice(int *device) { if (!device) return cudaErrorInvalidValue; *device = current_device; return cudaSuccess; }
 
+/* How many cudaMalloc/cudaFree calls the thread is inside: lets tests see
+ * that a callback runs after the runtime returned, not within it. */
+static __thread int depth;
+RT_API int fake_cudart_depth(void) { return depth; }
+
 RT_API cudaError_t cudaMalloc(void **ptr, size_t size)
 {
     READY();
     if (!ptr) return cudaErrorInvalidValue;
     if (size == 0) { *ptr = NULL; return cudaSuccess; }
-    return from_driver(DRV(cuMemAlloc_v2, "cuMemAlloc", 3020)((gcu_deviceptr *)ptr, size));
+    depth++;
+    cudaError_t e = from_driver(DRV(cuMemAlloc_v2, "cuMemAlloc", 3020)((gcu_deviceptr *)ptr, size));
+    depth--;
+    return e;
 }
 
 RT_API cudaError_t cudaFree(void *ptr)
 {
     READY();
-    return from_driver(DRV(cuMemFree_v2, "cuMemFree", 3020)((gcu_deviceptr)(uintptr_t)ptr));
+    depth++;
+    cudaError_t e = from_driver(DRV(cuMemFree_v2, "cuMemFree", 3020)((gcu_deviceptr)(uintptr_t)ptr));
+    depth--;
+    return e;
 }
 
 RT_API cudaError_t cudaMallocPitch(void **ptr, size_t *pitch, size_t width, size_t height)
