@@ -140,6 +140,12 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
         gm_format_size(a, sizeof a, l->bytes);
         fprintf(f, "  %2zu. %12s  cuda:%d  0x%llx  %-24s %.3fs old\n", i + 1, a, l->device, (unsigned long long)l->address,
                 gm_api_name(l->api), seconds_before(l->unix_ns, o->unix_ns));
+        for (const char *t = l->trace; *t;) {
+            const char *nl = strchr(t, '\n');
+            size_t len = nl ? (size_t)(nl - t) : strlen(t);
+            fprintf(f, "        at %.*s\n", (int)len, t);
+            t += len + (nl ? 1 : 0);
+        }
     }
 
     fprintf(f, "\nLive allocations by size\n");
@@ -235,9 +241,21 @@ void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o)
     fprintf(f, "],\n \"largest_allocations\": [");
     for (size_t i = 0; i < o->nlarge && i < GM_REPORT_TOP; i++) {
         const struct gm_large *l = &o->large[i];
-        fprintf(f, "%s\n  {\"bytes\": %llu, \"address\": \"0x%llx\", \"device_id\": %d, \"api\": \"%s\", \"age_seconds\": %.3f}",
+        fprintf(f, "%s\n  {\"bytes\": %llu, \"address\": \"0x%llx\", \"device_id\": %d, \"api\": \"%s\", \"age_seconds\": %.3f, \"backtrace\": [",
                 i ? "," : "", (unsigned long long)l->bytes, (unsigned long long)l->address, l->device,
                 gm_api_name(l->api), seconds_before(l->unix_ns, o->unix_ns));
+        int first = 1;
+        for (const char *t = l->trace; *t;) {
+            const char *nl = strchr(t, '\n');
+            size_t len = nl ? (size_t)(nl - t) : strlen(t);
+            char frame[256];
+            snprintf(frame, sizeof frame, "%.*s", (int)(len < sizeof frame ? len : sizeof frame - 1), t);
+            fputs(first ? "" : ", ", f);
+            gm_json_string(f, frame);
+            first = 0;
+            t += len + (nl ? 1 : 0);
+        }
+        fputs("]}", f);
     }
     fprintf(f, "],\n \"live_allocations\": {\"count\": %llu, \"histogram\": [", (unsigned long long)o->live_count);
     for (unsigned k = 0, n = 0; k < GPUMEM_SHM_HISTOGRAM_BINS; k++) {

@@ -24,6 +24,17 @@ static void copy_string(char *dst, size_t dst_size, const unsigned char *src, si
     dst[n] = '\0';
 }
 
+/* Multi-line text: newlines kept, other control characters replaced. */
+static void copy_text(char *dst, size_t dst_size, const char *src, size_t size)
+{
+    size_t n = 0;
+    for (; n < size && n + 1 < dst_size && src[n]; n++) {
+        unsigned char c = (unsigned char)src[n];
+        dst[n] = (c < 0x20 && c != '\n') || c == 0x7f ? '?' : (char)c;
+    }
+    dst[n] = '\0';
+}
+
 /* A section [offset, offset + count * stride) must lie inside the copy. */
 static int section_ok(uint64_t offset, uint64_t count, uint64_t stride, size_t len)
 {
@@ -83,13 +94,7 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
     memcpy(o->hist_count, r.hist_count, sizeof o->hist_count);
     memcpy(o->hist_bytes, r.hist_bytes, sizeof o->hist_bytes);
     copy_string(o->report_path, sizeof o->report_path, (const unsigned char *)r.report_path, sizeof r.report_path);
-    /* The environment keeps its newlines; other control characters go. */
-    size_t n = 0;
-    for (; n < sizeof r.environment && n + 1 < sizeof o->environment && r.environment[n]; n++) {
-        unsigned char c = (unsigned char)r.environment[n];
-        o->environment[n] = (c < 0x20 && c != '\n') || c == 0x7f ? '?' : (char)c;
-    }
-    o->environment[n] = '\0';
+    copy_text(o->environment, sizeof o->environment, r.environment, sizeof r.environment);
 
     if (hd->large_stride >= sizeof(struct gpumem_shm_large) && section_ok(hd->large_offset, hd->large_slots, hd->large_stride, len)) {
         for (uint32_t i = 0; i < r.nlarge && i < hd->large_slots && o->nlarge < GPUMEM_SHM_LARGE_SLOTS; i++) {
@@ -101,6 +106,7 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
             g->unix_ns = l.unix_ns;
             g->device = l.device;
             g->api = l.api < GPUMEM_API_COUNT ? l.api : 0;
+            if (i < GPUMEM_SHM_OOM_TRACES) copy_text(g->trace, sizeof g->trace, r.traces[i], sizeof r.traces[i]);
         }
     }
     /* The events frozen with the failure, oldest first. */

@@ -47,6 +47,7 @@ struct gm_large {
     uint64_t address, bytes, unix_ns;
     int device;
     unsigned api;
+    char trace[GPUMEM_SHM_OOM_TRACE_BYTES]; /* frame lines, empty if unknown */
 };
 
 /* The last out-of-memory failure, as frozen in the segment. */

@@ -181,6 +181,8 @@ struct gpumem_shm_transition {
 #define GPUMEM_SHM_OOM_DEVICES 32u
 #define GPUMEM_SHM_HISTOGRAM_BINS 48u /* bin k: live sizes in [2^k, 2^(k+1)) */
 #define GPUMEM_SHM_OOM_EVENTS 256u
+#define GPUMEM_SHM_OOM_TRACES 16u
+#define GPUMEM_SHM_OOM_TRACE_BYTES 640u
 
 /* The last out-of-memory failure that got a post-mortem, frozen at that
  * moment so that a report rendered later (even after the process died) is
@@ -210,6 +212,10 @@ struct gpumem_shm_oom {
     uint32_t nevents;                               /* 4192 entries of events */
     uint8_t reserved[28];                           /* 4196 */
     struct gpumem_shm_event events[GPUMEM_SHM_OOM_EVENTS]; /* 4224 the last events, oldest first */
+    /* 20608: where the largest live allocations were made (GPUMEM_BACKTRACE=1),
+     * one "module+0xoffset (symbol+0xoffset)" line per frame, for the first
+     * GPUMEM_SHM_OOM_TRACES entries of the large section; empty when unknown. */
+    char traces[GPUMEM_SHM_OOM_TRACES][GPUMEM_SHM_OOM_TRACE_BYTES];
 };
 
 /* The whole segment as the writer lays it out. A reader uses the offsets in
@@ -275,7 +281,8 @@ GPUMEM_SHM_PIN(struct gpumem_shm_oom, report_path, 1888);
 GPUMEM_SHM_PIN(struct gpumem_shm_oom, environment, 2144);
 GPUMEM_SHM_PIN(struct gpumem_shm_oom, nevents, 4192);
 GPUMEM_SHM_PIN(struct gpumem_shm_oom, events, 4224);
-_Static_assert(sizeof(struct gpumem_shm_oom) == 4224 + 256 * 64, "oom size");
+GPUMEM_SHM_PIN(struct gpumem_shm_oom, traces, 4224 + 256 * 64);
+_Static_assert(sizeof(struct gpumem_shm_oom) == 4224 + 256 * 64 + 16 * 640, "oom size");
 GPUMEM_SHM_PIN(struct gpumem_shm_segment, devices, 1024);
 GPUMEM_SHM_PIN(struct gpumem_shm_segment, events, 1024 + 32 * 512);
 _Static_assert(sizeof(struct gpumem_shm_segment) <= (1u << 20), "segment over 1 MiB");

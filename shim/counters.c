@@ -159,7 +159,8 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     struct gpumem_shm_device *d = gpumem__device(device);
     if (!d) { untracked(); return; }
     struct gpumem_entry e = { .key = key, .bytes = bytes, .aux = aux, .unix_ns = gpumem__now_ns(),
-                              .device = (int16_t)device, .kind = (uint8_t)kind, .api = (uint8_t)api };
+                              .device = (int16_t)device, .kind = (uint8_t)kind, .api = (uint8_t)api,
+                              .trace = GM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0 };
     struct gpumem_entry old;
     int rc = gpumem_ledger_insert(kind == GPUMEM_KIND_VMM ? &handles : &pointers, &e, &old);
     if (rc < 0) { untracked(); return; } /* what cannot be remembered is not counted */

@@ -23,6 +23,7 @@ struct gpumem_entry {
     int16_t device;
     uint8_t kind;     /* enum gpumem_kind */
     uint8_t api;      /* enum gpumem_api */
+    uint32_t trace;   /* where it was made (traces.c), 0 unknown */
 };
 
 struct gpumem_shard {

@@ -39,6 +39,7 @@ static int dir_warned;
 
 struct census {
     struct gpumem_shm_large top[GPUMEM_SHM_LARGE_SLOTS]; /* largest first */
+    uint32_t top_trace[GPUMEM_SHM_LARGE_SLOTS];
     uint32_t ntop;
     uint64_t live;
     uint64_t hist_count[GPUMEM_SHM_HISTOGRAM_BINS], hist_bytes[GPUMEM_SHM_HISTOGRAM_BINS];
@@ -58,8 +59,10 @@ static void count_entry(const struct gpumem_entry *e, void *ctx)
     if (at >= GPUMEM_SHM_LARGE_SLOTS) return;
     uint32_t n = c->ntop < GPUMEM_SHM_LARGE_SLOTS ? c->ntop : GPUMEM_SHM_LARGE_SLOTS - 1;
     memmove(&c->top[at + 1], &c->top[at], (n - at) * sizeof c->top[0]);
+    memmove(&c->top_trace[at + 1], &c->top_trace[at], (n - at) * sizeof c->top_trace[0]);
     c->top[at] = (struct gpumem_shm_large){ .address = e->key, .bytes = e->bytes, .unix_ns = e->unix_ns,
                                             .device = e->device, .api = e->api };
+    c->top_trace[at] = e->trace;
     if (c->ntop < GPUMEM_SHM_LARGE_SLOTS) c->ntop++;
 }
 
@@ -152,6 +155,8 @@ static void freeze(struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t b
     snprintf(o->report_path, sizeof o->report_path, "%.255s", path);
     capture_environment(o->environment, sizeof o->environment);
     o->nevents = copy_events(s, o->events, GPUMEM_SHM_OOM_EVENTS);
+    for (unsigned i = 0; i < GPUMEM_SHM_OOM_TRACES; i++)
+        gpumem__trace_format(i < c->ntop ? c->top_trace[i] : 0, o->traces[i], sizeof o->traces[i]);
     __atomic_store_n(&o->seq, seq + 2, __ATOMIC_SEQ_CST);
 }
 

@@ -30,6 +30,7 @@ static const struct option {
     { "GPUMEM_HYSTERESIS_PERCENT", OPT_PERCENT, "2", "how far below a bound a level is left" },
     { "GPUMEM_POSTMORTEM_DIR", OPT_DIR, "/tmp", "absolute directory for out-of-memory reports" },
     { "GPUMEM_POSTMORTEM_INTERVAL", OPT_SECONDS, "5", "at most one report per this many seconds (0-86400)" },
+    { "GPUMEM_BACKTRACE", OPT_BOOL, "0", "1: remember where each allocation was made, for post-mortems" },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
@@ -51,6 +52,7 @@ static int apply(const struct option *o, const char *v, struct gpumem_options *o
     case OPT_BOOL:
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) return 0;
         if (strcmp(o->name, "GPUMEM_DISABLE") == 0) opt->disabled = v[0] == '1';
+        else if (strcmp(o->name, "GPUMEM_BACKTRACE") == 0) opt->backtrace = v[0] == '1';
         else opt->keep = v[0] == '1';
         return 1;
     case OPT_PERCENT:

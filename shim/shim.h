@@ -99,6 +99,7 @@ struct gpumem_options {
     unsigned warn_percent, alarm_percent, hysteresis_percent;
     char postmortem_dir[400];
     unsigned postmortem_interval; /* seconds */
+    int backtrace;
 };
 extern struct gpumem_options gpumem__opt;
 void gpumem__options_load(void);
@@ -159,6 +160,14 @@ extern __thread struct gpumem_thread gpumem__thread __attribute__((tls_model("in
 /* Calls fn on every live allocation (a copy), one ledger shard at a time. */
 struct gpumem_entry;
 void gpumem__census(void (*fn)(const struct gpumem_entry *, void *), void *ctx);
+
+/* ---- traces.c: where allocations are made (GPUMEM_BACKTRACE=1) ---- */
+
+/* The calling stack outside the shim, remembered once per distinct stack:
+ * an id for the ledger, 0 when none could be kept. */
+uint32_t gpumem__trace_capture(void);
+/* "module+0xoff (symbol+0xoff)" lines of a remembered stack. */
+void gpumem__trace_format(uint32_t id, char *out, size_t size);
 
 /* ---- oom.c: failure path only ---- */
 

@@ -35,6 +35,20 @@ assert d['oom_count']==1 and d['oom_number']==1 and 'cuda:0 was 56% reserved' in
 assert d['environment'].get('GPUMEM_SHM_PREFIX')=='$prefix'
 assert 'Verdict: cuda:0 was 56% reserved by this process' in d['summary']"
   ;;
+backtrace)
+  [ "$(GPUMEM_BACKTRACE=1 run driver)" = 7 ] || fail "exit status"
+  f=$(one_report); [ -n "$f" ] || fail "no report"
+  json "$f" "
+top=d['largest_allocations']; assert len(top)==7, top
+for a in top:
+    assert a['backtrace'] and any(fr.startswith('oom_paths+0x') and '(main+0x' in fr for fr in a['backtrace']), a
+    assert not any('libgpumem' in fr for fr in a['backtrace']), a['backtrace']"
+  "$gpumem" report "$f" | grep -q '^        at oom_paths+0x[0-9a-f]* (main+0x' || fail "text report has no frames"
+  # Off by default: no frames.
+  rm -f "$tmp"/reports/*
+  [ "$(run driver)" = 7 ] || fail "exit status"
+  json "$(one_report)" "assert all(a['backtrace']==[] for a in d['largest_allocations'])"
+  ;;
 rate_limit)
   [ "$(run twice)" = 7 ] || fail "exit status"
   [ "$(ls "$tmp"/reports | wc -l)" = 1 ] || fail "rate limit: $(ls "$tmp"/reports)"
