@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -182,6 +183,8 @@ static int cmd_top(const struct args *a)
         return rc == EXIT_NOT_FOUND ? rc : EXIT_OK;
     }
     setlocale(LC_ALL, "");
+    /* The warning sign needs a UTF-8 terminal; elsewhere it is "!". */
+    int utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     signal(SIGWINCH, on_winch);
     initscr();
     cbreak();
@@ -210,6 +213,9 @@ static int cmd_top(const struct args *a)
             attr_t attr = lines[i].heading ? A_BOLD : A_NORMAL;
             if (lines[i].level == GPUMEM_LEVEL_WARNING) attr |= COLOR_PAIR(1);
             if (lines[i].level == GPUMEM_LEVEL_CRITICAL) attr |= COLOR_PAIR(2) | A_BOLD;
+            if (!utf8)
+                for (char *w; (w = strstr(lines[i].text, "⚠")) != NULL;)
+                    memmove(w + 1, w + strlen("⚠"), strlen(w + strlen("⚠")) + 1), w[0] = '!';
             attron(attr);
             mvaddnstr((int)i, 0, lines[i].text, COLS);
             attroff(attr);

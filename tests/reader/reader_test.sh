@@ -7,7 +7,12 @@ name=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 hold=$6 expected=$7
 prefix="gmr$$"
 export GPUMEM_SHM_PREFIX=$prefix LD_LIBRARY_PATH=$fake
 tmp=$(mktemp -d)
-cleanup() { rm -rf "$tmp"; rm -f /dev/shm/$prefix.*; }
+hold_pid=
+cleanup() {
+  [ -S "$tmp/tmux" ] && tmux -S "$tmp/tmux" kill-server 2>/dev/null
+  [ -n "$hold_pid" ] && kill "$hold_pid" 2>/dev/null
+  rm -rf "$tmp"; rm -f /dev/shm/$prefix.*
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 json() { python3 -c "import json,sys; d=json.load(open('$1')); $2" || fail "json check: $2"; }
@@ -126,6 +131,26 @@ top_once)
 p=[x for x in d['processes'] if x['pid']==$$][0]
 assert p['has_memory_alarm'] is True and p['memory_alarm_devices']==['cuda:1'], p
 g={x['uuid'][-2:]:x for x in d['gpus']}; assert g['00']['level']=='warning' and g['01']['level']=='critical', g"
+  ;;
+top_live)
+  # The full-screen view, driven as a person would: in tmux, read the screen, press q.
+  command -v tmux >/dev/null || { echo "skipped: no tmux"; exit 77; }
+  start_hold 0:3 1:5
+  sock="$tmp/tmux"
+  tmux -S "$sock" new-session -d -x 120 -y 30 "GPUMEM_SHM_PREFIX=$prefix TERM=xterm-256color LC_ALL=C.UTF-8 '$gpumem' top --interval 0.2; echo exited \$? > '$tmp/top_rc'; sleep 5" < /dev/null > /dev/null 2>&1
+  for _ in $(seq 50); do tmux -S "$sock" capture-pane -p > "$tmp/screen" 2>/dev/null; grep -q "cuda:1" "$tmp/screen" && break; sleep 0.1; done
+  grep -q "gpumem top: 2 GPUs, 1 running process" "$tmp/screen" || fail "screen: $(cat "$tmp/screen")"
+  grep -q "$hold_pid .*cuda:0 0.0GB / 16.0GB 0%" "$tmp/screen" || fail "process row"
+  grep -q "q: quit" "$tmp/screen" || fail "no key help"
+  # A new process appears on the next refresh.
+  "$make_segment" /dev/shm/$prefix.$$ valid $$ "$(start_of $$)" 0:15565:16384:2 || fail "make"
+  for _ in $(seq 50); do tmux -S "$sock" capture-pane -p > "$tmp/screen"; grep -q "⚠ cuda:0 15.2GB" "$tmp/screen" && break; sleep 0.1; done
+  grep -q "⚠ cuda:0 15.2GB / 16.0GB 95%" "$tmp/screen" || fail "live refresh: $(cat "$tmp/screen")"
+  tmux -S "$sock" send-keys q
+  for _ in $(seq 50); do [ -s "$tmp/top_rc" ] && break; sleep 0.1; done
+  grep -q "exited 0" "$tmp/top_rc" || fail "q did not quit cleanly"
+  tmux -S "$sock" kill-server 2>/dev/null
+  exec 9>&-; wait $hold_pid
   ;;
 usage)
   "$gpumem" >/dev/null 2>&1; [ $? = 2 ] || fail "no command"
