@@ -32,6 +32,8 @@ run "torch default" env LD_PRELOAD=$shim python3 $here/check_torch.py default
 run "torch expandable" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True python3 $here/check_torch.py expandable
 run "torch async" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync python3 $here/check_torch.py async
 run "alarm and oom" env LD_PRELOAD=$shim python3 $here/check_torch.py alarm_oom
+run "cupy" env LD_PRELOAD=$shim python3 $here/check_frameworks.py cupy
+run "jax" env LD_PRELOAD=$shim python3 $here/check_frameworks.py jax
 grep -q "CRITICAL cuda:0" "$out/gpumem.log" && echo "log line on crossing 90% | CRITICAL cuda:0 line | $(grep -m1 CRITICAL "$out/gpumem.log") | ok" >> "$rows" \
   || { echo "log line on crossing 90% | CRITICAL cuda:0 line | none | FAIL" >> "$rows"; status=1; }
 grep -q "OOM cuda:0 Tried to allocate" "$out/gpumem.log" && echo "OOM log line | OOM cuda:0 ... | $(grep -m1 'OOM cuda' "$out/gpumem.log" | cut -c1-90) | ok" >> "$rows" \
