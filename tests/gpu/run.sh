@@ -25,7 +25,8 @@ run() { # label, command...: rows to the table, everything to the log
   cat "$out/one.txt" >> "$out/log.txt"
   grep '^ROW ' "$out/one.txt" | sed 's/^ROW //' >> "$rows"
 }
-export PYTHONPATH=$PWD/$here GPUMEM_LOG=$out/gpumem.log
+mkdir -p "$out/reports"
+export PYTHONPATH=$PWD/$here GPUMEM_LOG=$out/gpumem.log GPUMEM_POSTMORTEM_DIR=$out/reports
 run "static runtime" env LD_PRELOAD=$shim build-gpu/exact_static
 run "shared runtime" env LD_PRELOAD=$shim build-gpu/exact_shared
 run "torch default" env LD_PRELOAD=$shim python3 $here/check_torch.py default
@@ -40,6 +41,13 @@ grep -q "OOM cuda:0 Tried to allocate" "$out/gpumem.log" && echo "OOM log line |
   || { echo "OOM log line | OOM cuda:0 ... | none | FAIL" >> "$rows"; status=1; }
 run "driver pairs without" build-gpu/driver_pairs without
 run "driver pairs with" env LD_PRELOAD=$shim build-gpu/driver_pairs with
+report=$(ls "$out"/reports/gpumem-oom-*.json 2>/dev/null | head -1)
+if [ -n "$report" ] && python3 -c "
+import json, sys; d = json.load(open(sys.argv[1]))
+assert d['kind'] == 'gpumem-oom-report' and d['failure']['requested_bytes'] > 0 and d['verdict']
+print('ROW OOM post-mortem written | gpumem-oom-<pid>-<n>.json | ' + d['verdict'][:60] + ' | ok')" "$report" >> "$rows"; then :
+else echo "OOM post-mortem written | a report | none | FAIL" >> "$rows"; status=1; fi
+sed -i 's/^ROW //' "$rows"
 for i in 1 2 3; do
   a=$(python3 $here/check_torch.py overhead 2>/dev/null | sed -n 's/^STEP_US //p')
   b=$(env LD_PRELOAD=$shim python3 $here/check_torch.py overhead 2>/dev/null | sed -n 's/^STEP_US //p')
