@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "render.h"
+#include "report.h"
 #include "snapshot.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
@@ -22,6 +23,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (null) {
             gm_emit_json(null, &v);
             gm_emit_show(null, &v);
+            if (p.oom) {
+                gm_report_json(null, &p, &oom);
+                gm_report_text(null, &p, &oom);
+            }
             fclose(null);
         }
     }

@@ -2,7 +2,8 @@
  * make_segment - write a crafted segment file, for reader tests and the
  * fuzz corpus.
  *   make_segment PATH KIND PID START [DEV:RESERVED_MIB:TOTAL_MIB:LEVEL...]
- * KIND: valid, truncated, badmagic, newversion, absurd, badoffset
+ * KIND: valid, oom (with an OOM record), truncated, badmagic, newversion,
+ *       absurd, badoffset
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,6 +34,17 @@ int main(int argc, char **argv)
     h->device_slots = GPUMEM_SHM_DEVICE_SLOTS;
     h->device_stride = sizeof seg.devices[0];
     h->devices_offset = offsetof(struct gpumem_shm_segment, devices);
+    h->events_offset = offsetof(struct gpumem_shm_segment, events);
+    h->event_slots = GPUMEM_SHM_EVENT_SLOTS;
+    h->event_stride = sizeof seg.events[0];
+    h->large_offset = offsetof(struct gpumem_shm_segment, large);
+    h->large_slots = GPUMEM_SHM_LARGE_SLOTS;
+    h->large_stride = sizeof seg.large[0];
+    h->transitions_offset = offsetof(struct gpumem_shm_segment, transitions);
+    h->transition_slots = GPUMEM_SHM_TRANSITION_SLOTS;
+    h->transition_stride = sizeof seg.transitions[0];
+    h->oom_offset = offsetof(struct gpumem_shm_segment, oom);
+    h->oom_size = sizeof seg.oom;
     h->warn_percent = 80;
     h->alarm_percent = 90;
     h->hysteresis_percent = 2;
@@ -60,7 +72,38 @@ int main(int argc, char **argv)
     else if (strcmp(kind, "newversion") == 0) h->layout_version = 2;
     else if (strcmp(kind, "absurd") == 0) h->device_slots = 100000000;
     else if (strcmp(kind, "badoffset") == 0) h->devices_offset = UINT64_MAX - 100;
-    else if (strcmp(kind, "valid") != 0) return 2;
+    else if (strcmp(kind, "oom") == 0) {
+        /* A failure on device 0 with two large allocations, three events and
+         * one level change: enough for every part of a report. */
+        struct gpumem_shm_oom *o = &seg.oom;
+        o->seq = 2;
+        o->unix_ns = 1800000000000000000ull;
+        o->number = o->oom_count = 1;
+        o->requested_bytes = 8ull << 30;
+        o->driver_free_bytes = 1ull << 30;
+        o->driver_total_bytes = 16ull << 30;
+        o->live_count = 2;
+        o->result = 2;
+        o->api = GPUMEM_API_CUDA_MALLOC;
+        o->nlarge = 2;
+        o->devices[0].reserved_bytes = seg.devices[0].reserved_bytes;
+        o->devices[0].peak_bytes = seg.devices[0].reserved_bytes;
+        o->hist_count[30] = 2;
+        o->hist_bytes[30] = 3ull << 30;
+        strcpy(o->environment, "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\nCUDA_VISIBLE_DEVICES=0\n");
+        strcpy(o->traces[0], "train+0x10 (main+0x10)\nlibc.so.6+0x2724a\n");
+        seg.large[0] = (struct gpumem_shm_large){ .address = 0x700000000000, .bytes = 2ull << 30, .unix_ns = o->unix_ns - 1000000000 };
+        seg.large[1] = (struct gpumem_shm_large){ .address = 0x700080000000, .bytes = 1ull << 30, .unix_ns = o->unix_ns - 500000000 };
+        o->nevents = 3;
+        for (int i = 0; i < 3; i++)
+            o->events[i] = (struct gpumem_shm_event){ .seq = (uint64_t)i + 1, .unix_ns = o->unix_ns - 1000000 * (3 - i),
+                                                      .bytes = i == 2 ? 8ull << 30 : 1ull << 30, .result = i == 2 ? 2 : 0,
+                                                      .api = GPUMEM_API_CUDA_MALLOC, .op = GPUMEM_OP_ALLOC };
+        h->transitions_head = 1;
+        seg.transitions[0] = (struct gpumem_shm_transition){ .seq = 1, .unix_ns = o->unix_ns - 2000000, .level = 2,
+                                                             .reserved_bytes = 15ull << 30 };
+        o->transitions_head = 1;
+    } else if (strcmp(kind, "valid") != 0) return 2;
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0 || write(fd, &seg, len) != (ssize_t)len) return 1;
     return close(fd);
