@@ -363,8 +363,3 @@ void gpumem__counters_after_fork_parent(void)
     gpumem_ledger_unlock_all(&pointers);
     gpumem_ledger_unlock_all(&handles);
 }
-
-size_t gpumem__live_count(void)
-{
-    return gpumem_ledger_count(&pointers) + gpumem_ledger_count(&handles);
-}

@@ -147,7 +147,6 @@ struct gpumem_shm_device *gpumem__device(int device);
 void gpumem__counters_before_fork(void);
 void gpumem__counters_after_fork_parent(void);
 void gpumem__counters_after_fork_child(void);
-size_t gpumem__live_count(void);
 
 /* Per-thread state that lets the runtime and driver layers count a byte once. */
 struct gpumem_thread {
