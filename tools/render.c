@@ -105,13 +105,15 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
             fprintf(f,
                     ", \"reserved_bytes\": %llu, \"peak_bytes\": %llu, \"total_bytes\": %llu, \"managed_bytes\": %llu,"
                     " \"percent\": %.2f, \"level\": \"%s\", \"alloc_count\": %llu, \"free_count\": %llu,"
-                    " \"failed_count\": %llu, \"unknown_free_count\": %llu, \"alarm_count\": %llu}",
+                    " \"failed_count\": %llu, \"unknown_free_count\": %llu, \"alarm_count\": %llu,"
+                    " \"peak_time_unix_ns\": %llu, \"last_transition_unix_ns\": %llu}",
                     (unsigned long long)d->reserved_bytes, (unsigned long long)d->peak_bytes,
                     (unsigned long long)d->total_bytes, (unsigned long long)d->managed_bytes,
                     percent_of(d->reserved_bytes, d->total_bytes), gm_level_name(d->level),
                     (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
                     (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
-                    (unsigned long long)d->alarm_count);
+                    (unsigned long long)d->alarm_count, (unsigned long long)d->peak_unix_ns,
+                    (unsigned long long)d->last_transition_unix_ns);
         }
         fputs("]}", f);
     }
@@ -197,7 +199,8 @@ void gm_emit_show(FILE *f, const struct gm_view *v)
             fprintf(f, "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
                     (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
                     (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
-                    (unsigned long long)d->alarm_count);
+                    (unsigned long long)d->alarm_count, (unsigned long long)d->peak_unix_ns,
+                    (unsigned long long)d->last_transition_unix_ns);
         }
     }
     skipped_lines(f, v);

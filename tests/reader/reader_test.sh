@@ -38,6 +38,7 @@ dv={x['device_id']:x for x in p[0]['devices']}
 assert dv[0]['reserved_bytes']==3<<20 and dv[1]['reserved_bytes']==5<<20, dv
 assert dv[0]['total_bytes']==16<<30 and dv[0]['level']=='healthy' and dv[0]['percent']==0.02
 assert p[0]['has_memory_alarm'] is False and p[0]['memory_alarm_devices']==[]
+assert dv[0]['peak_time_unix_ns'] > 1.7e18 and dv[0]['last_transition_unix_ns']==0 and dv[0]['alarm_count']==0
 assert len(d['gpus'])==2 and d['gpus'][0]['pids']==[$hold_pid] and d['schema']==1"
   "$gpumem" ls | grep -q "^$hold_pid  *running .*cuda:0 0.0GB / 16.0GB 0%, cuda:1 0.0GB / 16.0GB 0%" || fail "ls"
   exec 9>&-; wait $hold_pid
