@@ -199,8 +199,7 @@ void gm_emit_show(FILE *f, const struct gm_view *v)
             fprintf(f, "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
                     (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
                     (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
-                    (unsigned long long)d->alarm_count, (unsigned long long)d->peak_unix_ns,
-                    (unsigned long long)d->last_transition_unix_ns);
+                    (unsigned long long)d->alarm_count);
         }
     }
     skipped_lines(f, v);
