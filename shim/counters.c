@@ -6,6 +6,7 @@
  * fields of the shared-memory segment, updated with relaxed atomics.
  */
 #define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -248,10 +249,13 @@ static struct pool_slot {
     uint64_t charged;
 } pool_slots[POOL_SLOTS];
 
+/* Held across a driver call (the pool's reserve): waiters yield the CPU
+ * rather than spin through it. */
 static void slot_lock(struct pool_slot *s)
 {
-    while (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
-        while (atomic_load_explicit(&s->lock, memory_order_relaxed)) {}
+    for (unsigned spins = 0; atomic_exchange_explicit(&s->lock, 1, memory_order_acquire);)
+        while (atomic_load_explicit(&s->lock, memory_order_relaxed))
+            if (++spins > 64) sched_yield();
 }
 
 static void slot_unlock(struct pool_slot *s) { atomic_store_explicit(&s->lock, 0, memory_order_release); }
