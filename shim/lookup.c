@@ -102,6 +102,7 @@ void *gpumem__dlsym_hook(void *handle, const char *name)
 
 void *gpumem__resolve(_Atomic(void *) *slot, const char *name)
 {
+    int saved = errno; /* the caller's errno reaches the real function intact */
     if (!gpumem__real_dlsym) resolve_dlsym();
     void *p = gpumem__real_dlsym ? gpumem__real_dlsym(RTLD_NEXT, name) : NULL;
     void *h = atomic_load(&driver_handle);
@@ -110,6 +111,7 @@ void *gpumem__resolve(_Atomic(void *) *slot, const char *name)
         void *expected = NULL;
         if (!atomic_compare_exchange_strong(slot, &expected, p)) p = expected;
     }
+    errno = saved;
     return p;
 }
 
