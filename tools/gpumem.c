@@ -114,8 +114,11 @@ static int load_view(const struct args *a, struct gm_view *v)
             if (a->pids[k] == pid) wanted = found[k] = 1;
         if (wanted) {
             char why[192];
-            if (gm_snapshot_load(paths[i], &v->procs[v->nprocs], NULL, why, sizeof why) == 0) v->nprocs++;
-            else {
+            int rc = gm_snapshot_load(paths[i], &v->procs[v->nprocs], NULL, why, sizeof why);
+            if (rc == 0) v->nprocs++;
+            else if (rc == GM_SNAPSHOT_GONE) {
+                /* a process starting or ending right now */
+            } else {
                 snprintf(v->skips[v->nskips].path, sizeof v->skips[v->nskips].path, "%s", paths[i]);
                 snprintf(v->skips[v->nskips].why, sizeof v->skips[v->nskips].why, "%s", why);
                 v->nskips++;
@@ -282,9 +285,10 @@ static int cmd_report(const struct args *a)
     else if (access(path, F_OK) != 0) {
         fprintf(stderr, "gpumem: no segment for pid %d at %s\n", a->pids[0], path);
         rc = EXIT_NOT_FOUND;
-    } else if (gm_snapshot_load(path, p, o, why, sizeof why) != 0) {
-        fprintf(stderr, "gpumem: %s: %s\n", path, why);
-        rc = EXIT_SKIPPED;
+    } else if ((rc = gm_snapshot_load(path, p, o, why, sizeof why)) != 0) {
+        if (rc == GM_SNAPSHOT_GONE) fprintf(stderr, "gpumem: pid %d's segment is gone or not ready\n", a->pids[0]);
+        else fprintf(stderr, "gpumem: %s: %s\n", path, why);
+        rc = rc == GM_SNAPSHOT_GONE ? EXIT_NOT_FOUND : EXIT_SKIPPED;
     } else if (!p->oom) {
         fprintf(stderr, "gpumem: pid %d has had no out-of-memory failure\n", a->pids[0]);
         rc = EXIT_NOT_FOUND;

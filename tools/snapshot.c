@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <signal.h>
 
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
 
@@ -112,16 +113,35 @@ enum gm_liveness gm_liveness_of(int pid, uint64_t start_ticks, unsigned state)
     return GM_ALIVE;
 }
 
+/* A segment its live writer is still creating: empty, or not yet stamped
+ * with the magic (the writer stamps it last). Not worth a warning. */
+static int being_created(const char *path, off_t size, const void *copy)
+{
+    const char *dot = strrchr(path, '.');
+    int pid = dot ? atoi(dot + 1) : 0;
+    if (pid <= 0 || kill(pid, 0) != 0) return 0;
+    if (size == 0) return 1;
+    uint64_t magic = 0;
+    if (copy && (size_t)size >= sizeof magic) memcpy(&magic, copy, sizeof magic);
+    return copy && magic == 0;
+}
+
 int gm_snapshot_load(const char *path, struct gm_process *out, struct gm_oom *oom, char *why, size_t why_len)
 {
     void *buf, *recheck;
     size_t len;
     struct stat st;
-    if (lstat(path, &st) != 0) return WHY("%s", strerror(errno));
-    if (gm_snapshot_copy(path, &buf, &recheck, &len, why, why_len) != 0) return -1;
+    /* Gone since it was listed: its process just exited normally. */
+    if (lstat(path, &st) != 0) return errno == ENOENT ? GM_SNAPSHOT_GONE : WHY("%s", strerror(errno));
+    if (gm_snapshot_copy(path, &buf, &recheck, &len, why, why_len) != 0) {
+        if (access(path, F_OK) != 0) return GM_SNAPSHOT_GONE;
+        return being_created(path, st.st_size, NULL) ? GM_SNAPSHOT_GONE : -1;
+    }
     int rc = gm_segment_parse(buf, recheck, len, out, oom, why, why_len);
+    int starting = rc != 0 && being_created(path, st.st_size, buf);
     free(buf);
     free(recheck);
+    if (starting) return GM_SNAPSHOT_GONE;
     if (rc != 0) return -1;
     snprintf(out->path, sizeof out->path, "%s", path);
     out->liveness = gm_liveness_of(out->pid, out->start_time_ticks, out->state);

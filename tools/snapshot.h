@@ -13,7 +13,9 @@
 int gm_snapshot_copy(const char *path, void **buf, void **recheck, size_t *len, char *why, size_t why_len);
 
 /* Read, parse and check the owner and liveness of one segment; oom as in
- * gm_segment_parse. */
+ * gm_segment_parse. 0, -1 with why, or GM_SNAPSHOT_GONE for a segment that
+ * vanished or is still being created by its live writer (not an error). */
+#define GM_SNAPSHOT_GONE (-2)
 int gm_snapshot_load(const char *path, struct gm_process *out, struct gm_oom *oom, char *why, size_t why_len);
 
 /* Whether pid is the process that started at start_ticks. */

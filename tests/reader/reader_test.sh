@@ -86,10 +86,10 @@ other_user)
   json "$tmp/j" "assert d['processes']==[] and 'owned by uid 65534 but pid $$ runs as uid 0' in d['skipped'][0]['reason'], d"
   ;;
 concurrent)
-  for i in 1 2 3; do LD_PRELOAD=$shim "$hold" churn 3 & done
-  sleep 0.2
+  # Polling spans the writers' start and exit as well as their churn.
+  for i in 1 2 3; do LD_PRELOAD=$shim "$hold" churn 2 & done
   n=0
-  while [ $n -lt 100 ]; do
+  while [ $n -lt 150 ]; do
     "$gpumem" show --json > "$tmp/j.$n" || fail "reader exit $? while writers run"
     n=$((n + 1))
   done
