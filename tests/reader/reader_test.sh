@@ -43,6 +43,11 @@ assert len(d['gpus'])==2 and d['gpus'][0]['pids']==[$hold_pid] and d['schema']==
   "$gpumem" ls | grep -q "^$hold_pid  *running .*cuda:0 0.0GB / 16.0GB 0%, cuda:1 0.0GB / 16.0GB 0%" || fail "ls"
   exec 9>&-; wait $hold_pid
   [ ! -e /dev/shm/$prefix.$hold_pid ] || fail "segment left after a normal exit"
+  # GPUMEM_KEEP=1: kept after a normal exit, marked exited.
+  echo | GPUMEM_KEEP=1 LD_PRELOAD=$shim "$hold" 0:2 > /dev/null
+  "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "p=d['processes']; assert len(p)==1 and p[0]['state']=='exited' and p[0]['alive'] is False, p
+assert p[0]['devices'][0]['reserved_bytes']==2<<20"
   ;;
 sigkill)
   start_hold 0:7
