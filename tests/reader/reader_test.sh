@@ -41,10 +41,12 @@ assert p[0]['has_memory_alarm'] is False and p[0]['memory_alarm_devices']==[]
 assert dv[0]['peak_time_unix_ns'] > 1.7e18 and dv[0]['last_transition_unix_ns']==0 and dv[0]['alarm_count']==0
 assert len(d['gpus'])==2 and d['gpus'][0]['pids']==[$hold_pid] and d['schema']==1"
   "$gpumem" ls | grep -q "^$hold_pid  *running .*cuda:0 0.0GB / 16.0GB 0%, cuda:1 0.0GB / 16.0GB 0%" || fail "ls"
+  [ "$(stat -c %a /dev/shm/$prefix.$hold_pid)" = 600 ] || fail "segment mode $(stat -c %a /dev/shm/$prefix.$hold_pid)"
   exec 9>&-; wait $hold_pid
   [ ! -e /dev/shm/$prefix.$hold_pid ] || fail "segment left after a normal exit"
-  # GPUMEM_KEEP=1: kept after a normal exit, marked exited.
-  echo | GPUMEM_KEEP=1 LD_PRELOAD=$shim "$hold" 0:2 > /dev/null
+  # GPUMEM_KEEP=1: kept after a normal exit, marked exited; GPUMEM_SHM_MODE widens the mode.
+  echo | GPUMEM_KEEP=1 GPUMEM_SHM_MODE=0640 LD_PRELOAD=$shim "$hold" 0:2 > /dev/null
+  [ "$(stat -c %a /dev/shm/$prefix.*)" = 640 ] || fail "GPUMEM_SHM_MODE=0640 not applied"
   "$gpumem" show --json > "$tmp/j" || fail "exit $?"
   json "$tmp/j" "p=d['processes']; assert len(p)==1 and p[0]['state']=='exited' and p[0]['alive'] is False, p
 assert p[0]['devices'][0]['reserved_bytes']==2<<20"
