@@ -160,6 +160,22 @@ top_live)
   tmux -S "$sock" kill-server 2>/dev/null
   exec 9>&-; wait $hold_pid
   ;;
+writer_takeover)
+  # exec keeps the pid: a crafted segment of "an earlier process" with the pid
+  # that hold will run under, owned by us, is replaced at hold's first CUDA call.
+  sh -c "'$make_segment' /dev/shm/$prefix.\$\$ valid \$\$ 1 0:999:16384:0 && LD_PRELOAD=$shim GPUMEM_KEEP=1 exec '$hold' 0:3 < /dev/null" > /dev/null
+  "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "p=d['processes']; assert len(p)==1 and p[0]['devices'][0]['reserved_bytes']==3<<20, p"
+  rm -f /dev/shm/$prefix.*
+  # Owned by another user: never touched; publication off with one warning.
+  [ "$(id -u)" = 0 ] || { echo "skipped the other-user half: needs root"; echo "ok: $name"; exit 0; }
+  sh -c "'$make_segment' /dev/shm/$prefix.\$\$ valid \$\$ 1 0:999:16384:0 && chown 65534 /dev/shm/$prefix.\$\$ && LD_PRELOAD=$shim GPUMEM_KEEP=1 exec '$hold' 0:3 < /dev/null" > /dev/null 2> "$tmp/err" || fail "hold failed"
+  grep -q "belongs to uid 65534; publication is off for this process" "$tmp/err" || fail "no warning: $(cat "$tmp/err")"
+  [ "$(grep -c gpumem "$tmp/err")" = 1 ] || fail "one warning expected"
+  f=$(ls /dev/shm/$prefix.*); [ "$(stat -c %u "$f")" = 65534 ] || fail "owner changed"
+  "$gpumem" show --json > "$tmp/j" 2>/dev/null
+  json "$tmp/j" "p=d['processes']; assert len(p)==1 and p[0]['devices'][0]['reserved_bytes']==999<<20, p"
+  ;;
 usage)
   "$gpumem" >/dev/null 2>&1; [ $? = 2 ] || fail "no command"
   "$gpumem" bogus >/dev/null 2>&1; [ $? = 2 ] || fail "bad command"
