@@ -24,6 +24,11 @@ void gm_format_size(char *buf, size_t size, uint64_t bytes)
     else snprintf(buf, size, "%.2f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
 }
 
+void gm_format_gb(char *buf, size_t size, uint64_t bytes)
+{
+    snprintf(buf, size, "%.1fGB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
+}
+
 void gm_json_string(FILE *f, const char *s)
 {
     fputc('"', f);

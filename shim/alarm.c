@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "levels.h"
+#include "report.h"
 #include "shim.h"
 
 /* Bounds in bytes, per device, set once the total is known; warn_up is
@@ -36,8 +37,8 @@ void gpumem__alarm_limits(int device, uint64_t total)
 static void log_transition(int device, gpumem_level_t level, uint64_t reserved, uint64_t total)
 {
     char held[32], all[32];
-    gpumem__format_gb(held, sizeof held, reserved);
-    gpumem__format_gb(all, sizeof all, total);
+    gm_format_gb(held, sizeof held, reserved);
+    gm_format_gb(all, sizeof all, total);
     unsigned pct = total ? (unsigned)((long double)reserved * 100 / total) : 0;
     if (level == GPUMEM_LEVEL_CRITICAL)
         gpumem__log("CRITICAL cuda:%d %u%% %s / %s (alarm above %u%%)", device, pct, held, all, gpumem__opt.alarm_percent);

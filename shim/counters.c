@@ -222,11 +222,11 @@ void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_res
     gpumem__postmortem(api, bytes, device, result, free_bytes, total_bytes, report, sizeof report);
     char want[32], held[32], total[32], free_text[48] = "";
     gm_format_size(want, sizeof want, bytes);
-    gpumem__format_gb(held, sizeof held, LOAD(&d->reserved_bytes));
-    gpumem__format_gb(total, sizeof total, LOAD(&d->total_bytes));
+    gm_format_gb(held, sizeof held, LOAD(&d->reserved_bytes));
+    gm_format_gb(total, sizeof total, LOAD(&d->total_bytes));
     if (have_info) {
         char f[32];
-        gpumem__format_gb(f, sizeof f, free_bytes);
+        gm_format_gb(f, sizeof f, free_bytes);
         snprintf(free_text, sizeof free_text, ", driver free %s", f);
     }
     gpumem__log("OOM cuda:%d Tried to allocate %s; reserved %s / %s%s; report %s", device, want, held, total, free_text,

@@ -47,14 +47,16 @@ static void leave_free(uint8_t outer, gcu_rt_error r, enum gpumem_api api, void 
     errno = saved;
 }
 
-#define REAL_OR_FAIL(sym)                                                   \
+/* The real function, or cudaErrorInsufficientDriver from the caller. */
+#define REAL_OR_FAIL(sym)                                                          \
     gcu_##sym##_fn real = (gcu_##sym##_fn)gpumem__real(&gpumem__real_##sym, #sym); \
-    if (GM_UNLIKELY(!real)) return 35 /* cudaErrorInsufficientDriver */;   \
-    if (GM_UNLIKELY(gpumem__opt.disabled))
+    if (GM_UNLIKELY(!real)) return 35
+#define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
 
 gcu_rt_error cudaMalloc(void **ptr, size_t bytes)
 {
-    REAL_OR_FAIL(cudaMalloc) return real(ptr, bytes);
+    REAL_OR_FAIL(cudaMalloc);
+    if (DISABLED()) return real(ptr, bytes);
     uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC);
     gcu_rt_error r = real(ptr, bytes);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC, ptr, bytes);
@@ -63,7 +65,8 @@ gcu_rt_error cudaMalloc(void **ptr, size_t bytes)
 
 gcu_rt_error cudaMallocPitch(void **ptr, size_t *pitch, size_t width, size_t height)
 {
-    REAL_OR_FAIL(cudaMallocPitch) return real(ptr, pitch, width, height);
+    REAL_OR_FAIL(cudaMallocPitch);
+    if (DISABLED()) return real(ptr, pitch, width, height);
     uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_PITCH);
     gcu_rt_error r = real(ptr, pitch, width, height);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_PITCH, ptr,
@@ -73,7 +76,8 @@ gcu_rt_error cudaMallocPitch(void **ptr, size_t *pitch, size_t width, size_t hei
 
 gcu_rt_error cudaMallocManaged(void **ptr, size_t bytes, unsigned int flags)
 {
-    REAL_OR_FAIL(cudaMallocManaged) return real(ptr, bytes, flags);
+    REAL_OR_FAIL(cudaMallocManaged);
+    if (DISABLED()) return real(ptr, bytes, flags);
     uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_MANAGED);
     gcu_rt_error r = real(ptr, bytes, flags);
     leave_alloc(outer, r, GPUMEM_KIND_MANAGED, GPUMEM_API_CUDA_MALLOC_MANAGED, ptr, bytes);
@@ -82,7 +86,8 @@ gcu_rt_error cudaMallocManaged(void **ptr, size_t bytes, unsigned int flags)
 
 gcu_rt_error cudaMallocAsync(void **ptr, size_t bytes, gcu_stream stream)
 {
-    REAL_OR_FAIL(cudaMallocAsync) return real(ptr, bytes, stream);
+    REAL_OR_FAIL(cudaMallocAsync);
+    if (DISABLED()) return real(ptr, bytes, stream);
     uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_ASYNC);
     gcu_rt_error r = real(ptr, bytes, stream);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_ASYNC, ptr, bytes);
@@ -91,7 +96,8 @@ gcu_rt_error cudaMallocAsync(void **ptr, size_t bytes, gcu_stream stream)
 
 gcu_rt_error cudaMallocFromPoolAsync(void **ptr, size_t bytes, gcu_mempool pool, gcu_stream stream)
 {
-    REAL_OR_FAIL(cudaMallocFromPoolAsync) return real(ptr, bytes, pool, stream);
+    REAL_OR_FAIL(cudaMallocFromPoolAsync);
+    if (DISABLED()) return real(ptr, bytes, pool, stream);
     uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_FROM_POOL_ASYNC);
     gcu_rt_error r = real(ptr, bytes, pool, stream);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_FROM_POOL_ASYNC, ptr, bytes);
@@ -100,7 +106,8 @@ gcu_rt_error cudaMallocFromPoolAsync(void **ptr, size_t bytes, gcu_mempool pool,
 
 gcu_rt_error cudaFree(void *ptr)
 {
-    REAL_OR_FAIL(cudaFree) return real(ptr);
+    REAL_OR_FAIL(cudaFree);
+    if (DISABLED()) return real(ptr);
     uint8_t outer = enter(GPUMEM_API_CUDA_FREE);
     gcu_rt_error r = real(ptr);
     leave_free(outer, r, GPUMEM_API_CUDA_FREE, ptr);
@@ -109,7 +116,8 @@ gcu_rt_error cudaFree(void *ptr)
 
 gcu_rt_error cudaFreeAsync(void *ptr, gcu_stream stream)
 {
-    REAL_OR_FAIL(cudaFreeAsync) return real(ptr, stream);
+    REAL_OR_FAIL(cudaFreeAsync);
+    if (DISABLED()) return real(ptr, stream);
     uint8_t outer = enter(GPUMEM_API_CUDA_FREE_ASYNC);
     gcu_rt_error r = real(ptr, stream);
     leave_free(outer, r, GPUMEM_API_CUDA_FREE_ASYNC, ptr);

@@ -90,8 +90,3 @@ void gpumem__warn(const char *fmt, ...)
     emit(0, fmt, ap);
     va_end(ap);
 }
-
-void gpumem__format_gb(char *buf, unsigned long size, uint64_t bytes)
-{
-    snprintf(buf, size, "%.1fGB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
-}

@@ -125,7 +125,7 @@ static gcu_result real_lookup(const char *symbol, void **pfn, int version, gcu_u
     return GCU_ERROR_NOT_FOUND;
 }
 
-void *gpumem__substitute(const char *symbol, void *found, int version, gcu_uint64 flags)
+static void *gpumem__substitute(const char *symbol, void *found, int version, gcu_uint64 flags)
 {
     int want_ptds = (flags & GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0;
     /* Newest ABI first: the table lists each base name oldest first. */

@@ -178,7 +178,7 @@ __attribute__((destructor)) static void segment_exit(void)
     errno = saved;
 }
 
-void gpumem__segment_after_fork_child(void)
+static void segment_after_fork_child(void)
 {
     struct gpumem_shm_segment *s = atomic_load(&gpumem__seg);
     if (s && s != &local_segment) munmap(s, sizeof *s);
@@ -203,7 +203,7 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
     gpumem__counters_after_fork_child();
-    gpumem__segment_after_fork_child();
+    segment_after_fork_child();
 }
 
 __attribute__((constructor)) static void segment_init(void)

@@ -69,7 +69,6 @@ static inline void *gpumem__real(_Atomic(void *) *slot, const char *name)
 
 extern void *(*gpumem__real_dlsym)(void *, const char *);
 void *gpumem__dlsym_hook(void *handle, const char *name);
-void *gpumem__substitute(const char *symbol, void *found, int version, gcu_uint64 flags);
 
 struct gpumem_driver {
     gcu_cuCtxGetDevice_fn ctx_get_device;
@@ -108,8 +107,6 @@ void gpumem__options_load(void);
 
 void gpumem__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gpumem__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "15.2GB": bytes in GiB with one decimal, as every display of gpumem. */
-void gpumem__format_gb(char *buf, unsigned long size, uint64_t bytes);
 
 
 /* ---- segment.c: the counters, published in shared memory ---- */
@@ -121,7 +118,6 @@ static inline struct gpumem_shm_segment *gpumem__segment(void)
     struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
     return GM_LIKELY(s != NULL) ? s : gpumem__segment_create();
 }
-void gpumem__segment_after_fork_child(void);
 uint64_t gpumem__now_ns(void);
 
 /* ---- counters.c ---- */

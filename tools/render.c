@@ -5,11 +5,6 @@
 
 #include <string.h>
 
-void gm_format_gb(char *buf, size_t size, uint64_t bytes)
-{
-    snprintf(buf, size, "%.1fGB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
-}
-
 const char *gm_level_name(unsigned level)
 {
     return level == GPUMEM_LEVEL_CRITICAL ? "critical" : level == GPUMEM_LEVEL_WARNING ? "warning" : "healthy";

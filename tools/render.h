@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "report.h"
 #include "snapshot.h"
 
 #define GM_JSON_SCHEMA 1
@@ -48,8 +49,7 @@ struct gm_line {
 };
 size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max);
 
-/* "5.2GB", "cuda:0 95%" and friends, shared by every rendering. */
-void gm_format_gb(char *buf, size_t size, uint64_t bytes);
+/* Level and state words, shared by every rendering (sizes: report.h). */
 const char *gm_level_name(unsigned level);
 const char *gm_liveness_name(enum gm_liveness l);
 
