@@ -151,17 +151,21 @@ static void release_entry(const struct gpumem_entry *e)
     ADD(&d->free_count, 1);
 }
 
+static uint8_t pool_index(gcu_mempool pool);
+static gcu_mempool pool_at(uint8_t index);
+
 void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes, int device,
-                      uint64_t aux)
+                      gcu_mempool pool)
 {
     struct gpumem_thread *th = &gpumem__thread;
     th->driver_key = key;
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
     struct gpumem_shm_device *d = gpumem__device(device);
     if (!d) { untracked(); return; }
-    struct gpumem_entry e = { .key = key, .bytes = bytes, .aux = aux, .unix_ns = gpumem__now_ns(),
-                              .device = (int16_t)device, .kind = (uint8_t)kind, .api = (uint8_t)api,
-                              .trace = GM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0 };
+    struct gpumem_entry e = { .key = key, .bytes = bytes, .unix_ns = gpumem__now_ns(),
+                              .trace = GM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0,
+                              .device = (int8_t)device, .kind = (uint8_t)kind, .api = (uint8_t)api,
+                              .pool = pool ? pool_index(pool) : 0 };
     struct gpumem_entry old;
     int rc = gpumem_ledger_insert(kind == GPUMEM_KIND_VMM ? &handles : &pointers, &e, &old);
     if (rc < 0) { untracked(); return; } /* what cannot be remembered is not counted */
@@ -197,7 +201,8 @@ int gpumem__on_free(enum gpumem_api api, uint64_t key)
     }
     event(GPUMEM_OP_FREE, api, e.device, e.bytes, key, 0, gpumem__now_ns());
     release_entry(&e);
-    if (e.kind == GPUMEM_KIND_ASYNC) gpumem__pool_update((gcu_mempool)(uintptr_t)e.aux, e.device);
+    /* The pool's reserve may have shrunk; -1: charge the pool's own device. */
+    if (e.kind == GPUMEM_KIND_ASYNC && e.pool) gpumem__pool_update(pool_at(e.pool), -1);
     return 1;
 }
 
@@ -277,6 +282,20 @@ static struct pool_slot *pool_slot(gcu_mempool pool, int create)
         if (expected == 0 || expected == key) return &pool_slots[i];
     }
     return NULL;
+}
+
+/* A pool as the ledger stores it: its slot + 1, or 0 when it has none. If
+ * the pool is destroyed and its slot reused before the free, the free
+ * re-reads the other pool's reserve: a harmless refresh. */
+static uint8_t pool_index(gcu_mempool pool)
+{
+    struct pool_slot *s = pool_slot(pool, 1);
+    return s ? (uint8_t)(s - pool_slots + 1) : 0;
+}
+
+static gcu_mempool pool_at(uint8_t index)
+{
+    return (gcu_mempool)atomic_load(&pool_slots[index - 1].pool);
 }
 
 void gpumem__pool_register(gcu_mempool pool, int device)

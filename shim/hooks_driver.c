@@ -20,7 +20,7 @@ static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api
                         int device)
 {
     int saved = errno;
-    if (r == GCU_SUCCESS) gpumem__on_alloc(kind, api, key, bytes, device, 0);
+    if (r == GCU_SUCCESS) gpumem__on_alloc(kind, api, key, bytes, device, NULL);
     else gpumem__on_failure(api, bytes, device, r);
     errno = saved;
 }
@@ -128,7 +128,7 @@ static void after_async_alloc(gcu_result r, enum gpumem_api api, gcu_deviceptr *
             if (pool && gpumem__pool_device(pool) < 0) gpumem__pool_register(pool, device);
         }
         /* The ledger remembers the pool, so that the free can update it. */
-        gpumem__on_alloc(GPUMEM_KIND_ASYNC, api, *dptr, bytes, device, (uint64_t)(uintptr_t)pool);
+        gpumem__on_alloc(GPUMEM_KIND_ASYNC, api, *dptr, bytes, device, pool);
         gpumem__pool_update(pool, device);
     } else {
         gpumem__on_failure(api, bytes, device, r);

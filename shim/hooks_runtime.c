@@ -28,7 +28,7 @@ static void leave_alloc(uint8_t outer, gcu_rt_error r, enum gpumem_kind kind, en
     th->runtime_api = outer;
     uint64_t key = r == GCU_RT_SUCCESS && ptr ? (uint64_t)(uintptr_t)*ptr : 0;
     if (r == GCU_RT_SUCCESS && key && th->driver_key != key)
-        gpumem__on_alloc(kind, api, key, bytes, gpumem__current_device(), 0);
+        gpumem__on_alloc(kind, api, key, bytes, gpumem__current_device(), NULL);
     else if (r == GCU_RT_ERROR_MEMORY_ALLOCATION && th->driver_key == 0)
         /* Only if the driver layer did not already count this failure. */
         gpumem__on_failure(api, bytes, gpumem__current_device(), GCU_ERROR_OUT_OF_MEMORY);

@@ -53,8 +53,10 @@ static size_t probe(const struct gpumem_shard *s, uint64_t h, uint64_t key)
 static int grow(struct gpumem_shard *s)
 {
     size_t cap = s->mask ? (s->mask + 1) * 2 : 16;
-    struct gpumem_entry *slots = calloc(cap, sizeof *slots);
+    /* Line-aligned, so no entry straddles two cache lines. */
+    struct gpumem_entry *slots = aligned_alloc(64, cap * sizeof *slots);
     if (!slots) return -1;
+    memset(slots, 0, cap * sizeof *slots);
     struct gpumem_entry *old = s->slots;
     size_t old_cap = s->mask ? s->mask + 1 : 0;
     __atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);
@@ -72,7 +74,8 @@ int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, 
     struct gpumem_shard *s = shard_of(l, h);
     int rc = 0;
     lock(s);
-    if ((s->count + 1) * 4 > (s->mask + 1) * 3 || !s->slots) {
+    /* At most half full: probe runs stay short, for lookups and deletions. */
+    if ((s->count + 1) * 2 > s->mask + 1 || !s->slots) {
         if (grow(s) != 0) { unlock(s); return -1; }
     }
     size_t i = probe(s, h, e->key);

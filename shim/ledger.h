@@ -3,8 +3,10 @@
  *
  * 64 shards, each an open-addressing table with linear probing and
  * backward-shift deletion under its own short spinlock: insert and remove
- * are O(1) expected, there is no global lock, and 100 000 live entries cost
- * a free no more than ten do. Memory grows with the live count.
+ * are O(1) expected and there is no global lock. Entries are 32 bytes in
+ * 64-byte-aligned tables kept at most half full, so a lookup usually reads
+ * one cache line and a deletion shifts one or two entries. Memory grows with
+ * the live count: about 64 bytes per live allocation.
  */
 #ifndef GPUMEM_LEDGER_H
 #define GPUMEM_LEDGER_H
@@ -18,13 +20,15 @@
 struct gpumem_entry {
     uint64_t key;     /* 0 never stored */
     uint64_t bytes;
-    uint64_t aux;     /* the pool of an async allocation */
     uint64_t unix_ns; /* when it was made */
-    int16_t device;
+    uint32_t trace;   /* where it was made (traces.c), 0 unknown */
+    int8_t device;
     uint8_t kind;     /* enum gpumem_kind */
     uint8_t api;      /* enum gpumem_api */
-    uint32_t trace;   /* where it was made (traces.c), 0 unknown */
+    uint8_t pool;     /* an async allocation's pool: its slot (counters.c) + 1, or 0 */
 };
+
+_Static_assert(sizeof(struct gpumem_entry) == 32, "two entries a cache line");
 
 struct gpumem_shard {
     atomic_int lock;

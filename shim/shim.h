@@ -125,9 +125,9 @@ uint64_t gpumem__now_ns(void);
 /* Ledger kinds: what a key stands for. */
 enum gpumem_kind { GPUMEM_KIND_DEVICE = 1, GPUMEM_KIND_MANAGED, GPUMEM_KIND_VMM, GPUMEM_KIND_ASYNC };
 
-/* aux: the pool of an async allocation. */
+/* pool: an async allocation's pool, else NULL. */
 void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes, int device,
-                      uint64_t aux);
+                      gcu_mempool pool);
 /* Called before the real free: the ledger slot loads while the driver works. */
 void gpumem__prefetch_free(uint64_t key);
 /* Returns 1 when the key was known (and is now forgotten). */

@@ -2,7 +2,8 @@
  * bench - what an allocation costs on the stand-in CUDA, with or without
  * the shim (scripts/bench runs it both ways and compares).
  *
- *   bench [--quick]   every measurement: "name median_ns p25_ns p75_ns"
+ *   bench [--quick] [--only NAME]
+ *                     every measurement (or NAME's): "name median_ns p25_ns p75_ns"
  *   bench startup     cuInit, a context and one allocation, then exit
  *   bench --pairs N   N driver pairs and nothing else (for callgrind)
  *
@@ -21,6 +22,12 @@
 
 static int reps = 21, iters = 20000;
 static gcu_context ctx;
+static const char *only; /* --only NAME: that measurement alone */
+
+static int wanted(const char *name)
+{
+    return !only || strcmp(only, name) == 0;
+}
 
 static double now_ns(void)
 {
@@ -95,6 +102,7 @@ static void pair_vmm(int n)
 
 static void measure(const char *name, pair_fn fn)
 {
+    if (!wanted(name)) return;
     double *s = malloc(sizeof *s * (size_t)reps);
     fn(iters / 10); /* warm up */
     for (int r = 0; r < reps; r++) {
@@ -118,6 +126,7 @@ static void *thread_body(void *arg)
 
 static void measure_threads(const char *name, pair_fn fn, int nthreads)
 {
+    if (!wanted(name)) return;
     double *s = malloc(sizeof *s * (size_t)reps);
     threaded_fn = fn;
     for (int r = 0; r < reps; r++) {
@@ -134,6 +143,7 @@ static void measure_threads(const char *name, pair_fn fn, int nthreads)
 /* Pairs measured while n other allocations are held. */
 static void measure_live(const char *name, int live)
 {
+    if (!wanted(name)) return;
     gcu_deviceptr *held = malloc(sizeof *held * (size_t)live);
     for (int i = 0; i < live; i++) cuMemAlloc_v2(&held[i], 4096);
     measure(name, pair_driver);
@@ -145,6 +155,7 @@ static void measure_live(const char *name, int live)
  * allocations (each freed one is allocated again, untimed). */
 static void measure_free(const char *name, int live)
 {
+    if (!wanted(name)) return;
     gcu_deviceptr *held = malloc(sizeof *held * (size_t)live);
     int batch = live < 1000 ? live : 1000;
     int *pick = malloc(sizeof *pick * (size_t)batch);
@@ -184,9 +195,13 @@ int main(int argc, char **argv)
         gcu_deviceptr p;
         return cuMemAlloc_v2(&p, 4096) == 0 ? 0 : 1;
     }
-    if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
-        reps = 3;
-        iters = 2000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            reps = 3;
+            iters = 2000;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        }
     }
     if (argc > 2 && strcmp(argv[1], "--pairs") == 0) {
         /* A fixed workload for instruction counts (callgrind). */
