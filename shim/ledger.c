@@ -53,10 +53,8 @@ static size_t probe(const struct gpumem_shard *s, uint64_t h, uint64_t key)
 static int grow(struct gpumem_shard *s)
 {
     size_t cap = s->mask ? (s->mask + 1) * 2 : 16;
-    /* Line-aligned, so no entry straddles two cache lines. */
-    struct gpumem_entry *slots = aligned_alloc(64, cap * sizeof *slots);
+    struct gpumem_entry *slots = calloc(cap, sizeof *slots);
     if (!slots) return -1;
-    memset(slots, 0, cap * sizeof *slots);
     struct gpumem_entry *old = s->slots;
     size_t old_cap = s->mask ? s->mask + 1 : 0;
     __atomic_store_n(&s->slots, slots, __ATOMIC_RELAXED);

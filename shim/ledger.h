@@ -3,10 +3,10 @@
  *
  * 64 shards, each an open-addressing table with linear probing and
  * backward-shift deletion under its own short spinlock: insert and remove
- * are O(1) expected and there is no global lock. Entries are 32 bytes in
- * 64-byte-aligned tables kept at most half full, so a lookup usually reads
- * one cache line and a deletion shifts one or two entries. Memory grows with
- * the live count: about 64 bytes per live allocation.
+ * are O(1) expected and there is no global lock. Entries are 32 bytes and
+ * tables are kept at most half full, so a lookup usually reads one or two
+ * cache lines and a deletion shifts one or two entries. Memory grows with
+ * the live count: 64 to 128 bytes per live allocation.
  */
 #ifndef GPUMEM_LEDGER_H
 #define GPUMEM_LEDGER_H
@@ -28,7 +28,7 @@ struct gpumem_entry {
     uint8_t pool;     /* an async allocation's pool: its slot (counters.c) + 1, or 0 */
 };
 
-_Static_assert(sizeof(struct gpumem_entry) == 32, "two entries a cache line");
+_Static_assert(sizeof(struct gpumem_entry) == 32, "entries stay small: a free reads few cache lines");
 
 struct gpumem_shard {
     atomic_int lock;

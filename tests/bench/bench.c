@@ -2,9 +2,12 @@
  * bench - what an allocation costs on the stand-in CUDA, with or without
  * the shim (scripts/bench runs it both ways and compares).
  *
- *   bench [--quick] [--only NAME]
- *                     every measurement (or NAME's): "name median_ns p25_ns p75_ns"
+ *   bench [--quick] [--only NAME[,NAME...]]
+ *                     every measurement (or those named): "name median_ns p25_ns p75_ns"
  *   bench startup     cuInit, a context and one allocation, then exit
+ *   bench latency     ns per dependent load at random over 1, 4, 16 and 64 MiB:
+ *                     this machine's cache sizes, which the frees among many
+ *                     live allocations run into
  *   bench --pairs N   N driver pairs and nothing else (for callgrind)
  *
  * Each figure is the median of REPS timed runs of ITERS operations, with the
@@ -22,11 +25,16 @@
 
 static int reps = 21, iters = 20000;
 static gcu_context ctx;
-static const char *only; /* --only NAME: that measurement alone */
+static const char *only; /* --only NAME[,NAME...]: those measurements alone */
 
 static int wanted(const char *name)
 {
-    return !only || strcmp(only, name) == 0;
+    size_t n = strlen(name);
+    for (const char *p = only; p; p = strchr(p, ',')) {
+        if (*p == ',') p++;
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0)) return 1;
+    }
+    return !only;
 }
 
 static double now_ns(void)
@@ -188,8 +196,45 @@ static void measure_free(const char *name, int live)
     free(s);
 }
 
+static volatile size_t latency_sink; /* keeps the walk from being optimised away */
+
+/* A random cyclic walk through mib MiB, one load per 64-byte line: each
+ * load waits for the one before, so time per load is the memory latency. */
+static void measure_latency(int mib)
+{
+    size_t lines = (size_t)mib << 14, stride = 64 / sizeof(size_t);
+    size_t *mem = malloc(lines * 64), *order = malloc(lines * sizeof *order);
+    if (!mem || !order) { free(mem); free(order); return; }
+    unsigned seed = 7;
+    for (size_t i = 0; i < lines; i++) order[i] = i;
+    for (size_t i = lines - 1; i > 0; i--) {
+        size_t j = (((size_t)rand_r(&seed) << 16) ^ (size_t)rand_r(&seed)) % (i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (size_t i = 0; i < lines; i++) mem[order[i] * stride] = order[(i + 1) % lines] * stride;
+    double *s = malloc(sizeof *s * (size_t)reps);
+    size_t at = 0, loads = 200000;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_ns();
+        for (size_t i = 0; i < loads; i++) at = mem[at];
+        s[r] = (now_ns() - t0) / (double)loads;
+    }
+    latency_sink = at;
+    char name[32];
+    snprintf(name, sizeof name, "load_latency_%dMiB", mib);
+    report(name, s, reps);
+    free(s);
+    free(order);
+    free(mem);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "latency") == 0) {
+        for (int mib = 1; mib <= 64; mib *= 4) measure_latency(mib);
+        return 0;
+    }
     if (cuInit(0) != 0 || cuCtxCreate_v2(&ctx, 0, 0) != 0) return 2;
     if (argc > 1 && strcmp(argv[1], "startup") == 0) {
         gcu_deviceptr p;
