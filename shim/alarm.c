@@ -15,12 +15,11 @@
 #include "report.h"
 #include "shim.h"
 
-/* Bounds in bytes, per device, set once the total is known; warn_up is
+/* Bounds in bytes, per device, set once the total is known; the warning
+ * bound (gpumem__warn_up, read by the inline fast path in shim.h) is
  * published last and read first, 0 meaning "total not known yet". */
-static struct {
-    struct gpumem_limits l;
-    _Atomic uint64_t warn_up;
-} limits[GPUMEM_SHM_DEVICE_SLOTS];
+static struct gpumem_limits limits[GPUMEM_SHM_DEVICE_SLOTS];
+_Atomic uint64_t gpumem__warn_up[GPUMEM_SHM_DEVICE_SLOTS];
 
 #define MAX_CALLBACKS 16
 static struct { _Atomic(gpumem_alarm_fn) fn; void *_Atomic user; } callbacks[MAX_CALLBACKS];
@@ -29,9 +28,9 @@ static pthread_mutex_t register_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void gpumem__alarm_limits(int device, uint64_t total)
 {
-    limits[device].l = gpumem_limits_make(total, gpumem__opt.warn_percent, gpumem__opt.alarm_percent,
-                                          gpumem__opt.hysteresis_percent);
-    atomic_store_explicit(&limits[device].warn_up, limits[device].l.warn_up, memory_order_release);
+    limits[device] = gpumem_limits_make(total, gpumem__opt.warn_percent, gpumem__opt.alarm_percent,
+                                        gpumem__opt.hysteresis_percent);
+    atomic_store_explicit(&gpumem__warn_up[device], limits[device].warn_up, memory_order_release);
 }
 
 static void log_transition(int device, gpumem_level_t level, uint64_t reserved, uint64_t total)
@@ -103,13 +102,10 @@ static void raise_alarm(const gpumem_alarm_t *a)
     gpumem__alarm_flush();
 }
 
-void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved)
+void gpumem__level_change(int device, struct gpumem_shm_device *d, uint64_t reserved)
 {
-    uint64_t warn_up = atomic_load_explicit(&limits[device].warn_up, memory_order_acquire);
     uint32_t cur = __atomic_load_n(&d->level, __ATOMIC_RELAXED);
-    /* The hot path: healthy and below the warning bound (or total unknown). */
-    if (GM_LIKELY(cur == GPUMEM_LEVEL_HEALTHY && reserved < warn_up) || warn_up == 0) return;
-    gpumem_level_t next = gpumem_level_next(&limits[device].l, (gpumem_level_t)cur, reserved);
+    gpumem_level_t next = gpumem_level_next(&limits[device], (gpumem_level_t)cur, reserved);
     if (next == cur) return;
     if (!__atomic_compare_exchange_n(&d->level, &cur, (uint32_t)next, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
     uint64_t now = gpumem__now_ns();

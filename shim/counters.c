@@ -60,18 +60,22 @@ static void device_describe(int dev, struct gpumem_shm_device *d)
     atomic_store(&info_state[dev], 2);
 }
 
-struct gpumem_shm_device *gpumem__device(int dev)
+/* A device's first use: mark it active and describe it. */
+static __attribute__((noinline, cold)) void device_first_use(int dev, struct gpumem_shm_device *d)
 {
-    if (dev < 0 || dev >= (int)GPUMEM_SHM_DEVICE_SLOTS) return NULL;
-    struct gpumem_shm_segment *seg = gpumem__segment();
-    struct gpumem_shm_device *d = &seg->devices[dev];
-    if (GM_UNLIKELY(!(LOAD(&d->flags) & GPUMEM_SHM_DEVICE_INFO))) {
-        if (!(LOAD(&d->flags) & GPUMEM_SHM_DEVICE_ACTIVE)) {
-            __atomic_store_n(&d->ordinal, dev, __ATOMIC_RELAXED);
-            __atomic_fetch_or(&d->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
-        }
-        device_describe(dev, d);
+    if (!(LOAD(&d->flags) & GPUMEM_SHM_DEVICE_ACTIVE)) {
+        __atomic_store_n(&d->ordinal, dev, __ATOMIC_RELAXED);
+        __atomic_fetch_or(&d->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
     }
+    device_describe(dev, d);
+}
+
+/* The device's counters in the segment, NULL for an ordinal out of range. */
+static inline struct gpumem_shm_device *device_of(int dev)
+{
+    if ((unsigned)dev >= GPUMEM_SHM_DEVICE_SLOTS) return NULL;
+    struct gpumem_shm_device *d = &gpumem__segment()->devices[dev];
+    if (GM_UNLIKELY(!(LOAD(&d->flags) & GPUMEM_SHM_DEVICE_INFO))) device_first_use(dev, d);
     return d;
 }
 
@@ -144,7 +148,7 @@ static void untracked(void)
 /* Undo what a remembered entry charged. */
 static void release_entry(const struct gpumem_entry *e)
 {
-    struct gpumem_shm_device *d = gpumem__device(e->device);
+    struct gpumem_shm_device *d = device_of(e->device);
     if (!d) return;
     if (e->kind == GPUMEM_KIND_DEVICE || e->kind == GPUMEM_KIND_VMM) uncharge(e->device, d, e->bytes);
     else if (e->kind == GPUMEM_KIND_MANAGED) subtract(&d->managed_bytes, e->bytes);
@@ -160,7 +164,7 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     struct gpumem_thread *th = &gpumem__thread;
     th->driver_key = key;
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
-    struct gpumem_shm_device *d = gpumem__device(device);
+    struct gpumem_shm_device *d = device_of(device);
     if (!d) { untracked(); return; }
     struct gpumem_entry e = { .key = key, .bytes = bytes, .unix_ns = gpumem__now_ns(),
                               .trace = GM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0,
@@ -194,7 +198,7 @@ int gpumem__on_free(enum gpumem_api api, uint64_t key)
          * unknown free. */
         if (is_handle) return 0;
         int device = gpumem__current_device();
-        struct gpumem_shm_device *d = gpumem__device(device);
+        struct gpumem_shm_device *d = device_of(device);
         if (d) ADD(&d->unknown_free_count, 1);
         event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__now_ns());
         return 0;
@@ -213,7 +217,7 @@ void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_res
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
     event(GPUMEM_OP_ALLOC, api, device, bytes, 0, (int32_t)result, gpumem__now_ns());
     if (result != GCU_ERROR_OUT_OF_MEMORY) return;
-    struct gpumem_shm_device *d = gpumem__device(device);
+    struct gpumem_shm_device *d = device_of(device);
     ADD(&gpumem__segment()->header.oom_count, 1);
     if (!d) return;
     ADD(&d->failed_count, 1);
@@ -328,7 +332,7 @@ void gpumem__pool_update(gcu_mempool pool, int device)
     if (!s) { untracked(); return; }
     slot_lock(s);
     if (device < 0) device = s->device >= 0 ? s->device : gpumem__current_device();
-    struct gpumem_shm_device *d = gpumem__device(device);
+    struct gpumem_shm_device *d = device_of(device);
     if (!d) { slot_unlock(s); return; }
     uint64_t reserved = 0;
     if (drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) == GCU_SUCCESS) {
@@ -353,7 +357,7 @@ void gpumem__pool_forget(gcu_mempool pool)
     s->charged = 0;
     atomic_store(&s->pool, 0);
     slot_unlock(s);
-    struct gpumem_shm_device *d = gpumem__device(device);
+    struct gpumem_shm_device *d = device_of(device);
     if (d && charged) uncharge(device, d, charged);
 }
 

@@ -139,7 +139,6 @@ void gpumem__pool_forget(gcu_mempool pool);
 /* The device whose memory a pool holds, once known (-1 before). */
 void gpumem__pool_register(gcu_mempool pool, int device);
 int gpumem__pool_device(gcu_mempool pool);
-struct gpumem_shm_device *gpumem__device(int device);
 void gpumem__counters_before_fork(void);
 void gpumem__counters_after_fork_parent(void);
 void gpumem__counters_after_fork_child(void);
@@ -173,7 +172,19 @@ void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_res
 
 /* ---- alarm.c ---- */
 
-void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved);
+extern _Atomic uint64_t gpumem__warn_up[GPUMEM_SHM_DEVICE_SLOTS];
+/* The slow path of gpumem__level_update: the level may change. */
+void gpumem__level_change(int device, struct gpumem_shm_device *d, uint64_t reserved);
+/* After reserved changed: one comparison while the device is healthy and
+ * below its warning bound (or its total is not known yet, bound 0). */
+static inline void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved)
+{
+    uint64_t warn_up = atomic_load_explicit(&gpumem__warn_up[device], memory_order_acquire);
+    if (GM_LIKELY((__atomic_load_n(&d->level, __ATOMIC_RELAXED) == GPUMEM_LEVEL_HEALTHY && reserved < warn_up) ||
+                  warn_up == 0))
+        return;
+    gpumem__level_change(device, d, reserved);
+}
 /* Run the callbacks of alarms raised on this thread, unless it is inside a
  * callback or a runtime call (which flush when they end). */
 void gpumem__alarm_flush(void);
