@@ -217,10 +217,14 @@ const struct gpumem_driver *gpumem__driver(void)
     if (loaded) dlclose(loaded);
     /* Only a complete answer is final; a partial one is tried again later. */
     atomic_store_explicit(&driver_state, driver.ctx_get_device ? 2 : 0, memory_order_release);
+    if (driver.ctx_get_device)
+        atomic_store_explicit(&gpumem__ctx_get_device, driver.ctx_get_device, memory_order_release);
     return &driver;
 }
 
-int gpumem__current_device(void)
+_Atomic(gcu_cuCtxGetDevice_fn) gpumem__ctx_get_device;
+
+int gpumem__current_device_slow(void)
 {
     const struct gpumem_driver *d = gpumem__driver();
     gcu_device dev;

@@ -82,8 +82,17 @@ struct gpumem_driver {
 };
 /* The driver's own functions, resolved once; NULL members where absent. */
 const struct gpumem_driver *gpumem__driver(void);
+/* The driver's cuCtxGetDevice once the driver is resolved, else NULL. */
+extern _Atomic(gcu_cuCtxGetDevice_fn) gpumem__ctx_get_device;
+int gpumem__current_device_slow(void);
 /* The calling thread's current device, -1 if unknown. */
-int gpumem__current_device(void);
+static inline int gpumem__current_device(void)
+{
+    gcu_cuCtxGetDevice_fn get = atomic_load_explicit(&gpumem__ctx_get_device, memory_order_acquire);
+    if (GM_UNLIKELY(!get)) return gpumem__current_device_slow();
+    gcu_device dev;
+    return get(&dev) == GCU_SUCCESS ? dev : -1;
+}
 
 /* ---- options.c ---- */
 
