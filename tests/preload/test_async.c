@@ -53,5 +53,23 @@ int main(void)
         CHECK_EQ(stats_of(0).free_count, 3);
     }
     CHECK_EQ(cuMemFreeAsync(d, NULL), 1);
+
+    /* A pool destroyed while an allocation is live, and a new pool that may
+     * take its slot: the late free neither charges nor uncharges the new one. */
+    gcu_mempool gone, next;
+    gcu_deviceptr x = 0, y = 0;
+    CHECK_EQ(cuMemPoolCreate(&gone, &props), 0);
+    CHECK_EQ(cuMemAllocFromPoolAsync(&x, 3 * MiB, gone, NULL), 0);
+    CHECK_EQ(cuMemPoolDestroy(gone), 0);
+    CHECK_EQ(cuMemPoolCreate(&next, &props), 0);
+    CHECK_EQ(cuMemAllocFromPoolAsync(&y, 1 * MiB, next, NULL), 0);
+    CHECK_EQ(cuMemFreeAsync(x, NULL), 0);
+    if (SHIM) {
+        CHECK_EQ(stats_of(1).reserved_bytes, 2 * MiB);
+        CHECK_EQ(stats_of(1).reserved_bytes, fake_cuda_used_bytes(1));
+    }
+    CHECK_EQ(cuMemFreeAsync(y, NULL), 0);
+    CHECK_EQ(cuMemPoolDestroy(next), 0);
+    if (SHIM) CHECK_EQ(stats_of(1).reserved_bytes, 0);
     return check_done("async");
 }
