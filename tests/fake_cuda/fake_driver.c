@@ -14,6 +14,9 @@
  *                            list per device (default 16384)
  *   GPUMEM_FAKE_LOOKUP_LOG   append "symbol version flags" for every
  *                            cuGetProcAddress request to this file
+ *   GPUMEM_FAKE_CALL_NS      time each cuMemAlloc_v2 and cuMemFree_v2 spends
+ *                            working under the driver's lock, like a real
+ *                            driver's (default 0; for scripts/bench)
  *
  * Linked with -Bsymbolic-functions so its internal calls never reach a
  * preloaded shim.
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -90,6 +94,7 @@ static struct { int device; } contexts[MAX_DEVICES];
 static __thread CUcontext current_ctx;
 static struct block *blocks; /* open addressing on key, 0 = empty, 1 = tombstone */
 static size_t block_cap, block_used;
+static uint64_t call_ns; /* GPUMEM_FAKE_CALL_NS */
 static uint64_t next_handle = 0x1000, next_va = 0x7e0000000000ull, next_imported = 0x7d0000000000ull;
 
 static uint64_t env_u64_list(const char *name, int index, uint64_t dflt)
@@ -162,6 +167,16 @@ static int current_device(CUresult *err)
     return ((int)(intptr_t)current_ctx) - 1;
 }
 
+/* A real driver's work for one call: the caller holds the lock. */
+static void work(void)
+{
+    if (!call_ns) return;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do clock_gettime(CLOCK_MONOTONIC, &t);
+    while ((uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t.tv_nsec - (uint64_t)t0.tv_nsec < call_ns);
+}
+
 static CUcontext ctx_of(int dev) { return (CUcontext)(intptr_t)(dev + 1); }
 
 /* Reserve bytes of device memory; the caller holds the lock. */
@@ -204,6 +219,7 @@ EXPORT CUresult cuInit(unsigned int flags)
             devices[i].current_pool = &devices[i].default_pool;
             contexts[i].device = i;
         }
+        call_ns = env_u64_list("GPUMEM_FAKE_CALL_NS", 0, 0);
         initialized = 1;
     }
     pthread_mutex_unlock(&lock);
@@ -352,6 +368,7 @@ static CUresult alloc_kind(CUdeviceptr *dptr, size_t bytes, enum kind kind)
     if (dev < 0) return r;
     if (!dptr || bytes == 0) return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&lock);
+    work();
     if (kind == K_DEVICE && !device_take(dev, bytes)) r = CUDA_ERROR_OUT_OF_MEMORY;
     else {
         uint64_t a = device_address(dev, bytes);
@@ -396,6 +413,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr ptr)
     if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
     if (ptr == 0) return CUDA_SUCCESS;
     pthread_mutex_lock(&lock);
+    work();
     struct block *b = block_get(ptr);
     if (!b || (b->kind != K_DEVICE && b->kind != K_MANAGED && b->kind != K_ASYNC)) r = CUDA_ERROR_INVALID_VALUE;
     else {
