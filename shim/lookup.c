@@ -179,8 +179,8 @@ gcu_result cuGetProcAddress(const char *symbol, void **pfn, int version, gcu_uin
 
 /* ---- the driver's functions the shim calls itself ---------------------- */
 
-static struct gpumem_driver driver;
-static atomic_int driver_state; /* 0 unresolved, 1 resolving, 2 done */
+struct gpumem_driver gpumem__driver_table;
+atomic_int gpumem__driver_state; /* 0 unresolved, 1 resolving, 2 done */
 
 static void *driver_symbol(void *h, const char *name)
 {
@@ -189,46 +189,34 @@ static void *driver_symbol(void *h, const char *name)
     return p;
 }
 
-const struct gpumem_driver *gpumem__driver(void)
+const struct gpumem_driver *gpumem__driver_resolve(void)
 {
-    if (GM_LIKELY(atomic_load_explicit(&driver_state, memory_order_acquire) == 2)) return &driver;
     int expected = 0;
-    if (!atomic_compare_exchange_strong(&driver_state, &expected, 1)) {
+    if (!atomic_compare_exchange_strong(&gpumem__driver_state, &expected, 1)) {
         /* Another thread is resolving: wait for it, but only a bounded time,
          * so that a thread holding the loader lock can never hang us. */
-        for (int spins = 0; spins < 20000 && atomic_load(&driver_state) == 1; spins++) sched_yield();
+        for (int spins = 0; spins < 20000 && atomic_load(&gpumem__driver_state) == 1; spins++) sched_yield();
         static const struct gpumem_driver none;
-        return atomic_load_explicit(&driver_state, memory_order_acquire) == 2 ? &driver : &none;
+        return atomic_load_explicit(&gpumem__driver_state, memory_order_acquire) == 2 ? &gpumem__driver_table : &none;
     }
     if (!gpumem__real_dlsym) resolve_dlsym();
     /* Never load the driver ourselves: only find the one the program loaded. */
     void *h = atomic_load(&driver_handle);
     void *loaded = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
     if (!h) h = loaded;
-    driver.ctx_get_device = (gcu_cuCtxGetDevice_fn)driver_symbol(h, "cuCtxGetDevice");
-    driver.device_total_mem = (gcu_cuDeviceTotalMem_v2_fn)driver_symbol(h, "cuDeviceTotalMem_v2");
-    driver.device_get_uuid = (gcu_cuDeviceGetUuid_fn)driver_symbol(h, "cuDeviceGetUuid");
-    driver.device_get_pci_bus_id = (gcu_cuDeviceGetPCIBusId_fn)driver_symbol(h, "cuDeviceGetPCIBusId");
-    driver.device_get_name = (gcu_cuDeviceGetName_fn)driver_symbol(h, "cuDeviceGetName");
-    driver.device_get_mem_pool = (gcu_cuDeviceGetMemPool_fn)driver_symbol(h, "cuDeviceGetMemPool");
-    driver.mem_pool_get_attribute = (gcu_cuMemPoolGetAttribute_fn)driver_symbol(h, "cuMemPoolGetAttribute");
-    driver.mem_get_info = (gcu_cuMemGetInfo_v2_fn)driver_symbol(h, "cuMemGetInfo_v2");
+    struct gpumem_driver *d = &gpumem__driver_table;
+    d->ctx_get_device = (gcu_cuCtxGetDevice_fn)driver_symbol(h, "cuCtxGetDevice");
+    d->device_total_mem = (gcu_cuDeviceTotalMem_v2_fn)driver_symbol(h, "cuDeviceTotalMem_v2");
+    d->device_get_uuid = (gcu_cuDeviceGetUuid_fn)driver_symbol(h, "cuDeviceGetUuid");
+    d->device_get_pci_bus_id = (gcu_cuDeviceGetPCIBusId_fn)driver_symbol(h, "cuDeviceGetPCIBusId");
+    d->device_get_name = (gcu_cuDeviceGetName_fn)driver_symbol(h, "cuDeviceGetName");
+    d->device_get_mem_pool = (gcu_cuDeviceGetMemPool_fn)driver_symbol(h, "cuDeviceGetMemPool");
+    d->mem_pool_get_attribute = (gcu_cuMemPoolGetAttribute_fn)driver_symbol(h, "cuMemPoolGetAttribute");
+    d->mem_get_info = (gcu_cuMemGetInfo_v2_fn)driver_symbol(h, "cuMemGetInfo_v2");
     /* dlopen's reference is dropped: the program's own keeps the driver. */
     if (loaded) dlclose(loaded);
     /* Only a complete answer is final; a partial one is tried again later. */
-    atomic_store_explicit(&driver_state, driver.ctx_get_device ? 2 : 0, memory_order_release);
-    if (driver.ctx_get_device)
-        atomic_store_explicit(&gpumem__ctx_get_device, driver.ctx_get_device, memory_order_release);
-    return &driver;
-}
-
-_Atomic(gcu_cuCtxGetDevice_fn) gpumem__ctx_get_device;
-
-int gpumem__current_device_slow(void)
-{
-    const struct gpumem_driver *d = gpumem__driver();
-    gcu_device dev;
-    if (!d->ctx_get_device || d->ctx_get_device(&dev) != GCU_SUCCESS) return -1;
-    return dev;
+    atomic_store_explicit(&gpumem__driver_state, d->ctx_get_device ? 2 : 0, memory_order_release);
+    return d;
 }
 

@@ -80,18 +80,24 @@ struct gpumem_driver {
     gcu_cuMemPoolGetAttribute_fn mem_pool_get_attribute;
     gcu_cuMemGetInfo_v2_fn mem_get_info;
 };
-/* The driver's own functions, resolved once; NULL members where absent. */
-const struct gpumem_driver *gpumem__driver(void);
-/* The driver's cuCtxGetDevice once the driver is resolved, else NULL. */
-extern _Atomic(gcu_cuCtxGetDevice_fn) gpumem__ctx_get_device;
-int gpumem__current_device_slow(void);
+/* The driver's own functions, resolved once (lookup.c); NULL members where
+ * absent. State 2 means resolved: the fast path is one load. */
+extern struct gpumem_driver gpumem__driver_table;
+extern atomic_int gpumem__driver_state;
+const struct gpumem_driver *gpumem__driver_resolve(void);
+static inline const struct gpumem_driver *gpumem__driver(void)
+{
+    if (GM_LIKELY(atomic_load_explicit(&gpumem__driver_state, memory_order_acquire) == 2))
+        return &gpumem__driver_table;
+    return gpumem__driver_resolve();
+}
 /* The calling thread's current device, -1 if unknown. */
 static inline int gpumem__current_device(void)
 {
-    gcu_cuCtxGetDevice_fn get = atomic_load_explicit(&gpumem__ctx_get_device, memory_order_acquire);
-    if (GM_UNLIKELY(!get)) return gpumem__current_device_slow();
+    const struct gpumem_driver *d = gpumem__driver();
     gcu_device dev;
-    return get(&dev) == GCU_SUCCESS ? dev : -1;
+    if (!d->ctx_get_device || d->ctx_get_device(&dev) != GCU_SUCCESS) return -1;
+    return dev;
 }
 
 /* ---- options.c ---- */
