@@ -65,7 +65,10 @@ enum gpumem_shm_state {
     X(CUDA_MALLOC_MANAGED, 15, "cudaMallocManaged")             \
     X(CUDA_MALLOC_ASYNC, 16, "cudaMallocAsync")                 \
     X(CUDA_FREE_ASYNC, 17, "cudaFreeAsync")                     \
-    X(CUDA_MALLOC_FROM_POOL_ASYNC, 18, "cudaMallocFromPoolAsync")
+    X(CUDA_MALLOC_FROM_POOL_ASYNC, 18, "cudaMallocFromPoolAsync") \
+    X(CU_CTX_DESTROY, 19, "cuCtxDestroy")                       \
+    X(CU_DEVICE_PRIMARY_CTX_RESET, 20, "cuDevicePrimaryCtxReset") \
+    X(CU_DEVICE_PRIMARY_CTX_RELEASE, 21, "cuDevicePrimaryCtxRelease")
 
 enum gpumem_api {
 #define GPUMEM_SHM_API_ENUM(name, value, text) GPUMEM_API_##name = (value),
@@ -93,8 +96,7 @@ struct gpumem_shm_header {
     uint64_t events_offset;        /*  72 ring of struct gpumem_shm_event   */
     uint32_t event_slots;          /*  80 power of two                      */
     uint32_t event_stride;         /*  84                                   */
-    uint64_t events_head;          /*  88 event slots ever claimed (threads
-                                    *     claim a few at a time)              */
+    uint64_t events_head;          /*  88 events ever written (one slot each) */
     uint64_t large_offset;         /*  96 struct gpumem_shm_large array     */
     uint32_t large_slots;          /* 104                                   */
     uint32_t large_stride;         /* 108                                   */

@@ -102,25 +102,40 @@ static void raise_alarm(const gpumem_alarm_t *a)
     gpumem__alarm_flush();
 }
 
-void gpumem__level_change(int device, struct gpumem_shm_device *d, uint64_t reserved)
+/* The level follows reserved as it is now, not as the caller saw it: a
+ * thread that charged up to critical must not set critical after another
+ * thread's free brought the device back down. Each round reads the level
+ * and reserved afresh; after a change it looks once more, since a thread
+ * that changed reserved meanwhile may have found the old level and left.
+ * Bounded, so a storm of changes can never hold a thread here. */
+void gpumem__level_change(int device, struct gpumem_shm_device *d, uint64_t seen)
 {
-    uint32_t cur = __atomic_load_n(&d->level, __ATOMIC_RELAXED);
-    gpumem_level_t next = gpumem_level_next(&limits[device], (gpumem_level_t)cur, reserved);
-    if (next == cur) return;
-    if (!__atomic_compare_exchange_n(&d->level, &cur, (uint32_t)next, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
-    uint64_t now = gpumem__now_ns();
-    uint64_t total = __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&d->alarm_count, 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&d->last_transition_unix_ns, now, __ATOMIC_RELAXED);
-    record_transition(device, next, (gpumem_level_t)cur, reserved, now);
-    log_transition(device, next, reserved, total);
-    gpumem_alarm_t a = {
-        .device_id = device, .uuid = d->uuid, .reserved_bytes = reserved, .total_bytes = total,
-        .percent = total ? (double)reserved * 100.0 / (double)total : 0.0,
-        .level = next, .previous_level = (gpumem_level_t)cur,
-    };
-    raise_alarm(&a);
+    (void)seen;
+    for (int round = 0; round < 8; round++) {
+        uint32_t cur = __atomic_load_n(&d->level, __ATOMIC_SEQ_CST);
+        uint64_t reserved = __atomic_load_n(&d->reserved_bytes, __ATOMIC_SEQ_CST);
+        gpumem_level_t next = gpumem_level_next(&limits[device], (gpumem_level_t)cur, reserved);
+        if (next == cur) return;
+        if (!__atomic_compare_exchange_n(&d->level, &cur, (uint32_t)next, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            continue;
+        uint64_t now = gpumem__now_ns();
+        uint64_t total = __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&d->alarm_count, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->last_transition_unix_ns, now, __ATOMIC_RELAXED);
+        record_transition(device, next, (gpumem_level_t)cur, reserved, now);
+        log_transition(device, next, reserved, total);
+        gpumem_alarm_t a = {
+            .device_id = device, .uuid = d->uuid, .reserved_bytes = reserved, .total_bytes = total,
+            .percent = total ? (double)reserved * 100.0 / (double)total : 0.0,
+            .level = next, .previous_level = (gpumem_level_t)cur,
+        };
+        raise_alarm(&a);
+    }
 }
+
+/* fork(): no thread may hold the registration lock while the child is made. */
+void gpumem__alarm_before_fork(void) { pthread_mutex_lock(&register_lock); }
+void gpumem__alarm_after_fork(void) { pthread_mutex_unlock(&register_lock); }
 
 GM_EXPORT int gpumem_on_alarm(gpumem_alarm_fn fn, void *user)
 {

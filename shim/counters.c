@@ -8,10 +8,10 @@
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "ledger.h"
 #include "report.h"
 #include "shim.h"
 
@@ -79,26 +79,15 @@ static inline struct gpumem_shm_device *device_of(int dev)
     return d;
 }
 
-/* Event slots are claimed a few at a time per thread, so threads do not
- * contend on the ring's head for every event. */
-#define EVENT_BATCH 8
-static __thread struct {
-    uint64_t next, end;
-    struct gpumem_shm_segment *seg;
-} claimed __attribute__((tls_model("initial-exec")));
-
-/* Append to the event ring: seq 0 while the entry changes, release stores
- * keep that order, seq = index + 1 publishes it. */
+/* Append to the event ring: each event takes its own index, so the newest
+ * events are always the last ones written (a thread never writes an index
+ * the ring has long wrapped past). seq 0 while the entry changes, release
+ * stores keep that order, seq = index + 1 publishes it. */
 static void event(uint8_t op, enum gpumem_api api, int device, uint64_t bytes, uint64_t address, int32_t result,
                   uint64_t now)
 {
     struct gpumem_shm_segment *s = gpumem__segment();
-    if (GM_UNLIKELY(claimed.next == claimed.end || claimed.seg != s)) {
-        claimed.next = ADD(&s->header.events_head, EVENT_BATCH);
-        claimed.end = claimed.next + EVENT_BATCH;
-        claimed.seg = s;
-    }
-    uint64_t i = claimed.next++;
+    uint64_t i = ADD(&s->header.events_head, 1);
     struct gpumem_shm_event *e = &s->events[i & (GPUMEM_SHM_EVENT_SLOTS - 1)];
     __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->unix_ns, now, __ATOMIC_RELEASE);
@@ -114,7 +103,11 @@ static void event(uint8_t op, enum gpumem_api api, int device, uint64_t bytes, u
 /* reserved += bytes, keeping the peak. */
 static void charge(int dev, struct gpumem_shm_device *d, uint64_t bytes)
 {
-    uint64_t now = ADD(&d->reserved_bytes, bytes) + bytes;
+    /* Sequentially consistent, like the level's own compare-and-swap: a
+     * thread that changes reserved and then finds the level unchanged, and
+     * one that changes the level and then re-reads reserved, cannot both
+     * miss the other's change (alarm.c). */
+    uint64_t now = __atomic_add_fetch(&d->reserved_bytes, bytes, __ATOMIC_SEQ_CST);
     uint64_t peak = LOAD(&d->peak_bytes);
     while (now > peak) {
         if (__atomic_compare_exchange_n(&d->peak_bytes, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
@@ -131,7 +124,7 @@ static uint64_t subtract(uint64_t *field, uint64_t bytes)
     uint64_t cur = LOAD(field), next;
     do {
         next = cur > bytes ? cur - bytes : 0;
-    } while (!__atomic_compare_exchange_n(field, &cur, next, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    } while (!__atomic_compare_exchange_n(field, &cur, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
     return next;
 }
 
@@ -156,13 +149,13 @@ static void release_entry(const struct gpumem_entry *e)
 }
 
 static uint8_t pool_index(gcu_mempool pool);
-static gcu_mempool pool_at(uint8_t index);
 
 void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes, int device,
                       gcu_mempool pool)
 {
     struct gpumem_thread *th = &gpumem__thread;
-    th->driver_key = key;
+    if (kind == GPUMEM_KIND_VMM) th->driver_handle = 1;
+    else th->driver_key = key;
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
     struct gpumem_shm_device *d = device_of(device);
     if (!d) { untracked(); return; }
@@ -180,34 +173,40 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     ADD(&d->alloc_count, 1);
 }
 
-void gpumem__prefetch_free(uint64_t key)
+static void pool_freed(uint8_t index);
+
+void gpumem__free_begin(enum gpumem_kind kind, uint64_t key, struct gpumem_claim *c)
 {
-    gpumem_ledger_prefetch(&pointers, key);
+    c->found = key != 0 && gpumem_ledger_remove(kind == GPUMEM_KIND_VMM ? &handles : &pointers, key, &c->e);
+    if (!c->found) c->e.kind = (uint8_t)kind;
 }
 
-int gpumem__on_free(enum gpumem_api api, uint64_t key)
+void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c, int ok)
 {
     struct gpumem_thread *th = &gpumem__thread;
-    th->driver_key = key;
-    if (key == 0) return 0;
+    int is_handle = c->e.kind == GPUMEM_KIND_VMM;
+    if (is_handle) th->driver_handle = 1;
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
-    struct gpumem_entry e;
-    int is_handle = api == GPUMEM_API_CU_MEM_RELEASE;
-    if (!gpumem_ledger_remove(is_handle ? &handles : &pointers, key, &e)) {
+    if (!ok) {
+        /* The driver refused: the memory is still there. Should the key be
+         * live again (a stale entry), the newer one stays. */
+        if (c->found && gpumem_ledger_restore(is_handle ? &handles : &pointers, &c->e) != 0) release_entry(&c->e);
+        return;
+    }
+    if (key == 0) return;
+    if (!c->found) {
         /* A released handle the shim never charged is host memory, not an
          * unknown free. */
-        if (is_handle) return 0;
+        if (is_handle) return;
         int device = gpumem__current_device();
         struct gpumem_shm_device *d = device_of(device);
         if (d) ADD(&d->unknown_free_count, 1);
         event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__now_ns());
-        return 0;
+        return;
     }
-    event(GPUMEM_OP_FREE, api, e.device, e.bytes, key, 0, gpumem__now_ns());
-    release_entry(&e);
-    /* The pool's reserve may have shrunk; -1: charge the pool's own device. */
-    if (e.kind == GPUMEM_KIND_ASYNC && e.pool) gpumem__pool_update(pool_at(e.pool), -1);
-    return 1;
+    event(GPUMEM_OP_FREE, api, c->e.device, c->e.bytes, key, 0, gpumem__now_ns());
+    release_entry(&c->e);
+    if (c->e.kind == GPUMEM_KIND_ASYNC && c->e.pool) pool_freed(c->e.pool);
 }
 
 void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_result result)
@@ -251,41 +250,61 @@ void gpumem__census(void (*fn)(const struct gpumem_entry *, void *), void *ctx)
 /* ---- stream-ordered pools: charge what each pool reserves -------------- */
 
 #define POOL_SLOTS 64
+/* A pool's reserve is followed at 2 MiB granules, the driver's smallest:
+ * what lies within one granule of the memory in use is not given back. */
+#define POOL_GRANULE (UINT64_C(2) << 20)
 static struct pool_slot {
     atomic_int lock;
     _Atomic(uintptr_t) pool; /* 0 free */
     int device;
     uint64_t charged;
+    atomic_int pending;      /* frees since the reserve was last seen settled */
 } pool_slots[POOL_SLOTS];
+static atomic_int slots_lock; /* taking a free slot for a new pool */
+atomic_int gpumem__pools_pending;
 
 /* Held across a driver call (the pool's reserve): waiters yield the CPU
  * rather than spin through it. */
-static void slot_lock(struct pool_slot *s)
+static void spin_lock(atomic_int *l)
 {
-    for (unsigned spins = 0; atomic_exchange_explicit(&s->lock, 1, memory_order_acquire);)
-        while (atomic_load_explicit(&s->lock, memory_order_relaxed))
+    for (unsigned spins = 0; atomic_exchange_explicit(l, 1, memory_order_acquire);)
+        while (atomic_load_explicit(l, memory_order_relaxed))
             if (++spins > 64) sched_yield();
 }
 
-static void slot_unlock(struct pool_slot *s) { atomic_store_explicit(&s->lock, 0, memory_order_release); }
+static void spin_unlock(atomic_int *l) { atomic_store_explicit(l, 0, memory_order_release); }
+static void slot_lock(struct pool_slot *s) { spin_lock(&s->lock); }
+static void slot_unlock(struct pool_slot *s) { spin_unlock(&s->lock); }
+
+static struct pool_slot *pool_find(uintptr_t key)
+{
+    for (int i = 0; i < POOL_SLOTS; i++)
+        if (atomic_load(&pool_slots[i].pool) == key) return &pool_slots[i];
+    return NULL;
+}
 
 static struct pool_slot *pool_slot(gcu_mempool pool, int create)
 {
     uintptr_t key = (uintptr_t)pool;
-    for (int i = 0; i < POOL_SLOTS; i++)
-        if (atomic_load(&pool_slots[i].pool) == key) return &pool_slots[i];
-    for (int i = 0; create && i < POOL_SLOTS; i++) {
-        uintptr_t expected = 0;
-        if (atomic_load(&pool_slots[i].pool) != 0) continue;
-        slot_lock(&pool_slots[i]);
-        if (atomic_compare_exchange_strong(&pool_slots[i].pool, &expected, key)) {
-            pool_slots[i].device = -1;
-            pool_slots[i].charged = 0;
-        }
-        slot_unlock(&pool_slots[i]);
-        if (expected == 0 || expected == key) return &pool_slots[i];
+    struct pool_slot *found = pool_find(key);
+    if (found || !create) return found;
+    /* One thread at a time takes a slot, after looking again: two threads
+     * meeting a new pool at once share one slot. */
+    spin_lock(&slots_lock);
+    found = pool_find(key);
+    for (int i = 0; !found && i < POOL_SLOTS; i++) {
+        struct pool_slot *s = &pool_slots[i];
+        if (atomic_load(&s->pool) != 0) continue;
+        slot_lock(s);
+        s->device = -1;
+        s->charged = 0;
+        atomic_store(&s->pending, 0);
+        atomic_store(&s->pool, key);
+        slot_unlock(s);
+        found = s;
     }
-    return NULL;
+    spin_unlock(&slots_lock);
+    return found;
 }
 
 /* A pool as the ledger stores it: its slot + 1, or 0 when it has none. If
@@ -297,10 +316,6 @@ static uint8_t pool_index(gcu_mempool pool)
     return s ? (uint8_t)(s - pool_slots + 1) : 0;
 }
 
-static gcu_mempool pool_at(uint8_t index)
-{
-    return (gcu_mempool)atomic_load(&pool_slots[index - 1].pool);
-}
 
 void gpumem__pool_register(gcu_mempool pool, int device)
 {
@@ -322,8 +337,29 @@ int gpumem__pool_device(gcu_mempool pool)
 }
 
 
-/* Charge the pool's reserve as the driver reports it now. The query runs
- * under the pool's own lock so two threads never apply stale differences. */
+/* Charge the slot's pool's reserve as the driver reports it now; the caller
+ * holds the slot's lock. Returns the reserve, or UINT64_MAX when the driver
+ * could not say. The query runs under the slot's lock so two threads never
+ * apply stale differences. */
+static uint64_t slot_update(struct pool_slot *s, gcu_mempool pool, int device, gcu_result *why)
+{
+    const struct gpumem_driver *drv = gpumem__driver();
+    if (device < 0) device = s->device >= 0 ? s->device : gpumem__current_device();
+    struct gpumem_shm_device *d = device_of(device);
+    uint64_t reserved = 0;
+    gcu_result r = d ? drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved)
+                     : GCU_ERROR_NOT_FOUND; /* no device to charge: not a sign the pool is gone */
+    if (why) *why = r;
+    if (r != GCU_SUCCESS) return UINT64_MAX;
+    if (s->device < 0) s->device = device;
+    uint64_t before = s->charged;
+    s->charged = reserved;
+    if (reserved > before) charge(device, d, reserved - before);
+    else if (reserved < before) uncharge(device, d, before - reserved);
+    return reserved;
+}
+
+/* Charge the pool's reserve as the driver reports it now. */
 void gpumem__pool_update(gcu_mempool pool, int device)
 {
     const struct gpumem_driver *drv = gpumem__driver();
@@ -331,20 +367,19 @@ void gpumem__pool_update(gcu_mempool pool, int device)
     struct pool_slot *s = pool_slot(pool, 1);
     if (!s) { untracked(); return; }
     slot_lock(s);
-    if (device < 0) device = s->device >= 0 ? s->device : gpumem__current_device();
-    struct gpumem_shm_device *d = device_of(device);
-    if (!d) { slot_unlock(s); return; }
-    uint64_t reserved = 0;
-    if (drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved) == GCU_SUCCESS) {
-        if (s->device < 0) s->device = device;
-        uint64_t before = s->charged;
-        s->charged = reserved;
-        slot_unlock(s);
-        if (reserved > before) charge(device, d, reserved - before);
-        else if (reserved < before) uncharge(device, d, before - reserved);
-        return;
-    }
+    if (atomic_load(&s->pool) == (uintptr_t)pool) slot_update(s, pool, device, NULL);
     slot_unlock(s);
+}
+
+static void slot_release(struct pool_slot *s)
+{
+    uint64_t charged = s->charged;
+    int device = s->device;
+    s->charged = 0;
+    if (atomic_exchange(&s->pending, 0)) atomic_fetch_sub(&gpumem__pools_pending, 1);
+    atomic_store(&s->pool, 0);
+    struct gpumem_shm_device *d = device_of(device);
+    if (d && charged) uncharge(device, d, charged);
 }
 
 void gpumem__pool_forget(gcu_mempool pool)
@@ -352,21 +387,129 @@ void gpumem__pool_forget(gcu_mempool pool)
     struct pool_slot *s = pool_slot(pool, 0);
     if (!s) return;
     slot_lock(s);
-    uint64_t charged = s->charged;
-    int device = s->device;
-    s->charged = 0;
-    atomic_store(&s->pool, 0);
+    if (atomic_load(&s->pool) == (uintptr_t)pool) slot_release(s);
     slot_unlock(s);
-    struct gpumem_shm_device *d = device_of(device);
-    if (d && charged) uncharge(device, d, charged);
+}
+
+/* A free from the pool in slot index - 1: its reserve may shrink now (a
+ * trim, a destroyed pool) or at the next synchronisation. */
+static void pool_freed(uint8_t index)
+{
+    struct pool_slot *s = &pool_slots[index - 1];
+    gcu_mempool pool = (gcu_mempool)atomic_load(&s->pool);
+    if (!pool) return;
+    if (!atomic_load_explicit(&s->pending, memory_order_relaxed) && !atomic_exchange(&s->pending, 1))
+        atomic_fetch_add(&gpumem__pools_pending, 1);
+    gpumem__pool_update(pool, -1);
+}
+
+/* The driver gives back what a pool holds beyond its release threshold at
+ * a stream, event or context synchronisation. Each pool with frees since
+ * its reserve settled is read again; it settles once it holds no more than
+ * its threshold or the granules its memory in use needs. */
+void gpumem__pools_synchronized(void)
+{
+    const struct gpumem_driver *drv = gpumem__driver();
+    if (!drv->mem_pool_get_attribute) return;
+    for (int i = 0; i < POOL_SLOTS; i++) {
+        struct pool_slot *s = &pool_slots[i];
+        if (!atomic_load_explicit(&s->pending, memory_order_relaxed)) continue;
+        slot_lock(s);
+        gcu_mempool pool = (gcu_mempool)atomic_load(&s->pool);
+        uint64_t threshold = 0, used = 0;
+        uint64_t reserved = pool ? slot_update(s, pool, -1, NULL) : UINT64_MAX;
+        int settled = reserved == UINT64_MAX ||
+                      drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold) != GCU_SUCCESS ||
+                      drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used) != GCU_SUCCESS;
+        uint64_t in_use = used > UINT64_MAX - POOL_GRANULE ? used : (used + POOL_GRANULE - 1) & ~(POOL_GRANULE - 1);
+        if (settled || reserved <= threshold || reserved <= in_use) {
+            if (atomic_exchange(&s->pending, 0)) atomic_fetch_sub(&gpumem__pools_pending, 1);
+        }
+        slot_unlock(s);
+    }
+}
+
+/* ---- context teardown ---------------------------------------------------- */
+
+struct sweep {
+    struct gpumem_entry *list;
+    size_t n, cap;
+    int device;
+    unsigned kinds;
+    int failed;
+};
+
+static void sweep_collect(const struct gpumem_entry *e, void *ctx)
+{
+    struct sweep *w = ctx;
+    if ((w->device >= 0 && e->device != w->device) || !(w->kinds & (1u << e->kind)) || w->failed) return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        struct gpumem_entry *list = realloc(w->list, cap * sizeof *list);
+        if (!list) { w->failed = 1; return; }
+        w->list = list;
+        w->cap = cap;
+    }
+    w->list[w->n++] = *e;
+}
+
+/* Only the driver's "no such allocation" counts as gone: any other error
+ * (no current context, a driver being torn down) keeps the entry. */
+static int entry_gone(const struct gpumem_driver *drv, const struct gpumem_entry *e)
+{
+    if (e->kind == GPUMEM_KIND_VMM) {
+        gcu_mem_allocation_prop prop;
+        return drv->handle_properties && drv->handle_properties(&prop, e->key) == GCU_ERROR_INVALID_VALUE;
+    }
+    unsigned int type = 0;
+    return drv->pointer_get_attribute &&
+           drv->pointer_get_attribute(&type, GCU_POINTER_ATTRIBUTE_MEMORY_TYPE, e->key) == GCU_ERROR_INVALID_VALUE;
+}
+
+void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds)
+{
+    const struct gpumem_driver *drv = gpumem__driver();
+    struct sweep w = { .device = device, .kinds = kinds };
+    gpumem_ledger_foreach(&pointers, sweep_collect, &w);
+    if (kinds & (1u << GPUMEM_KIND_VMM)) gpumem_ledger_foreach(&handles, sweep_collect, &w);
+    if (w.failed) untracked(); /* out of host memory: what was not looked at stays charged */
+    uint64_t freed[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
+    uint32_t count[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
+    /* The driver is asked outside the ledger's locks; an entry is removed
+     * only if it is still the one looked at, not a new allocation that got
+     * the address meanwhile. */
+    for (size_t i = 0; i < w.n; i++) {
+        const struct gpumem_entry *e = &w.list[i];
+        if (!entry_gone(drv, e)) continue;
+        if (!gpumem_ledger_remove_if(e->kind == GPUMEM_KIND_VMM ? &handles : &pointers, e)) continue;
+        release_entry(e);
+        if ((unsigned)e->device < GPUMEM_SHM_DEVICE_SLOTS) {
+            if (e->kind == GPUMEM_KIND_DEVICE || e->kind == GPUMEM_KIND_VMM) freed[e->device] += e->bytes;
+            count[e->device]++;
+        }
+    }
+    free(w.list);
+    uint64_t now = gpumem__now_ns();
+    for (int dev = 0; dev < (int)GPUMEM_SHM_DEVICE_SLOTS; dev++)
+        if (count[dev]) event(GPUMEM_OP_FREE, api, dev, freed[dev], 0, 0, now);
+    /* A pool the teardown destroyed is forgotten; the others are re-read. */
+    if (!(kinds & (1u << GPUMEM_KIND_ASYNC)) || !drv->mem_pool_get_attribute) return;
+    for (int i = 0; i < POOL_SLOTS; i++) {
+        struct pool_slot *s = &pool_slots[i];
+        slot_lock(s);
+        gcu_mempool pool = (gcu_mempool)atomic_load(&s->pool);
+        gcu_result why = GCU_SUCCESS;
+        if (pool && (device < 0 || s->device == device) && slot_update(s, pool, -1, &why) == UINT64_MAX &&
+            why == GCU_ERROR_INVALID_VALUE)
+            slot_release(s);
+        slot_unlock(s);
+    }
 }
 
 /* The child of fork() starts with counters of its own: nothing it inherited
  * belongs to it (CUDA does not survive fork). */
 void gpumem__counters_after_fork_child(void)
 {
-    claimed.next = claimed.end = 0;
-    claimed.seg = NULL;
     gpumem_ledger_unlock_all(&pointers);
     gpumem_ledger_unlock_all(&handles);
     gpumem_ledger_clear(&pointers);
@@ -374,8 +517,11 @@ void gpumem__counters_after_fork_child(void)
     for (int i = 0; i < POOL_SLOTS; i++) {
         atomic_store(&pool_slots[i].lock, 0);
         atomic_store(&pool_slots[i].pool, 0);
+        atomic_store(&pool_slots[i].pending, 0);
         pool_slots[i].charged = 0;
     }
+    atomic_store(&slots_lock, 0);
+    atomic_store(&gpumem__pools_pending, 0);
     for (int i = 0; i < (int)GPUMEM_SHM_DEVICE_SLOTS; i++) atomic_store(&info_state[i], 0);
 }
 

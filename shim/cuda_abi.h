@@ -20,9 +20,11 @@ typedef unsigned long long gcu_mem_handle; /* CUmemGenericAllocationHandle   */
 typedef uint64_t gcu_uint64;             /* cuuint64_t                       */
 typedef struct CUctx_st *gcu_context;
 typedef struct CUstream_st *gcu_stream;
+typedef struct CUevent_st *gcu_event;
 typedef struct CUmemPoolHandle_st *gcu_mempool;
 typedef unsigned int gcu_proc_status;    /* CUdriverProcAddressQueryResult   */
 typedef unsigned int gcu_pool_attribute; /* CUmemPool_attribute              */
+typedef unsigned int gcu_pointer_attribute; /* CUpointer_attribute           */
 struct gcu_uuid_own { char bytes[16]; };
 
 enum {
@@ -32,7 +34,10 @@ enum {
     GCU_ERROR_NOT_FOUND = 500,
     GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM = 2,
     GCU_MEM_LOCATION_TYPE_DEVICE = 1,
+    GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4,
     GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT = 5,
+    GCU_MEMPOOL_ATTR_USED_MEM_CURRENT = 7,
+    GCU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2,
 };
 
 typedef struct gcu_mem_location { unsigned int type; int id; } gcu_mem_location;
@@ -87,6 +92,13 @@ typedef gcu_result (*gcu_cuMemPoolCreate_fn)(gcu_mempool *, const gcu_mem_pool_p
 typedef gcu_result (*gcu_cuMemPoolDestroy_fn)(gcu_mempool);
 typedef gcu_result (*gcu_cuGetProcAddress_fn)(const char *, void **, int, gcu_uint64);
 typedef gcu_result (*gcu_cuGetProcAddress_v2_fn)(const char *, void **, int, gcu_uint64, gcu_proc_status *);
+typedef gcu_result (*gcu_cuCtxDestroy_v2_fn)(gcu_context);
+typedef gcu_result (*gcu_cuDevicePrimaryCtxRelease_fn)(gcu_device);
+typedef gcu_result (*gcu_cuDevicePrimaryCtxReset_fn)(gcu_device);
+typedef gcu_result (*gcu_cuCtxSynchronize_fn)(void);
+typedef gcu_result (*gcu_cuCtxSynchronize_v2_fn)(gcu_context);
+typedef gcu_result (*gcu_cuStreamSynchronize_fn)(gcu_stream);
+typedef gcu_result (*gcu_cuEventSynchronize_fn)(gcu_event);
 /* Driver functions the shim only calls. */
 typedef gcu_result (*gcu_cuCtxGetDevice_fn)(gcu_device *);
 typedef gcu_result (*gcu_cuDeviceTotalMem_v2_fn)(size_t *, gcu_device);
@@ -96,6 +108,9 @@ typedef gcu_result (*gcu_cuDeviceGetName_fn)(char *, int, gcu_device);
 typedef gcu_result (*gcu_cuDeviceGetMemPool_fn)(gcu_mempool *, gcu_device);
 typedef gcu_result (*gcu_cuMemPoolGetAttribute_fn)(gcu_mempool, gcu_pool_attribute, void *);
 typedef gcu_result (*gcu_cuMemGetInfo_v2_fn)(size_t *, size_t *);
+typedef gcu_result (*gcu_cuPointerGetAttribute_fn)(void *, gcu_pointer_attribute, gcu_deviceptr);
+typedef gcu_result (*gcu_cuMemGetAllocationPropertiesFromHandle_fn)(gcu_mem_allocation_prop *, gcu_mem_handle);
+typedef gcu_result (*gcu_cuDevicePrimaryCtxGetState_fn)(gcu_device, unsigned int *, int *);
 
 /* Runtime. */
 typedef unsigned int gcu_rt_error; /* cudaError_t (enum cudaError) */

@@ -15,23 +15,30 @@
 
 #define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
 
-/* Bookkeeping after an allocation call. */
-static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes,
-                        int device)
+/* Bookkeeping after an allocation call, with errno saved before anything
+ * (the current device included) is asked of the driver. */
+static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes)
 {
     int saved = errno;
+    int device = gpumem__current_device();
     if (r == GCU_SUCCESS) gpumem__on_alloc(kind, api, key, bytes, device, NULL);
     else gpumem__on_failure(api, bytes, device, r);
     errno = saved;
 }
 
-static void after_free(gcu_result r, enum gpumem_api api, uint64_t key)
-{
-    if (r != GCU_SUCCESS) return;
-    int saved = errno;
-    gpumem__on_free(api, key);
-    errno = saved;
-}
+/* A free: the entry is claimed before the real call (see gpumem__free_begin),
+ * settled after it. A pointer that a runtime free in progress has claimed is
+ * left to the runtime layer. The ledger never touches errno. */
+#define FREE_BODY(kind, api, key, call)                                           \
+    if (DISABLED() || GM_UNLIKELY(gpumem__thread.runtime_free == (key) && (key))) \
+        return call;                                                              \
+    struct gpumem_claim claim;                                                    \
+    gpumem__free_begin(kind, key, &claim);                                        \
+    gcu_result r = call;                                                          \
+    int saved = errno;                                                            \
+    gpumem__free_end(api, key, &claim, r == GCU_SUCCESS);                         \
+    errno = saved;                                                                \
+    return r;
 
 gcu_result cuMemAlloc_v2(gcu_deviceptr *dptr, size_t bytes)
 {
@@ -39,8 +46,7 @@ gcu_result cuMemAlloc_v2(gcu_deviceptr *dptr, size_t bytes)
     if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(dptr, bytes);
     if (DISABLED()) return r;
-    after_alloc(r, GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, r == GCU_SUCCESS ? *dptr : 0, bytes,
-                gpumem__current_device());
+    after_alloc(r, GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, r == GCU_SUCCESS ? *dptr : 0, bytes);
     return r;
 }
 
@@ -53,8 +59,7 @@ gcu_result cuMemAllocPitch_v2(gcu_deviceptr *dptr, size_t *pitch, size_t width, 
     /* On success the driver reserved pitch x height; on failure the request
      * is width x height. */
     uint64_t bytes = r == GCU_SUCCESS ? (uint64_t)*pitch * height : (uint64_t)width * height;
-    after_alloc(r, GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC_PITCH, r == GCU_SUCCESS ? *dptr : 0, bytes,
-                gpumem__current_device());
+    after_alloc(r, GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC_PITCH, r == GCU_SUCCESS ? *dptr : 0, bytes);
     return r;
 }
 
@@ -64,8 +69,7 @@ gcu_result cuMemAllocManaged(gcu_deviceptr *dptr, size_t bytes, unsigned int fla
     if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(dptr, bytes, flags);
     if (DISABLED()) return r;
-    after_alloc(r, GPUMEM_KIND_MANAGED, GPUMEM_API_CU_MEM_ALLOC_MANAGED, r == GCU_SUCCESS ? *dptr : 0, bytes,
-                gpumem__current_device());
+    after_alloc(r, GPUMEM_KIND_MANAGED, GPUMEM_API_CU_MEM_ALLOC_MANAGED, r == GCU_SUCCESS ? *dptr : 0, bytes);
     return r;
 }
 
@@ -73,11 +77,8 @@ gcu_result cuMemFree_v2(gcu_deviceptr ptr)
 {
     gcu_cuMemFree_v2_fn real = GPUMEM_REAL(cuMemFree_v2, cuMemFree_v2);
     if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
-    if (GM_LIKELY(!DISABLED())) gpumem__prefetch_free(ptr);
-    gcu_result r = real(ptr); /* unknown pointers too: the driver decides */
-    if (DISABLED()) return r;
-    after_free(r, GPUMEM_API_CU_MEM_FREE, ptr);
-    return r;
+    /* Unknown pointers too reach the driver: it decides. */
+    FREE_BODY(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_FREE, ptr, real(ptr))
 }
 
 /* ---- virtual memory management: physical memory is charged at create, by
@@ -90,9 +91,12 @@ gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_alloc
     gcu_result r = real(handle, bytes, prop, flags);
     if (DISABLED()) return r;
     /* Host and host-NUMA locations are not device memory. */
-    if (prop && prop->location.type == GCU_MEM_LOCATION_TYPE_DEVICE)
-        after_alloc(r, GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_CREATE, r == GCU_SUCCESS ? *handle : 0, bytes,
-                    prop->location.id);
+    if (prop && prop->location.type == GCU_MEM_LOCATION_TYPE_DEVICE) {
+        int saved = errno;
+        if (r == GCU_SUCCESS) gpumem__on_alloc(GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_CREATE, *handle, bytes, prop->location.id, NULL);
+        else gpumem__on_failure(GPUMEM_API_CU_MEM_CREATE, bytes, prop->location.id, r);
+        errno = saved;
+    }
     return r;
 }
 
@@ -100,10 +104,7 @@ gcu_result cuMemRelease(gcu_mem_handle handle)
 {
     gcu_cuMemRelease_fn real = GPUMEM_REAL(cuMemRelease, cuMemRelease);
     if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
-    gcu_result r = real(handle);
-    if (DISABLED() || r != GCU_SUCCESS) return r;
-    after_free(r, GPUMEM_API_CU_MEM_RELEASE, handle);
-    return r;
+    FREE_BODY(GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_RELEASE, handle, real(handle))
 }
 
 /* ---- stream-ordered allocation: the pool's reserve is what is charged ---- */
@@ -160,15 +161,12 @@ ASYNC_ALLOC(cuMemAllocAsync_ptsz)
 POOL_ALLOC(cuMemAllocFromPoolAsync)
 POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
 
-#define ASYNC_FREE(sym)                                                    \
-    gcu_result sym(gcu_deviceptr ptr, gcu_stream stream)                   \
-    {                                                                      \
-        gcu_cuMemFreeAsync_fn real = GPUMEM_REAL(cuMemFreeAsync, sym);     \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                \
-        if (!DISABLED()) gpumem__prefetch_free(ptr);                       \
-        gcu_result r = real(ptr, stream);                                  \
-        if (!DISABLED()) after_free(r, GPUMEM_API_CU_MEM_FREE_ASYNC, ptr); \
-        return r;                                                          \
+#define ASYNC_FREE(sym)                                                                 \
+    gcu_result sym(gcu_deviceptr ptr, gcu_stream stream)                                \
+    {                                                                                   \
+        gcu_cuMemFreeAsync_fn real = GPUMEM_REAL(cuMemFreeAsync, sym);                  \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                             \
+        FREE_BODY(GPUMEM_KIND_ASYNC, GPUMEM_API_CU_MEM_FREE_ASYNC, ptr, real(ptr, stream)) \
     }
 ASYNC_FREE(cuMemFreeAsync)
 ASYNC_FREE(cuMemFreeAsync_ptsz)
@@ -208,3 +206,88 @@ gcu_result cuMemPoolDestroy(gcu_mempool pool)
     errno = saved;
     return r;
 }
+
+/* ---- synchronisation: where pools give memory back ------------------------
+ * One relaxed load while no pool has frees outstanding. */
+
+static inline void after_sync(void)
+{
+    if (GM_LIKELY(atomic_load_explicit(&gpumem__pools_pending, memory_order_relaxed) == 0) || DISABLED()) return;
+    int saved = errno;
+    gpumem__pools_synchronized();
+    errno = saved;
+}
+
+#define SYNC_HOOK(sym, type, params, args)                   \
+    gcu_result sym params                                    \
+    {                                                        \
+        gcu_##type##_fn real = GPUMEM_REAL(type, sym);       \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;  \
+        gcu_result r = real args;                            \
+        after_sync();                                        \
+        return r;                                            \
+    }
+SYNC_HOOK(cuCtxSynchronize, cuCtxSynchronize, (void), ())
+SYNC_HOOK(cuCtxSynchronize_v2, cuCtxSynchronize_v2, (gcu_context ctx), (ctx))
+SYNC_HOOK(cuStreamSynchronize, cuStreamSynchronize, (gcu_stream stream), (stream))
+SYNC_HOOK(cuStreamSynchronize_ptsz, cuStreamSynchronize, (gcu_stream stream), (stream))
+SYNC_HOOK(cuEventSynchronize, cuEventSynchronize, (gcu_event event), (event))
+
+/* ---- context teardown: memory freed without a free per allocation -------- */
+
+static void after_teardown(enum gpumem_api api, int device, unsigned kinds)
+{
+    int saved = errno;
+    gpumem__teardown(api, device, kinds);
+    errno = saved;
+}
+
+/* cuCtxDestroy frees what was allocated in the context, never VMM handles
+ * nor stream-ordered allocations (cuda.h); the context's device is not
+ * asked for, so every device's entries are looked at. */
+gcu_result cuCtxDestroy_v2(gcu_context ctx)
+{
+    gcu_cuCtxDestroy_v2_fn real = GPUMEM_REAL(cuCtxDestroy_v2, cuCtxDestroy_v2);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(ctx);
+    if (r == GCU_SUCCESS && !DISABLED()) after_teardown(GPUMEM_API_CU_CTX_DESTROY, -1, GPUMEM_SWEEP_CONTEXT_BOUND);
+    return r;
+}
+
+/* A reset destroys everything of the device's primary context. */
+#define PRIMARY_RESET(sym)                                                                                  \
+    gcu_result sym(gcu_device dev)                                                                          \
+    {                                                                                                       \
+        gcu_cuDevicePrimaryCtxReset_fn real = GPUMEM_REAL(cuDevicePrimaryCtxReset, sym);                    \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                                 \
+        gcu_result r = real(dev);                                                                           \
+        if (r == GCU_SUCCESS && !DISABLED()) after_teardown(GPUMEM_API_CU_DEVICE_PRIMARY_CTX_RESET, dev, GPUMEM_SWEEP_ALL); \
+        return r;                                                                                           \
+    }
+PRIMARY_RESET(cuDevicePrimaryCtxReset)
+PRIMARY_RESET(cuDevicePrimaryCtxReset_v2)
+
+/* Releasing the last reference destroys the primary context: the driver
+ * says whether it is still active. */
+static void after_release(gcu_device dev)
+{
+    int saved = errno;
+    const struct gpumem_driver *drv = gpumem__driver();
+    unsigned int flags = 0;
+    int active = 1;
+    if (drv->primary_ctx_get_state && drv->primary_ctx_get_state(dev, &flags, &active) == GCU_SUCCESS && !active)
+        gpumem__teardown(GPUMEM_API_CU_DEVICE_PRIMARY_CTX_RELEASE, dev, GPUMEM_SWEEP_ALL);
+    errno = saved;
+}
+
+#define PRIMARY_RELEASE(sym)                                                                 \
+    gcu_result sym(gcu_device dev)                                                           \
+    {                                                                                        \
+        gcu_cuDevicePrimaryCtxRelease_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRelease, sym); \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                  \
+        gcu_result r = real(dev);                                                            \
+        if (r == GCU_SUCCESS && !DISABLED()) after_release(dev);                             \
+        return r;                                                                            \
+    }
+PRIMARY_RELEASE(cuDevicePrimaryCtxRelease)
+PRIMARY_RELEASE(cuDevicePrimaryCtxRelease_v2)

@@ -11,23 +11,42 @@
 #include "shim.h"
 
 /* Enter a runtime call: the driver layer attributes what it sees to api. */
-static inline uint8_t enter(enum gpumem_api api)
+struct outer {
+    uint8_t api, handle;
+    uint64_t runtime_free;
+};
+
+static inline struct outer enter(enum gpumem_api api)
 {
     struct gpumem_thread *th = &gpumem__thread;
-    uint8_t outer = th->runtime_api;
-    if (!outer) th->runtime_api = (uint8_t)api;
+    struct outer o = { th->runtime_api, th->driver_handle, th->runtime_free };
+    if (!o.api) th->runtime_api = (uint8_t)api;
     th->driver_key = 0;
-    return outer;
+    th->driver_handle = 0;
+    return o;
 }
 
-static void leave_alloc(uint8_t outer, gcu_rt_error r, enum gpumem_kind kind, enum gpumem_api api, void **ptr,
+/* Leave it: returns whether the driver layer created or released a VMM
+ * handle inside (then the runtime's pointer is that handle's mapping, and
+ * already counted). */
+static inline int leave(struct outer o)
+{
+    struct gpumem_thread *th = &gpumem__thread;
+    int handle = th->driver_handle;
+    th->runtime_api = o.api;
+    th->driver_handle = o.handle | (uint8_t)handle;
+    th->runtime_free = o.runtime_free;
+    return handle;
+}
+
+static void leave_alloc(struct outer o, gcu_rt_error r, enum gpumem_kind kind, enum gpumem_api api, void **ptr,
                         uint64_t bytes)
 {
     struct gpumem_thread *th = &gpumem__thread;
     int saved = errno;
-    th->runtime_api = outer;
+    int handle = leave(o);
     uint64_t key = r == GCU_RT_SUCCESS && ptr ? (uint64_t)(uintptr_t)*ptr : 0;
-    if (r == GCU_RT_SUCCESS && key && th->driver_key != key)
+    if (r == GCU_RT_SUCCESS && key && th->driver_key != key && !handle)
         gpumem__on_alloc(kind, api, key, bytes, gpumem__current_device(), NULL);
     else if (r == GCU_RT_ERROR_MEMORY_ALLOCATION && th->driver_key == 0)
         /* Only if the driver layer did not already count this failure. */
@@ -36,13 +55,25 @@ static void leave_alloc(uint8_t outer, gcu_rt_error r, enum gpumem_kind kind, en
     errno = saved;
 }
 
-static void leave_free(uint8_t outer, gcu_rt_error r, enum gpumem_api api, void *ptr)
+/* A runtime free claims its pointer before the real call, exactly as the
+ * driver layer does (and in its place: runtime_free tells the driver layer
+ * to leave that pointer alone). */
+static inline struct outer enter_free(enum gpumem_api api, void *ptr, struct gpumem_claim *c)
 {
-    struct gpumem_thread *th = &gpumem__thread;
-    int saved = errno;
-    th->runtime_api = outer;
+    struct outer o = enter(api);
     uint64_t key = (uint64_t)(uintptr_t)ptr;
-    if (r == GCU_RT_SUCCESS && key && th->driver_key != key) gpumem__on_free(api, key);
+    gpumem__thread.runtime_free = key;
+    gpumem__free_begin(GPUMEM_KIND_DEVICE, key, c);
+    return o;
+}
+
+static void leave_free(struct outer o, gcu_rt_error r, enum gpumem_api api, void *ptr, struct gpumem_claim *c)
+{
+    int saved = errno;
+    int handle = leave(o);
+    /* Not in the ledger, but the driver layer released a handle inside: the
+     * pointer was that handle's mapping, settled there. */
+    if (c->found || !handle) gpumem__free_end(api, (uint64_t)(uintptr_t)ptr, c, r == GCU_RT_SUCCESS);
     gpumem__alarm_flush();
     errno = saved;
 }
@@ -57,7 +88,7 @@ gcu_rt_error cudaMalloc(void **ptr, size_t bytes)
 {
     REAL_OR_FAIL(cudaMalloc);
     if (DISABLED()) return real(ptr, bytes);
-    uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC);
+    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC);
     gcu_rt_error r = real(ptr, bytes);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC, ptr, bytes);
     return r;
@@ -67,7 +98,7 @@ gcu_rt_error cudaMallocPitch(void **ptr, size_t *pitch, size_t width, size_t hei
 {
     REAL_OR_FAIL(cudaMallocPitch);
     if (DISABLED()) return real(ptr, pitch, width, height);
-    uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_PITCH);
+    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_PITCH);
     gcu_rt_error r = real(ptr, pitch, width, height);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_PITCH, ptr,
                 r == GCU_RT_SUCCESS ? (uint64_t)*pitch * height : (uint64_t)width * height);
@@ -78,7 +109,7 @@ gcu_rt_error cudaMallocManaged(void **ptr, size_t bytes, unsigned int flags)
 {
     REAL_OR_FAIL(cudaMallocManaged);
     if (DISABLED()) return real(ptr, bytes, flags);
-    uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_MANAGED);
+    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_MANAGED);
     gcu_rt_error r = real(ptr, bytes, flags);
     leave_alloc(outer, r, GPUMEM_KIND_MANAGED, GPUMEM_API_CUDA_MALLOC_MANAGED, ptr, bytes);
     return r;
@@ -88,7 +119,7 @@ gcu_rt_error cudaMallocAsync(void **ptr, size_t bytes, gcu_stream stream)
 {
     REAL_OR_FAIL(cudaMallocAsync);
     if (DISABLED()) return real(ptr, bytes, stream);
-    uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_ASYNC);
+    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_ASYNC);
     gcu_rt_error r = real(ptr, bytes, stream);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_ASYNC, ptr, bytes);
     return r;
@@ -98,7 +129,7 @@ gcu_rt_error cudaMallocFromPoolAsync(void **ptr, size_t bytes, gcu_mempool pool,
 {
     REAL_OR_FAIL(cudaMallocFromPoolAsync);
     if (DISABLED()) return real(ptr, bytes, pool, stream);
-    uint8_t outer = enter(GPUMEM_API_CUDA_MALLOC_FROM_POOL_ASYNC);
+    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_FROM_POOL_ASYNC);
     gcu_rt_error r = real(ptr, bytes, pool, stream);
     leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_FROM_POOL_ASYNC, ptr, bytes);
     return r;
@@ -108,9 +139,10 @@ gcu_rt_error cudaFree(void *ptr)
 {
     REAL_OR_FAIL(cudaFree);
     if (DISABLED()) return real(ptr);
-    uint8_t outer = enter(GPUMEM_API_CUDA_FREE);
+    struct gpumem_claim claim;
+    struct outer outer = enter_free(GPUMEM_API_CUDA_FREE, ptr, &claim);
     gcu_rt_error r = real(ptr);
-    leave_free(outer, r, GPUMEM_API_CUDA_FREE, ptr);
+    leave_free(outer, r, GPUMEM_API_CUDA_FREE, ptr, &claim);
     return r;
 }
 
@@ -118,8 +150,9 @@ gcu_rt_error cudaFreeAsync(void *ptr, gcu_stream stream)
 {
     REAL_OR_FAIL(cudaFreeAsync);
     if (DISABLED()) return real(ptr, stream);
-    uint8_t outer = enter(GPUMEM_API_CUDA_FREE_ASYNC);
+    struct gpumem_claim claim;
+    struct outer outer = enter_free(GPUMEM_API_CUDA_FREE_ASYNC, ptr, &claim);
     gcu_rt_error r = real(ptr, stream);
-    leave_free(outer, r, GPUMEM_API_CUDA_FREE_ASYNC, ptr);
+    leave_free(outer, r, GPUMEM_API_CUDA_FREE_ASYNC, ptr, &claim);
     return r;
 }

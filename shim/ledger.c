@@ -65,7 +65,7 @@ static int grow(struct gpumem_shard *s)
     return 0;
 }
 
-int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old)
+static int insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old, int replace)
 {
     if (e->key == 0) return -1;
     uint64_t h = mix(e->key);
@@ -80,6 +80,7 @@ int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, 
     if (s->slots[i].key == e->key) {
         if (old) *old = s->slots[i];
         rc = 1;
+        if (!replace) { unlock(s); return rc; }
     } else {
         s->count++;
     }
@@ -88,12 +89,36 @@ int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, 
     return rc;
 }
 
+int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old)
+{
+    return insert(l, e, old, 1);
+}
+
+int gpumem_ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e)
+{
+    return insert(l, e, NULL, 0);
+}
+
 static int find_locked(struct gpumem_shard *s, uint64_t h, uint64_t key, size_t *at)
 {
     if (!s->slots) return 0;
     size_t i = probe(s, h, key);
     *at = i;
     return s->slots[i].key == key;
+}
+
+/* Backward-shift deletion of slot i: pull later members of the probe run
+ * into the hole, so lookups never need tombstones. The caller holds the lock. */
+static void remove_at(struct gpumem_shard *s, size_t i)
+{
+    for (size_t j = (i + 1) & s->mask; s->slots[j].key; j = (j + 1) & s->mask) {
+        size_t home = (size_t)mix(s->slots[j].key) & s->mask;
+        /* Move j into i unless its home lies cyclically in (i, j]. */
+        int stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) { s->slots[i] = s->slots[j]; i = j; }
+    }
+    s->slots[i].key = 0;
+    s->count--;
 }
 
 int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
@@ -105,18 +130,22 @@ int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_en
     lock(s);
     if (!find_locked(s, h, key, &i)) { unlock(s); return 0; }
     if (out) *out = s->slots[i];
-    /* Backward-shift deletion: pull later members of the probe run into the
-     * hole, so lookups never need tombstones. */
-    for (size_t j = (i + 1) & s->mask; s->slots[j].key; j = (j + 1) & s->mask) {
-        size_t home = (size_t)mix(s->slots[j].key) & s->mask;
-        /* Move j into i unless its home lies cyclically in (i, j]. */
-        int stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
-        if (!stays) { s->slots[i] = s->slots[j]; i = j; }
-    }
-    s->slots[i].key = 0;
-    s->count--;
+    remove_at(s, i);
     unlock(s);
     return 1;
+}
+
+int gpumem_ledger_remove_if(struct gpumem_ledger *l, const struct gpumem_entry *expect)
+{
+    if (expect->key == 0) return 0;
+    uint64_t h = mix(expect->key);
+    struct gpumem_shard *s = shard_of(l, h);
+    size_t i;
+    lock(s);
+    int same = find_locked(s, h, expect->key, &i) && memcmp(&s->slots[i], expect, sizeof *expect) == 0;
+    if (same) remove_at(s, i);
+    unlock(s);
+    return same;
 }
 
 int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
@@ -130,16 +159,6 @@ int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entr
     if (found && out) *out = s->slots[i];
     unlock(s);
     return found;
-}
-
-void gpumem_ledger_prefetch(struct gpumem_ledger *l, uint64_t key)
-{
-    uint64_t h = mix(key);
-    struct gpumem_shard *s = shard_of(l, h);
-    /* Racy on purpose: a stale table only makes the hint useless. */
-    struct gpumem_entry *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
-    size_t mask = __atomic_load_n(&s->mask, __ATOMIC_RELAXED);
-    if (slots) __builtin_prefetch(&slots[(size_t)h & mask], 1);
 }
 
 size_t gpumem_ledger_count(struct gpumem_ledger *l)

@@ -44,14 +44,17 @@ struct gpumem_ledger {
 /* 0 on success, -1 when memory ran out (the entry is then not kept). An
  * existing entry with the same key is replaced and copied to *old (return 1). */
 int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old);
+/* Puts back an entry taken out by remove: 1 (and nothing changed) when the
+ * key is present again, 0 when stored, -1 when memory ran out. */
+int gpumem_ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e);
 /* 1 and a copy in *out when key was present (now removed), else 0. */
 int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
+/* Removes key only while its entry is still exactly *expect (not a newer
+ * allocation that reused the key): 1 when removed, else 0. */
+int gpumem_ledger_remove_if(struct gpumem_ledger *l, const struct gpumem_entry *expect);
 /* 1 and a copy in *out when key is present. */
 int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
 size_t gpumem_ledger_count(struct gpumem_ledger *l);
-/* Start loading key's slot into the cache, without taking the lock: a hint
- * to call before the work that precedes a remove. */
-void gpumem_ledger_prefetch(struct gpumem_ledger *l, uint64_t key);
 /* Calls fn on a copy of every entry, one shard locked at a time. */
 void gpumem_ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpumem_entry *, void *), void *ctx);
 /* Forget everything and free the memory. */

@@ -203,6 +203,9 @@ static int place(const char *dir, const char *tmp, uint64_t n, char *path, size_
     return -1;
 }
 
+void gpumem__oom_before_fork(void) { pthread_mutex_lock(&oom_lock); }
+void gpumem__oom_after_fork(void) { pthread_mutex_unlock(&oom_lock); }
+
 void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_result result, uint64_t drv_free,
                         uint64_t drv_total, char *path, size_t path_size)
 {

@@ -185,11 +185,16 @@ static void segment_after_fork_child(void)
     atomic_store(&gpumem__seg, NULL);
     shm_name[0] = '\0';
     owner_pid = 0;
-    pthread_mutex_init(&create_lock, NULL);
 }
 
+/* Every lock of the shim is held across fork(), taken in one order (the
+ * report lock first: a report takes ledger locks while holding it), so the
+ * child never inherits a lock that another thread held; both sides then
+ * release them. The child, being the thread that took them, may unlock. */
 static void before_fork(void)
 {
+    gpumem__oom_before_fork();
+    gpumem__alarm_before_fork();
     pthread_mutex_lock(&create_lock);
     gpumem__counters_before_fork();
 }
@@ -198,12 +203,17 @@ static void after_fork_parent(void)
 {
     gpumem__counters_after_fork_parent();
     pthread_mutex_unlock(&create_lock);
+    gpumem__alarm_after_fork();
+    gpumem__oom_after_fork();
 }
 
 static void after_fork_child(void)
 {
     gpumem__counters_after_fork_child();
     segment_after_fork_child();
+    pthread_mutex_unlock(&create_lock);
+    gpumem__alarm_after_fork();
+    gpumem__oom_after_fork();
 }
 
 __attribute__((constructor)) static void segment_init(void)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cuda_abi.h"
+#include "ledger.h"
 #include "gpumem.h"
 #include "gpumem_shm.h"
 
@@ -40,7 +41,17 @@
     X(cuMemPoolCreate, cuMemPoolCreate, "cuMemPoolCreate", 11020, 0)                    \
     X(cuMemPoolDestroy, cuMemPoolDestroy, "cuMemPoolDestroy", 11020, 0)                 \
     X(cuGetProcAddress, cuGetProcAddress, "cuGetProcAddress", 11030, 0)                 \
-    X(cuGetProcAddress_v2, cuGetProcAddress_v2, "cuGetProcAddress", 12000, 0)
+    X(cuGetProcAddress_v2, cuGetProcAddress_v2, "cuGetProcAddress", 12000, 0)           \
+    X(cuCtxDestroy_v2, cuCtxDestroy_v2, "cuCtxDestroy", 4000, 0)                        \
+    X(cuDevicePrimaryCtxRelease, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease", 7000, 0) \
+    X(cuDevicePrimaryCtxRelease_v2, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease", 11000, 0) \
+    X(cuDevicePrimaryCtxReset, cuDevicePrimaryCtxReset, "cuDevicePrimaryCtxReset", 7000, 0) \
+    X(cuDevicePrimaryCtxReset_v2, cuDevicePrimaryCtxReset, "cuDevicePrimaryCtxReset", 11000, 0) \
+    X(cuCtxSynchronize, cuCtxSynchronize, "cuCtxSynchronize", 2000, 0)                 \
+    X(cuCtxSynchronize_v2, cuCtxSynchronize_v2, "cuCtxSynchronize", 13000, 0)          \
+    X(cuStreamSynchronize, cuStreamSynchronize, "cuStreamSynchronize", 2000, 0)        \
+    X(cuStreamSynchronize_ptsz, cuStreamSynchronize, "cuStreamSynchronize", 7000, 1)   \
+    X(cuEventSynchronize, cuEventSynchronize, "cuEventSynchronize", 2000, 0)
 
 /* X(exported symbol) - runtime entry points, typedef gcu_<symbol>_fn. */
 #define GPUMEM_RUNTIME_HOOKS(X) \
@@ -79,6 +90,10 @@ struct gpumem_driver {
     gcu_cuDeviceGetMemPool_fn device_get_mem_pool;
     gcu_cuMemPoolGetAttribute_fn mem_pool_get_attribute;
     gcu_cuMemGetInfo_v2_fn mem_get_info;
+    /* After a teardown: is this memory still there? */
+    gcu_cuPointerGetAttribute_fn pointer_get_attribute;
+    gcu_cuMemGetAllocationPropertiesFromHandle_fn handle_properties;
+    gcu_cuDevicePrimaryCtxGetState_fn primary_ctx_get_state;
 };
 /* The driver's own functions, resolved once (lookup.c); NULL members where
  * absent. State 2 means resolved: the fast path is one load. */
@@ -143,31 +158,56 @@ enum gpumem_kind { GPUMEM_KIND_DEVICE = 1, GPUMEM_KIND_MANAGED, GPUMEM_KIND_VMM,
 /* pool: an async allocation's pool, else NULL. */
 void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes, int device,
                       gcu_mempool pool);
-/* Called before the real free: the ledger slot loads while the driver works. */
-void gpumem__prefetch_free(uint64_t key);
-/* Returns 1 when the key was known (and is now forgotten). */
-int gpumem__on_free(enum gpumem_api api, uint64_t key);
 void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_result result);
+
+/* A free is booked in two halves around the real call. Before it, the key's
+ * entry leaves the ledger: the driver may hand the same address or handle to
+ * another thread's allocation before the free even returns, and that
+ * allocation's entry must never be the one removed. After it, the claim is
+ * uncharged (success) or put back (the driver refused the free). */
+struct gpumem_claim {
+    struct gpumem_entry e;
+    int found;
+};
+/* kind: GPUMEM_KIND_VMM for handles, any other for device pointers. */
+void gpumem__free_begin(enum gpumem_kind kind, uint64_t key, struct gpumem_claim *c);
+void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c, int ok);
+
+/* A context teardown freed memory without a free per allocation: forget and
+ * uncharge every entry (of the given kinds, on device, or all devices when
+ * device < 0) whose memory the driver no longer has, then re-read the pools. */
+#define GPUMEM_SWEEP_CONTEXT_BOUND ((1u << GPUMEM_KIND_DEVICE) | (1u << GPUMEM_KIND_MANAGED))
+#define GPUMEM_SWEEP_ALL (GPUMEM_SWEEP_CONTEXT_BOUND | (1u << GPUMEM_KIND_VMM) | (1u << GPUMEM_KIND_ASYNC))
+void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds);
+
 /* device -1: the pool's known device, else the current one. */
 void gpumem__pool_update(gcu_mempool pool, int device);
 void gpumem__pool_forget(gcu_mempool pool);
 /* The device whose memory a pool holds, once known (-1 before). */
 void gpumem__pool_register(gcu_mempool pool, int device);
 int gpumem__pool_device(gcu_mempool pool);
+/* Pools whose frees the driver may give back at the next synchronisation:
+ * the synchronisation hooks read them only while this is not 0. */
+extern atomic_int gpumem__pools_pending;
+void gpumem__pools_synchronized(void);
 void gpumem__counters_before_fork(void);
 void gpumem__counters_after_fork_parent(void);
 void gpumem__counters_after_fork_child(void);
 
 /* Per-thread state that lets the runtime and driver layers count a byte once. */
 struct gpumem_thread {
-    uint8_t runtime_api;      /* enum gpumem_api of the runtime call in progress */
-    uint64_t driver_key;      /* the last key the driver layer counted or freed  */
-    int in_alarm;             /* inside alarm callbacks                          */
+    uint8_t runtime_api;   /* enum gpumem_api of the runtime call in progress  */
+    uint8_t driver_handle; /* the driver layer created or released a VMM handle
+                              inside that runtime call                         */
+    int in_alarm;          /* inside alarm callbacks                           */
+    uint64_t driver_key;   /* the last pointer the driver layer counted, or
+                              UINT64_MAX after a failure it counted             */
+    uint64_t runtime_free; /* the pointer a runtime free in progress has claimed:
+                              the driver layer leaves it to the runtime layer   */
 };
 extern __thread struct gpumem_thread gpumem__thread __attribute__((tls_model("initial-exec")));
 
 /* Calls fn on every live allocation (a copy), one ledger shard at a time. */
-struct gpumem_entry;
 void gpumem__census(void (*fn)(const struct gpumem_entry *, void *), void *ctx);
 
 /* ---- traces.c: where allocations are made (GPUMEM_BACKTRACE=1) ---- */
@@ -184,6 +224,10 @@ void gpumem__trace_format(uint32_t id, char *out, size_t size);
  * report's path or why there is none. */
 void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_result result, uint64_t drv_free,
                         uint64_t drv_total, char *path, size_t path_size);
+/* fork(): the report lock is taken first (a report holds it while it reads
+ * the ledger) and released in parent and child. */
+void gpumem__oom_before_fork(void);
+void gpumem__oom_after_fork(void);
 
 /* ---- alarm.c ---- */
 
@@ -195,7 +239,8 @@ void gpumem__level_change(int device, struct gpumem_shm_device *d, uint64_t rese
 static inline void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved)
 {
     uint64_t warn_up = atomic_load_explicit(&gpumem__warn_up[device], memory_order_acquire);
-    if (GM_LIKELY((__atomic_load_n(&d->level, __ATOMIC_RELAXED) == GPUMEM_LEVEL_HEALTHY && reserved < warn_up) ||
+    /* Sequentially consistent (a plain load on x86): see gpumem__level_change. */
+    if (GM_LIKELY((__atomic_load_n(&d->level, __ATOMIC_SEQ_CST) == GPUMEM_LEVEL_HEALTHY && reserved < warn_up) ||
                   warn_up == 0))
         return;
     gpumem__level_change(device, d, reserved);
@@ -204,5 +249,7 @@ static inline void gpumem__level_update(int device, struct gpumem_shm_device *d,
  * callback or a runtime call (which flush when they end). */
 void gpumem__alarm_flush(void);
 void gpumem__alarm_limits(int device, uint64_t total);
+void gpumem__alarm_before_fork(void);
+void gpumem__alarm_after_fork(void);
 
 #endif /* GPUMEM_SHIM_H */
