@@ -42,10 +42,16 @@ static int section_ok(uint64_t offset, uint64_t count, uint64_t stride, size_t l
     return count * stride <= len - offset;
 }
 
+/* Acquire loads: a ring entry's seq comes before its fields in memory, and
+ * the second copy's seq is loaded after the first copy's fields. Were these
+ * relaxed, a weakly ordered CPU (aarch64) could satisfy the field loads
+ * before the seq load, or the second seq before the fields, and a record
+ * rewritten meanwhile would pass both checks torn. On x86 every load is
+ * already an acquire, so this costs nothing there. */
 void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n)
 {
     const volatile uint64_t *s = src;
-    for (size_t i = 0; i < n / 8; i++) dst[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+    for (size_t i = 0; i < n / 8; i++) dst[i] = __atomic_load_n(&s[i], __ATOMIC_ACQUIRE);
 }
 
 /* A ring entry is taken only if its sequence is the one expected and the

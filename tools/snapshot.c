@@ -7,13 +7,13 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <signal.h>
 
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
 
@@ -66,6 +66,7 @@ int gm_snapshot_copy(const char *path, void **buf, void **recheck, size_t *len, 
     if (sigsetjmp(jump, 1) == 0) {
         copy_jump = &jump;
         gm_segment_copy_words(copy, map, n);
+        atomic_thread_fence(memory_order_acquire); /* the recheck reads after the copy */
         gm_segment_copy_words(again, map, n);
     } else {
         faulted = 1;
