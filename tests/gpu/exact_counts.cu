@@ -2,14 +2,27 @@
 // static runtime and with -cudart shared: the shim's reserved bytes equal
 // the sum of cudaMalloc sizes, and return to the baseline after the frees.
 #include <cstdio>
+#include <thread>
 #include <cuda_runtime.h>
 #include "gpumem.h"
 
-static unsigned long long reserved()
+static gpumem_device_stats_t stats()
 {
-    gpumem_device_stats_t s;
-    if (!gpumem_device_stats || gpumem_device_stats(0, &s) != 0) return 0;
-    return s.reserved_bytes;
+    gpumem_device_stats_t s = {};
+    if (gpumem_device_stats) gpumem_device_stats(0, &s);
+    return s;
+}
+static unsigned long long reserved() { return stats().reserved_bytes; }
+
+// Two threads allocate and free the same sizes: the driver reuses each freed
+// address at once, for the other thread too.
+static void pairs(int *failed)
+{
+    cudaSetDevice(0);
+    for (int i = 0; i < 5000; i++) {
+        void *q;
+        if (cudaMalloc(&q, 1 << 20) != cudaSuccess || cudaFree(q) != cudaSuccess) ++*failed;
+    }
 }
 
 __global__ void touch(char *p) { p[threadIdx.x] = 1; }
@@ -36,5 +49,23 @@ int main()
     printf("ROW %s after frees | 0 | %llu | %s\n", RUNTIME, r, r == 0 ? "ok" : "FAIL");
     ok &= r == 0;
     printf("ROW %s baseline before first cudaMalloc | (shown) | %llu | info\n", RUNTIME, base);
+
+    int failed[2] = {0, 0};
+    unsigned long long unknown = stats().unknown_free_count;
+    std::thread a(pairs, &failed[0]), b(pairs, &failed[1]);
+    a.join();
+    b.join();
+    r = reserved() - base;
+    unknown = stats().unknown_free_count - unknown;
+    printf("ROW %s 2 threads x 5000 same-size pairs | 0, 0 unknown | %llu, %llu unknown | %s\n", RUNTIME, r, unknown,
+           r == 0 && unknown == 0 && !failed[0] && !failed[1] ? "ok" : "FAIL");
+    ok &= r == 0 && unknown == 0;
+
+    void *held;
+    if (cudaMalloc(&held, 5 << 20) != cudaSuccess) return 2;
+    cudaDeviceReset(); // frees every allocation of the primary context
+    r = reserved();
+    printf("ROW %s cudaDeviceReset with 5 MiB held | 0 | %llu | %s\n", RUNTIME, r, r == 0 ? "ok" : "FAIL");
+    ok &= r == 0;
     return ok ? 0 : 1;
 }

@@ -35,6 +35,16 @@ static void *const checked[] = {
     (gcu_cuDeviceGetMemPool_fn){ cuDeviceGetMemPool },
     (gcu_cuMemPoolGetAttribute_fn){ cuMemPoolGetAttribute },
     (gcu_cuMemGetInfo_v2_fn){ cuMemGetInfo_v2 },
+    (gcu_cuCtxDestroy_v2_fn){ cuCtxDestroy_v2 },
+    (gcu_cuDevicePrimaryCtxRelease_fn){ cuDevicePrimaryCtxRelease_v2 },
+    (gcu_cuDevicePrimaryCtxReset_fn){ cuDevicePrimaryCtxReset_v2 },
+    (gcu_cuCtxSynchronize_fn){ cuCtxSynchronize },
+    (gcu_cuCtxSynchronize_v2_fn){ cuCtxSynchronize_v2 },
+    (gcu_cuStreamSynchronize_fn){ cuStreamSynchronize },
+    (gcu_cuEventSynchronize_fn){ cuEventSynchronize },
+    (gcu_cuPointerGetAttribute_fn){ cuPointerGetAttribute },
+    (gcu_cuMemGetAllocationPropertiesFromHandle_fn){ cuMemGetAllocationPropertiesFromHandle },
+    (gcu_cuDevicePrimaryCtxGetState_fn){ cuDevicePrimaryCtxGetState },
     (gcu_cudaMalloc_fn){ cudaMalloc },
     (gcu_cudaFree_fn){ cudaFree },
     (gcu_cudaMallocPitch_fn){ cudaMallocPitch },
@@ -68,6 +78,10 @@ _Static_assert((int)GCU_ERROR_NOT_FOUND == (int)CUDA_ERROR_NOT_FOUND, "NOT_FOUND
 _Static_assert((int)GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM == (int)CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, "ptds");
 _Static_assert((int)GCU_MEM_LOCATION_TYPE_DEVICE == (int)CU_MEM_LOCATION_TYPE_DEVICE, "location");
 _Static_assert((int)GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT == (int)CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, "pool attr");
+_Static_assert((int)GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD == (int)CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, "pool attr");
+_Static_assert((int)GCU_MEMPOOL_ATTR_USED_MEM_CURRENT == (int)CU_MEMPOOL_ATTR_USED_MEM_CURRENT, "pool attr");
+_Static_assert((int)GCU_POINTER_ATTRIBUTE_MEMORY_TYPE == (int)CU_POINTER_ATTRIBUTE_MEMORY_TYPE, "pointer attr");
+_Static_assert((int)GCU_ERROR_INVALID_VALUE == (int)CUDA_ERROR_INVALID_VALUE, "INVALID_VALUE");
 _Static_assert((int)GCU_RT_ERROR_MEMORY_ALLOCATION == (int)cudaErrorMemoryAllocation, "cudaErrorMemoryAllocation");
 
 int main(void)
