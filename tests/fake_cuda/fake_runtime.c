@@ -8,6 +8,14 @@
  * cuInit, a re-fetch of cuGetProcAddress itself (11030 and 12000), and then
  * every request of shared/cuda-facts/cudart13-driver-lookups.txt, in order,
  * through the pointer it got back. It never calls a driver symbol by name.
+ *
+ * Like the real runtime, each thread makes its device's primary context
+ * current on first use (cuDevicePrimaryCtxRetain 7000 + cuCtxSetCurrent);
+ * cudaDeviceReset destroys it (cuDevicePrimaryCtxReset 7000, which frees all
+ * its memory) and every thread retains it again on its next call.
+ * cudaDeviceSynchronize is cuCtxSynchronize (2000), cudaStreamSynchronize
+ * cuStreamSynchronize (2000), cudaEventSynchronize cuEventSynchronize (2000):
+ * the synchronisations at which the driver's pools shrink.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -27,9 +35,11 @@ typedef gcu_rt_error cudaError_t;
 enum {
     cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
     cudaErrorInitializationError = 3, cudaErrorInsufficientDriver = 35,
-    cudaErrorNoDevice = 100, cudaErrorInvalidDevice = 101, cudaErrorSymbolNotFound = 500,
-    cudaErrorUnknown = 999,
+    cudaErrorNoDevice = 100, cudaErrorInvalidDevice = 101, cudaErrorDeviceUninitialized = 201,
+    cudaErrorInvalidResourceHandle = 400, cudaErrorSymbolNotFound = 500,
+    cudaErrorContextIsDestroyed = 709, cudaErrorUnknown = 999,
 };
+typedef struct CUevent_st *cudaEvent_t;
 
 static const struct lookup { const char *name; int version; unsigned flags; } lookups[] = {
 #include "driver_lookups.inc"
@@ -42,6 +52,9 @@ static cudaError_t init_error;
 static gcu_cuGetProcAddress_v2_fn get_proc;
 static __thread int current_device;
 static __thread int context_ready = -1;
+/* Bumped by cudaDeviceReset: every thread's context is then stale. */
+static int reset_generation;
+static __thread int context_generation;
 
 static void *entry(const char *name, int version, unsigned flags)
 {
@@ -66,6 +79,11 @@ typedef gcu_result (*setctx_fn)(gcu_context);
 typedef gcu_result (*pool_fn)(gcu_mempool *, gcu_device);
 typedef gcu_result (*sync_fn)(gcu_stream);
 typedef gcu_result (*version_fn)(int *);
+typedef gcu_result (*device_fn)(gcu_device);
+typedef gcu_result (*ctx_sync_fn)(void);
+typedef gcu_result (*event_create_fn)(cudaEvent_t *, unsigned int);
+typedef gcu_result (*event_record_fn)(cudaEvent_t, gcu_stream);
+typedef gcu_result (*event_fn)(cudaEvent_t);
 
 static void initialise(void)
 {
@@ -102,7 +120,10 @@ static cudaError_t from_driver(gcu_result r)
     case 3: return cudaErrorInitializationError;
     case 100: return cudaErrorNoDevice;
     case 101: return cudaErrorInvalidDevice;
+    case 201: return cudaErrorDeviceUninitialized;
+    case 400: return cudaErrorInvalidResourceHandle;
     case 500: return cudaErrorSymbolNotFound;
+    case 709: return cudaErrorContextIsDestroyed;
     default: return cudaErrorUnknown;
     }
 }
@@ -113,7 +134,8 @@ static cudaError_t ready(void)
 {
     pthread_once(&once, initialise);
     if (init_error) return init_error;
-    if (context_ready != current_device) {
+    int generation = __atomic_load_n(&reset_generation, __ATOMIC_ACQUIRE);
+    if (context_ready != current_device || context_generation != generation) {
         gcu_context ctx;
         retain_fn retain = (retain_fn)entry("cuDevicePrimaryCtxRetain", 7000, 0);
         setctx_fn set = (setctx_fn)entry("cuCtxSetCurrent", 4000, 0);
@@ -122,6 +144,7 @@ static cudaError_t ready(void)
         if (r == GCU_SUCCESS) r = set(ctx);
         if (r != GCU_SUCCESS) return from_driver(r);
         context_ready = current_device;
+        context_generation = generation;
     }
     return cudaSuccess;
 }
@@ -239,7 +262,47 @@ RT_API cudaError_t cudaStreamSynchronize(gcu_stream s)
     return from_driver(((sync_fn)entry("cuStreamSynchronize", 2000, 0))(s));
 }
 
-RT_API cudaError_t cudaDeviceSynchronize(void) { return cudaStreamSynchronize(NULL); }
+RT_API cudaError_t cudaDeviceSynchronize(void)
+{
+    READY();
+    return from_driver(((ctx_sync_fn)entry("cuCtxSynchronize", 2000, 0))());
+}
+
+/* Destroys the device's primary context and all its memory; every thread
+ * makes it current again (a new one) on its next call. */
+RT_API cudaError_t cudaDeviceReset(void)
+{
+    READY();
+    device_fn reset = (device_fn)entry("cuDevicePrimaryCtxReset", 7000, 0);
+    if (!reset) return cudaErrorInsufficientDriver;
+    gcu_result r = reset(current_device);
+    __atomic_add_fetch(&reset_generation, 1, __ATOMIC_RELEASE);
+    return from_driver(r);
+}
+
+RT_API cudaError_t cudaEventCreate(cudaEvent_t *e)
+{
+    READY();
+    return from_driver(((event_create_fn)entry("cuEventCreate", 2000, 0))(e, 0));
+}
+
+RT_API cudaError_t cudaEventRecord(cudaEvent_t e, gcu_stream s)
+{
+    READY();
+    return from_driver(((event_record_fn)entry("cuEventRecord", 2000, 0))(e, s));
+}
+
+RT_API cudaError_t cudaEventSynchronize(cudaEvent_t e)
+{
+    READY();
+    return from_driver(((event_fn)entry("cuEventSynchronize", 2000, 0))(e));
+}
+
+RT_API cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+    READY();
+    return from_driver(((event_fn)entry("cuEventDestroy", 4000, 0))(e));
+}
 
 RT_API cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **fn, unsigned int version,
                                                     unsigned long long flags, unsigned int *status)
@@ -265,6 +328,10 @@ RT_API const char *cudaGetErrorName(cudaError_t e)
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorDeviceUninitialized: return "cudaErrorDeviceUninitialized";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorContextIsDestroyed: return "cudaErrorContextIsDestroyed";
     default: return "cudaErrorUnknown";
     }
 }
