@@ -82,6 +82,12 @@
  *                            driver's (default 0; for scripts/bench)
  *   CUDA_VISIBLE_DEVICES     as above
  *
+ * errno: like a real driver, whose calls make system calls, the queries a
+ * memory counter makes (cuCtxGetDevice, cuDeviceGetMemPool,
+ * cuMemPoolGetAttribute, cuPointerGetAttribute, cuDevicePrimaryCtxGetState,
+ * cuMemGetAllocationPropertiesFromHandle) leave errno changed; allocation and
+ * free calls leave it alone, so a test sees whether a shim kept the caller's.
+ *
  * Test hooks: fake_cuda_alloc_unseen (an allocation behind a shim's back)
  * and fake_cuda_used_bytes (a visible device's used bytes).
  *
@@ -90,6 +96,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -103,6 +110,9 @@
 #define MAX_DEVICES 16
 #define POOL_GRANULE (2ull << 20)
 #define CTX_STACK_MAX 64
+
+/* A query's system call left errno changed (see the header). */
+#define QUERY_ERRNO() (errno = ENOTTY)
 
 /* ---- CUDA's types, as cuda.h (13.0) lays them out ---------------------- */
 
@@ -804,6 +814,7 @@ EXPORT CUresult cuCtxGetCurrent(CUcontext *c)
 
 EXPORT CUresult cuCtxGetDevice(CUdevice *d)
 {
+    QUERY_ERRNO();
     CUresult err = CUDA_SUCCESS;
     int dev = current_device(&err);
     if (dev < 0) return err;
@@ -885,6 +896,7 @@ EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice d) { return cuDevicePrimaryCtxR
 
 EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice d, unsigned int *flags, int *active)
 {
+    QUERY_ERRNO();
     CUresult r = check_device(d);
     if (r) return r;
     if (!flags || !active) return CUDA_ERROR_INVALID_VALUE;
@@ -1299,6 +1311,7 @@ EXPORT CUresult cuMemGetAddressRange(CUdeviceptr_v1 *b, unsigned int *n, CUdevic
 
 EXPORT CUresult cuPointerGetAttribute(void *data, int attribute, CUdeviceptr ptr)
 {
+    QUERY_ERRNO();
     if (!is_initialized()) return CUDA_ERROR_NOT_INITIALIZED;
     if (!data) return CUDA_ERROR_INVALID_VALUE;
     if (attribute == PTR_DEVICE_POINTER && !ctx_top()) return CUDA_ERROR_INVALID_CONTEXT;
@@ -1388,6 +1401,7 @@ EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h)
 
 EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop, CUmemGenericAllocationHandle h)
 {
+    QUERY_ERRNO();
     if (!is_initialized()) return CUDA_ERROR_NOT_INITIALIZED;
     if (!prop) return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&lock);
@@ -1556,6 +1570,7 @@ EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t keep)
 
 EXPORT CUresult cuMemPoolGetAttribute(CUmemoryPool pool, int attr, void *value)
 {
+    QUERY_ERRNO();
     struct pool *p = (struct pool *)pool;
     if (!p || !value) return CUDA_ERROR_INVALID_VALUE;
     uint64_t v;
@@ -1594,6 +1609,7 @@ EXPORT CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool, CUdevice d)
 
 EXPORT CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice d)
 {
+    QUERY_ERRNO();
     CUresult r = check_device(d);
     if (r) return r;
     if (!pool) return CUDA_ERROR_INVALID_VALUE;

@@ -16,10 +16,18 @@
  * cudaDeviceSynchronize is cuCtxSynchronize (2000), cudaStreamSynchronize
  * cuStreamSynchronize (2000), cudaEventSynchronize cuEventSynchronize (2000):
  * the synchronisations at which the driver's pools shrink.
+ *
+ * GPUMEM_FAKE_RUNTIME_VMM=1 serves cudaMalloc and cudaFree with the driver's
+ * virtual memory management instead (cuMemCreate, cuMemAddressReserve,
+ * cuMemMap, cuMemSetAccess; cuMemUnmap, cuMemRelease, cuMemAddressFree),
+ * sizes rounded to the 2 MiB granule, as a runtime that backs its
+ * allocations with VMM does: the driver calls then happen inside the runtime
+ * call. Those functions are looked up when first needed, after the list.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -187,13 +195,95 @@ RT_API cudaError_t cudaGetDevice(int *device) { if (!device) return cudaErrorInv
 static __thread int depth;
 RT_API int fake_cudart_depth(void) { return depth; }
 
+/* ---- GPUMEM_FAKE_RUNTIME_VMM=1 ---- */
+
+#define VMM_GRANULE (2ull << 20)
+#define VMM_MAX 4096
+static struct { gcu_deviceptr va; size_t size; gcu_mem_handle h; } vmm_blocks[VMM_MAX];
+static pthread_mutex_t vmm_lock = PTHREAD_MUTEX_INITIALIZER;
+typedef gcu_result (*reserve_fn)(gcu_deviceptr *, size_t, size_t, gcu_deviceptr, unsigned long long);
+typedef gcu_result (*map_fn)(gcu_deviceptr, size_t, size_t, gcu_mem_handle, unsigned long long);
+typedef gcu_result (*range_fn)(gcu_deviceptr, size_t);
+typedef gcu_result (*access_fn)(gcu_deviceptr, size_t, const void *, size_t);
+
+static int vmm_mode(void)
+{
+    static int mode = -1;
+    if (mode < 0) {
+        const char *v = getenv("GPUMEM_FAKE_RUNTIME_VMM");
+        mode = v && strcmp(v, "1") == 0;
+    }
+    return mode;
+}
+
+static void *late(const char *name, int version)
+{
+    void *fn = NULL;
+    gcu_proc_status st = 0;
+    return get_proc(name, &fn, version, 0, &st) == GCU_SUCCESS ? fn : NULL;
+}
+
+static cudaError_t vmm_malloc(void **ptr, size_t size)
+{
+    gcu_cuMemCreate_fn create = (gcu_cuMemCreate_fn)late("cuMemCreate", 10020);
+    reserve_fn reserve = (reserve_fn)late("cuMemAddressReserve", 10020);
+    map_fn map = (map_fn)late("cuMemMap", 10020);
+    access_fn access = (access_fn)late("cuMemSetAccess", 10020);
+    if (!create || !reserve || !map || !access) return cudaErrorInsufficientDriver;
+    size_t rounded = (size + VMM_GRANULE - 1) & ~(VMM_GRANULE - 1);
+    gcu_mem_allocation_prop prop = { .type = 1, .location = { .type = GCU_MEM_LOCATION_TYPE_DEVICE, .id = current_device } };
+    gcu_mem_handle h = 0;
+    gcu_deviceptr va = 0;
+    gcu_result r = create(&h, rounded, &prop, 0);
+    if (r) return from_driver(r);
+    struct { gcu_mem_location location; unsigned long long flags; } desc = { prop.location, 3 };
+    if ((r = reserve(&va, rounded, 0, 0, 0)) || (r = map(va, rounded, 0, h, 0)) || (r = access(va, rounded, &desc, 1)))
+        return from_driver(r);
+    pthread_mutex_lock(&vmm_lock);
+    for (int i = 0; i < VMM_MAX; i++)
+        if (!vmm_blocks[i].va) {
+            vmm_blocks[i].va = va;
+            vmm_blocks[i].size = rounded;
+            vmm_blocks[i].h = h;
+            break;
+        }
+    pthread_mutex_unlock(&vmm_lock);
+    *ptr = (void *)(uintptr_t)va;
+    return cudaSuccess;
+}
+
+static cudaError_t vmm_free(void *ptr)
+{
+    range_fn unmap = (range_fn)late("cuMemUnmap", 10020), address_free = (range_fn)late("cuMemAddressFree", 10020);
+    gcu_cuMemRelease_fn release = (gcu_cuMemRelease_fn)late("cuMemRelease", 10020);
+    if (!unmap || !address_free || !release) return cudaErrorInsufficientDriver;
+    gcu_deviceptr va = (gcu_deviceptr)(uintptr_t)ptr;
+    size_t size = 0;
+    gcu_mem_handle h = 0;
+    pthread_mutex_lock(&vmm_lock);
+    for (int i = 0; i < VMM_MAX; i++)
+        if (vmm_blocks[i].va == va) {
+            size = vmm_blocks[i].size;
+            h = vmm_blocks[i].h;
+            vmm_blocks[i].va = 0;
+            break;
+        }
+    pthread_mutex_unlock(&vmm_lock);
+    if (!size) return cudaErrorInvalidValue;
+    gcu_result r = unmap(va, size);
+    if (!r) r = release(h);
+    if (!r) r = address_free(va, size);
+    return from_driver(r);
+}
+
 RT_API cudaError_t cudaMalloc(void **ptr, size_t size)
 {
     READY();
     if (!ptr) return cudaErrorInvalidValue;
     if (size == 0) { *ptr = NULL; return cudaSuccess; }
     depth++;
-    cudaError_t e = from_driver(DRV(cuMemAlloc_v2, "cuMemAlloc", 3020)((gcu_deviceptr *)ptr, size));
+    cudaError_t e = vmm_mode() ? vmm_malloc(ptr, size)
+                               : from_driver(DRV(cuMemAlloc_v2, "cuMemAlloc", 3020)((gcu_deviceptr *)ptr, size));
     depth--;
     return e;
 }
@@ -202,7 +292,8 @@ RT_API cudaError_t cudaFree(void *ptr)
 {
     READY();
     depth++;
-    cudaError_t e = from_driver(DRV(cuMemFree_v2, "cuMemFree", 3020)((gcu_deviceptr)(uintptr_t)ptr));
+    cudaError_t e = vmm_mode() && ptr ? vmm_free(ptr)
+                                      : from_driver(DRV(cuMemFree_v2, "cuMemFree", 3020)((gcu_deviceptr)(uintptr_t)ptr));
     depth--;
     return e;
 }

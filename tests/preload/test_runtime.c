@@ -5,6 +5,10 @@
 #include "check.h"
 #include "cuda_decls.h"
 
+gcu_rt_error cudaDeviceSynchronize(void);
+gcu_rt_error cudaStreamSynchronize(gcu_stream);
+gcu_rt_error cudaDeviceReset(void);
+
 #ifndef RUNTIME_NAME
 #define RUNTIME_NAME "runtime"
 #endif
@@ -71,5 +75,32 @@ int main(void)
         CHECK_EQ(s.free_count, 6);
         CHECK_EQ(s.peak_bytes, 14 * MiB + 102400 + 1 * MiB);
     }
+
+    /* The runtime's synchronisations reach the driver's, where the default
+     * pool gives back what it holds beyond its threshold (0). */
+    CHECK_EQ(cudaMallocAsync(&p, 20 * MiB, NULL), 0);
+    CHECK_EQ(cudaFreeAsync(p, NULL), 0);
+    if (SHIM) CHECK_EQ(stats_of(0).reserved_bytes, 20 * MiB);
+    CHECK_EQ(cudaStreamSynchronize(NULL), 0);
+    if (SHIM) CHECK_EQ(stats_of(0).reserved_bytes, 0);
+    CHECK_EQ(cudaMallocAsync(&p, 2 * MiB, NULL), 0);
+    CHECK_EQ(cudaFreeAsync(p, NULL), 0);
+    CHECK_EQ(cudaDeviceSynchronize(), 0);
+    if (SHIM) CHECK_EQ(stats_of(0).reserved_bytes, 0);
+
+    /* cudaDeviceReset frees everything of the device's primary context. */
+    CHECK_EQ(cudaMalloc(&p, 3 * MiB), 0);
+    CHECK_EQ(cudaMallocAsync(&q, 1 * MiB, NULL), 0);
+    if (SHIM) CHECK_EQ(stats_of(0).reserved_bytes, 5 * MiB);
+    CHECK_EQ(cudaDeviceReset(), 0);
+    if (SHIM) {
+        gpumem_device_stats_t s = stats_of(0);
+        CHECK_EQ(s.reserved_bytes, 0);
+        CHECK_EQ(s.unknown_free_count, 0);
+    }
+    CHECK_EQ(cudaMalloc(&p, 1 * MiB), 0); /* the runtime retains a new primary context */
+    if (SHIM) CHECK_EQ(stats_of(0).reserved_bytes, 1 * MiB);
+    CHECK_EQ(cudaFree(p), 0);
+    if (SHIM) CHECK_EQ(stats_of(0).reserved_bytes, 0);
     return check_done(RUNTIME_NAME);
 }
