@@ -3,7 +3,10 @@
  * another thread of the parent was writing one at the moment of fork. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,14 +16,14 @@
 
 #define FORKS 100
 static gcu_context ctx;
-static volatile int stop;
+static atomic_int stop;
 
 static void on_alarm(const gpumem_alarm_t *a, void *user) { (void)a; (void)user; }
 
 static void *registering(void *arg)
 {
     (void)arg;
-    while (!stop) gpumem_on_alarm(on_alarm, NULL); /* full after 16: still takes the lock */
+    while (!atomic_load(&stop)) gpumem_on_alarm(on_alarm, NULL); /* full after 16: still takes the lock */
     return NULL;
 }
 
@@ -28,7 +31,7 @@ static void *failing(void *arg)
 {
     (void)arg;
     cuCtxSetCurrent(ctx);
-    while (!stop) {
+    while (!atomic_load(&stop)) {
         gcu_deviceptr p;
         cuMemAlloc_v2(&p, 64 * GiB); /* each failure writes a report (interval 0) */
     }
@@ -82,11 +85,15 @@ int main(void)
         }
         int status = 0;
         waitpid(pid, &status, 0);
+        /* The child left by _exit: its segment stays; remove it. */
+        char name[96];
+        snprintf(name, sizeof name, "/%s.%d", getenv("GPUMEM_SHM_PREFIX"), (int)pid);
+        shm_unlink(name);
         if (!WIFEXITED(status)) hung++;
         else if (!report_of(pid)) lost++;
         if (hung || lost) break; /* one is proof enough */
     }
-    stop = 1;
+    atomic_store(&stop, 1);
     pthread_join(r, NULL);
     pthread_join(f, NULL);
     clean_reports();
