@@ -65,6 +65,49 @@ shm_full|shm_small)
     "$tmp/err.with" || fail "the log line does not say why: $(cat "$tmp/err.with")"
   ls /dev/shm | diff "$tmp/shm.before" - || fail "a half-made segment was left in /dev/shm"
   ;;
+shm_mode)
+  # A mode that lets others write is refused: the write bits are dropped,
+  # so another user can neither forge counters nor truncate the segment
+  # (which would make the program's next counter update a SIGBUS).
+  command -v setpriv > /dev/null || skip "no setpriv"
+  [ "$(id -u)" = 0 ] || skip "not root: cannot act as another user"
+  mkfifo "$tmp/in"
+  GPUMEM_SHM_MODE=0666 GPUMEM_KEEP=1 LD_PRELOAD=$shim "$steps" 0:+3 pause 0:+5 1:+2 \
+    < "$tmp/in" > "$tmp/out.with" 2> "$tmp/err.with" &
+  pid=$!
+  exec 3> "$tmp/in"
+  for _ in $(seq 100); do grep -q paused "$tmp/out.with" 2>/dev/null && break; sleep 0.05; done
+  seg=/dev/shm/$prefix.$pid
+  [ -e "$seg" ] || fail "no segment $seg"
+  mode=$(stat -c %a "$seg") size=$(stat -c %s "$seg")
+  if setpriv --reuid=65534 --regid=65534 --clear-groups truncate -c -s 0 "$seg" 2>/dev/null; then
+    echo "another user truncated the segment"
+  fi
+  exec 3>&-
+  wait $pid; echo $? > "$tmp/rc.with"
+  timeout 30 "$steps" 0:+3 pause 0:+5 1:+2 < /dev/null > "$tmp/out.without" 2>/dev/null; echo $? > "$tmp/rc.without"
+  same_as_without
+  [ "$mode" = 644 ] || fail "GPUMEM_SHM_MODE=0666 gave mode $mode, expected 644"
+  [ "$(stat -c %s "$seg")" = "$size" ] || fail "the segment was truncated by another user"
+  [ "$(grep -c GPUMEM_SHM_MODE "$tmp/err.with")" = 1 ] || fail "no single warning: $(cat "$tmp/err.with")"
+  grep -q "GPUMEM_SHM_MODE=0666 would let other users write the segment (.*); using 0644" "$tmp/err.with" \
+    || fail "warning: $(cat "$tmp/err.with")"
+  rm -f "$seg"
+  # Group write alone is dropped too; a mode without write bits for others
+  # is taken as it is, without a word.
+  for m in 0660:640:warn 0622:600:warn 0640:640: 0644:644:; do
+    mode=${m%%:*} rest=${m#*:}
+    want=${rest%%:*} word=${rest#*:}
+    GPUMEM_SHM_MODE=$mode GPUMEM_KEEP=1 LD_PRELOAD=$shim "$steps" 0:+1 > /dev/null 2> "$tmp/err" || fail "mode $mode: exit $?"
+    [ "$(stat -c %a /dev/shm/$prefix.*)" = "$want" ] || fail "GPUMEM_SHM_MODE=$mode gave $(stat -c %a /dev/shm/$prefix.*)"
+    if [ -n "$word" ]; then
+      grep -q "GPUMEM_SHM_MODE=$mode would let other users write the segment" "$tmp/err" || fail "no warning for $mode"
+    else
+      [ -s "$tmp/err" ] && fail "mode $mode: $(cat "$tmp/err")"
+    fi
+    rm -f /dev/shm/$prefix.*
+  done
+  ;;
 *) fail "unknown case $case_" ;;
 esac
 echo "ok: $case_"
