@@ -14,7 +14,7 @@ skip() { echo "skipped: $*"; exit 77; }
 # These cases re-run this script in a mount namespace of their own, with
 # private propagation, and make sure it is one before anything is mounted.
 case $case_ in
-shm_full|shm_small)
+shm_full|shm_small|log_syslog_reuse)
   if [ -z "${GPUMEM_TEST_NS:-}" ]; then
     unshare -m --propagation private true 2>/dev/null || skip "unshare -m is not permitted here"
     GPUMEM_TEST_NS=1 exec unshare -m --propagation private sh "$0" "$@"
@@ -30,12 +30,14 @@ trap cleanup EXIT
 export LD_LIBRARY_PATH=$fake GPUMEM_SHM_PREFIX=$prefix
 unset GPUMEM_LOG GPUMEM_KEEP GPUMEM_SHM_MODE GPUMEM_DISABLE
 
-# Run STEPS... with the shim (out.with, err.with, rc.with) and without.
+# Run STEPS... without the shim (out.without, ...), then with it (out.with,
+# err.with, rc.with): files the steps write are left as the shim's run
+# left them.
 both() {
-  timeout 30 env LD_PRELOAD="$shim" "$steps" "$@" > "$tmp/out.with" 2> "$tmp/err.with" < /dev/null
-  echo $? > "$tmp/rc.with"
   timeout 30 "$steps" "$@" > "$tmp/out.without" 2> "$tmp/err.without" < /dev/null
   echo $? > "$tmp/rc.without"
+  timeout 30 env LD_PRELOAD="$shim" "$steps" "$@" > "$tmp/out.with" 2> "$tmp/err.with" < /dev/null
+  echo $? > "$tmp/rc.with"
 }
 same_as_without() {
   [ "$(cat "$tmp/rc.with")" = 0 ] || fail "exit status $(cat "$tmp/rc.with") with the shim (0 without): $(cat "$tmp/err.with")"
@@ -107,6 +109,84 @@ shm_mode)
     fi
     rm -f /dev/shm/$prefix.*
   done
+  ;;
+log_reuse)
+  # The first alarm line is logged; the program closes every descriptor and
+  # opens its own file, which gets the lowest free number; more alarms.
+  # Its file must hold only its own data, the log every line.
+  export GPUMEM_LOG=$tmp/log
+  both 0:+13200 closefrom "open:$tmp/data" 0:+1700 0:-1700 0:-13200
+  same_as_without
+  [ "$(cat "$tmp/data")" = "program data" ] || fail "the program's file holds: $(cat "$tmp/data")"
+  [ "$(levels "$tmp/log")" = "$ALARMS" ] || fail "log file: $(cat "$tmp/log")"
+  grep -q gpumem "$tmp/err.with" && fail "stderr: $(cat "$tmp/err.with")"
+  ;;
+log_fifo)
+  # A FIFO that nobody reads: opening it must not wait for a reader.
+  mkfifo "$tmp/fifo"
+  export GPUMEM_LOG=$tmp/fifo
+  both 0:+13200 0:+1700 0:-1700 0:-13200
+  same_as_without
+  [ "$(levels "$tmp/err.with")" = "$ALARMS" ] || fail "the lines did not go to stderr: $(cat "$tmp/err.with")"
+  [ "$(grep -c "GPUMEM_LOG=$tmp/fifo: cannot open it (No such device or address); the lines it refuses go to stderr" "$tmp/err.with")" = 1 ] \
+    || fail "no single warning: $(cat "$tmp/err.with")"
+  ;;
+log_fifo_full)
+  # A FIFO with a reader that has stopped reading: its pipe is full.
+  command -v python3 > /dev/null || skip "no python3"
+  mkfifo "$tmp/fifo"
+  exec 3<> "$tmp/fifo"
+  python3 - "$tmp/fifo" <<'PY' || fail "could not fill the pipe"
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
+for size in (4096, 1):
+    try:
+        while True: os.write(fd, b"x" * size)
+    except BlockingIOError:
+        pass
+PY
+  export GPUMEM_LOG=$tmp/fifo
+  both 0:+13200 0:+1700 0:-1700 0:-13200
+  same_as_without
+  [ "$(levels "$tmp/err.with")" = "$ALARMS" ] || fail "the lines did not go to stderr: $(cat "$tmp/err.with")"
+  [ "$(grep -c "GPUMEM_LOG=$tmp/fifo: cannot write to it (Resource temporarily unavailable)" "$tmp/err.with")" = 1 ] \
+    || fail "no single warning: $(cat "$tmp/err.with")"
+  ;;
+log_syslog_reuse)
+  # GPUMEM_LOG=syslog and a program that also logs through syslog(3), then
+  # closes every descriptor and opens its own file. A /dev/log of our own,
+  # in a mount namespace with a fresh /dev, stands in for the daemon.
+  command -v python3 > /dev/null || skip "no python3"
+  # Device nodes are made afresh in the new /dev: nothing of the real /dev
+  # is bound anywhere (a bind of it under $tmp would be emptied by rm -rf).
+  mount -t tmpfs -o mode=755 gpumemtest /dev || skip "cannot mount a tmpfs over /dev"
+  mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 && mknod -m 666 /dev/urandom c 1 9 \
+    || fail "mknod in the private /dev"
+  ln -s /proc/self/fd /dev/fd
+  mkdir -m 1777 /dev/shm && mount -t tmpfs gpumemtest /dev/shm || fail "private /dev/shm"
+  python3 - "$tmp/syslog" <<'PY' &
+import socket, sys, os
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind('/dev/log'); s.settimeout(3)
+with open(sys.argv[1], 'w') as f:
+    try:
+        while True:
+            f.write(s.recv(4096).decode(errors='replace').rstrip('\n') + '\n'); f.flush()
+    except socket.timeout:
+        pass
+PY
+  for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+  export GPUMEM_LOG=syslog
+  both syslog 0:+13200 closefrom "open:$tmp/data" 0:+1700 0:-1700 0:-13200
+  wait
+  same_as_without
+  [ "$(cat "$tmp/data")" = "program data" ] || fail "the program's file holds: $(cat "$tmp/data")"
+  grep -q gpumem "$tmp/err.with" && fail "stderr: $(cat "$tmp/err.with")"
+  sed 's/^<[0-9]*>//' "$tmp/syslog" > "$tmp/lines"
+  # Two runs (with and without the shim) sent the program's own line each;
+  # the run with the shim sent its four alarms.
+  [ "$(grep -c 'steps: the program.s own syslog line' "$tmp/syslog")" = 2 ] || fail "program's syslog lines: $(cat "$tmp/syslog")"
+  [ "$(levels "$tmp/lines")" = "$ALARMS" ] || fail "syslog: $(cat "$tmp/syslog")"
+  grep -q "^<12>gpumem\[[0-9]*\]: CRITICAL cuda:0 " "$tmp/syslog" || fail "syslog priority or tag: $(cat "$tmp/syslog")"
   ;;
 *) fail "unknown case $case_" ;;
 esac
