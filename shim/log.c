@@ -2,6 +2,17 @@
  * log.c - the shim's only output: one line per write(2), formatted on the
  * stack, to stderr, a file (appended, so concurrent processes never
  * interleave a line), syslog, or nowhere. Never stdout.
+ *
+ * No descriptor is kept between lines. A program may close every descriptor
+ * (closefrom) and open its own files, which then get any number: one kept
+ * here could by then be the program's own file. So a log file is opened for
+ * each line and closed after it, and a syslog line goes out on a socket of
+ * its own rather than through syslog(3), whose descriptor glibc keeps open
+ * (and closes when a send on it fails, whatever file it has become).
+ * Nothing here waits on a sink: the file is opened O_NONBLOCK (a FIFO with no
+ * reader fails at once with ENXIO, a full one with EAGAIN), and datagrams
+ * are sent MSG_DONTWAIT. A line that the file or syslog refuses goes to
+ * stderr instead; the first refusal says why, once per process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,45 +20,84 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "shim.h"
 
-static atomic_int file_fd = -1;
-static atomic_int file_failed;
+static atomic_int sink_warned;
 
-static void write_all(int fd, const char *buf, size_t n)
+/* 0 once all of buf is written, else why not. */
+static int write_all(int fd, const char *buf, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
+        if (w < 0) return errno;
+        if (w == 0) return EIO;
         buf += w;
         n -= (size_t)w;
     }
+    return 0;
 }
 
-static int log_file(void)
+/* The file of GPUMEM_LOG, opened for this line only. */
+static int file_line(const char *line, size_t len, const char **what)
 {
-    int fd = atomic_load(&file_fd);
-    if (fd >= 0 || atomic_load(&file_failed)) return fd;
-    fd = open(gpumem__opt.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = open(gpumem__opt.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+                  0600);
     if (fd < 0) {
-        if (!atomic_exchange(&file_failed, 1)) {
-            char msg[768];
-            int n = snprintf(msg, sizeof msg, "gpumem[%d]: cannot open GPUMEM_LOG=%s (%s); logging to stderr\n",
-                             (int)getpid(), gpumem__opt.log_path, strerror(errno));
-            write_all(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+        *what = "open it";
+        return errno;
+    }
+    int err = write_all(fd, line, len);
+    close(fd);
+    *what = "write to it";
+    return err;
+}
+
+/* One datagram to the local syslog daemon, as syslog(3) would send it
+ * (facility user, priority warning), on a socket of this line's own. No
+ * timestamp: the daemon stamps the time it receives it. */
+static int syslog_line(const char *line, size_t len, const char **what)
+{
+    char msg[1100];
+    int n = snprintf(msg, sizeof msg, "<%d>%.*s", LOG_USER | LOG_WARNING, (int)len, line);
+    if (n < 0 || (size_t)n >= sizeof msg) n = (int)sizeof msg - 1;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", _PATH_LOG);
+    int err = 0;
+    *what = "reach /dev/log";
+    /* Datagram first; a stream socket, as glibc falls back to, ends each
+     * message with its NUL. */
+    for (int type = SOCK_DGRAM;; type = SOCK_STREAM) {
+        int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) return errno;
+        if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+            size_t size = (size_t)n + (type == SOCK_STREAM);
+            ssize_t w;
+            do w = send(fd, msg, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+            while (w < 0 && errno == EINTR);
+            err = w == (ssize_t)size ? 0 : w < 0 ? errno : EIO;
+            *what = "send to /dev/log";
+        } else {
+            err = errno;
         }
-        return -1;
-    }
-    int expected = -1;
-    if (!atomic_compare_exchange_strong(&file_fd, &expected, fd)) {
         close(fd);
-        fd = expected;
+        if (err != EPROTOTYPE || type == SOCK_STREAM) return err;
     }
-    return fd;
+}
+
+static void sink_refused(const char *what, int err)
+{
+    if (atomic_exchange(&sink_warned, 1)) return;
+    char msg[768];
+    int n = snprintf(msg, sizeof msg, "gpumem[%d]: GPUMEM_LOG=%s: cannot %s (%s); the lines it refuses go to stderr\n",
+                     (int)getpid(), gpumem__opt.log_sink == GPUMEM_LOG_FILE ? gpumem__opt.log_path : "syslog", what,
+                     strerror(err));
+    if (n > 0) write_all(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 }
 
 static void emit(int to_stderr, const char *fmt, va_list ap)
@@ -60,13 +110,13 @@ static void emit(int to_stderr, const char *fmt, va_list ap)
     if (len > sizeof line - 2) len = sizeof line - 2;
     line[len++] = '\n';
     enum gpumem_log_sink sink = to_stderr ? GPUMEM_LOG_STDERR : gpumem__opt.log_sink;
-    if (sink == GPUMEM_LOG_FILE) {
-        int fd = log_file();
-        if (fd >= 0) write_all(fd, line, len);
-        else write_all(2, line, len);
-    } else if (sink == GPUMEM_LOG_SYSLOG) {
-        line[len - 1] = '\0';
-        syslog(LOG_WARNING, "%s", line);
+    if (sink == GPUMEM_LOG_FILE || sink == GPUMEM_LOG_SYSLOG) {
+        const char *what = "";
+        int err = sink == GPUMEM_LOG_FILE ? file_line(line, len, &what) : syslog_line(line, len - 1, &what);
+        if (err) {
+            sink_refused(what, err);
+            write_all(2, line, len);
+        }
     } else if (sink == GPUMEM_LOG_STDERR) {
         write_all(2, line, len);
     }
@@ -82,7 +132,7 @@ void gpumem__log(const char *fmt, ...)
 }
 
 /* Problems of the shim itself (a bad option, no publication) go to the same
- * sink; a log file that cannot be opened falls back to stderr. */
+ * sink; a line that sink refuses goes to stderr. */
 void gpumem__warn(const char *fmt, ...)
 {
     va_list ap;

@@ -3,10 +3,18 @@
  * shared memory at its first CUDA activity.
  *
  * The segment is created exclusively with mode 0600 (GPUMEM_SHM_MODE widens
- * it); a stale segment of an earlier process with our pid and our uid is
- * replaced; one owned by another user is never touched, and publication is
- * then off with one warning. Whenever publication is off the same counters
- * live in process memory, so the in-process API still works.
+ * it for reading; options.c never lets other users write it); a stale
+ * segment of an earlier process with our pid and our uid is replaced; one
+ * owned by another user is never touched, and publication is then off with
+ * one warning. Its pages are reserved before it is mapped, so a full
+ * /dev/shm turns publication off instead of killing the program with
+ * SIGBUS. Whenever publication is off the same counters live in process
+ * memory, so the in-process API still works.
+ *
+ * Not defended: a process of the same user (or root) that shrinks the
+ * segment while we run. Linux refuses seals on shm_open'd files, mlock does
+ * not keep truncated pages, and a SIGBUS handler would change the program's
+ * signals; such a truncation makes the next counter update a SIGBUS.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -115,6 +123,18 @@ static int open_exclusive(const char *name)
     return -1;
 }
 
+/* Reserve the segment's pages before anything is stored in it. ftruncate on
+ * tmpfs reserves nothing: in a full /dev/shm the first store into the
+ * mapping would be a SIGBUS that kills the program. posix_fallocate returns
+ * an error number (it does not set errno); a signal may interrupt it, so it
+ * is retried, a bounded number of times. */
+static int reserve(int fd, off_t size)
+{
+    int err = EINTR;
+    for (int attempt = 0; attempt < 64 && err == EINTR; attempt++) err = posix_fallocate(fd, 0, size);
+    return err;
+}
+
 static struct gpumem_shm_segment *publish(void)
 {
     if (gpumem__opt.shm_prefix[0] == '\0') return NULL;
@@ -126,13 +146,23 @@ static struct gpumem_shm_segment *publish(void)
         return NULL;
     }
     struct gpumem_shm_segment *s = MAP_FAILED;
-    if (fchmod(fd, gpumem__opt.shm_mode) == 0 && ftruncate(fd, sizeof *s) == 0)
+    const char *what = "set the mode of";
+    int err = fchmod(fd, gpumem__opt.shm_mode) == 0 ? 0 : errno;
+    if (err == 0) {
+        what = "reserve memory for";
+        err = reserve(fd, sizeof *s);
+    }
+    if (err == 0) {
+        what = "map";
         s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int err = errno;
+        if (s == MAP_FAILED) err = errno;
+    }
     close(fd);
     if (s == MAP_FAILED) {
-        gpumem__warn("cannot map shared memory %s (%s); publication is off", shm_name, strerror(err));
+        /* Nothing half-made is left behind for a reader to trip over. */
         shm_unlink(shm_name);
+        gpumem__warn("cannot %s shared memory %s (%zu bytes: %s); publication is off, counting in process memory only",
+                     what, shm_name, sizeof *s, strerror(err));
         shm_name[0] = '\0';
         return NULL;
     }
