@@ -91,7 +91,7 @@ static void verdict(char *buf, size_t size, const struct gm_process *p, const st
     gm_format_size(free_b, sizeof free_b, o->driver_free_bytes);
     uint64_t held = o->device >= 0 && o->device < (int)GPUMEM_SHM_OOM_DEVICES ? o->devices[o->device].reserved_bytes : 0;
     uint64_t total = d ? d->total_bytes : o->driver_total_bytes;
-    unsigned pct = total ? (unsigned)((long double)held * 100 / total) : 0;
+    unsigned pct = gm_percent_whole(held, total);
     if (o->driver_total_bytes)
         snprintf(buf, size, "cuda:%d was %u%% reserved by this process; the request of %s could not fit in %s free",
                  o->device, pct, want, free_b);
@@ -127,7 +127,7 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
         char peak_at[64] = "-";
         if (s->peak_unix_ns) snprintf(peak_at, sizeof peak_at, "%.3fs before", seconds_before(s->peak_unix_ns, o->unix_ns));
         fprintf(f, "  cuda:%d  reserved %s of %s (%u%%), peak %s (%s)", d->ordinal, a, b,
-                d->total_bytes ? (unsigned)((long double)s->reserved_bytes * 100 / d->total_bytes) : 0, c, peak_at);
+                gm_percent_whole(s->reserved_bytes, d->total_bytes), c, peak_at);
         gm_format_size(a, sizeof a, s->managed_bytes);
         fprintf(f, ", managed %s", a);
         if (d->ordinal == o->device && o->driver_total_bytes) {
@@ -199,7 +199,7 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
 
 void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o)
 {
-    char buf[512], err[64];
+    char buf[512], err[64], num[32];
     const struct gm_device *fd = device_of(p, o->device);
     format_time(buf, sizeof buf, o->unix_ns);
     fprintf(f, "{\"schema\": %d, \"kind\": \"gpumem-oom-report\", \"gpumem_version\": ", GM_REPORT_SCHEMA);
@@ -232,16 +232,16 @@ void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o)
         const struct gm_device *d = &p->devices[k];
         if (d->ordinal >= (int)GPUMEM_SHM_OOM_DEVICES) continue;
         const typeof(o->devices[0]) *s = &o->devices[d->ordinal];
+        gm_format_percent(num, sizeof num, s->reserved_bytes, d->total_bytes);
         fprintf(f, "%s\n  {\"device_id\": %d, \"uuid\": ", n++ ? "," : "", d->ordinal);
         gm_json_string(f, d->uuid);
         fputs(", \"name\": ", f);
         gm_json_string(f, d->name);
         fprintf(f, ", \"total_bytes\": %llu, \"reserved_bytes\": %llu, \"peak_bytes\": %llu, \"peak_time_unix_ns\": %llu,"
-                   " \"managed_bytes\": %llu, \"percent\": %.2f}",
+                   " \"managed_bytes\": %llu, \"percent\": %s}",
                 (unsigned long long)d->total_bytes, (unsigned long long)s->reserved_bytes,
                 (unsigned long long)s->peak_bytes, (unsigned long long)s->peak_unix_ns,
-                (unsigned long long)s->managed_bytes,
-                d->total_bytes ? (double)s->reserved_bytes * 100.0 / (double)d->total_bytes : 0.0);
+                (unsigned long long)s->managed_bytes, num);
     }
     fprintf(f, "],\n \"largest_allocations\": [");
     for (size_t i = 0; i < o->nlarge && i < GM_REPORT_TOP; i++) {
