@@ -1,4 +1,4 @@
-/* format.c - see format.h. Integers only. */
+/* format.c - see format.h. Integers only: no floating point at all. */
 #include "format.h"
 
 /* n / d * scale, rounded down or to the nearest (ties to even), at most cap;
@@ -35,4 +35,29 @@ void gm_format_percent(char *buf, size_t size, uint64_t part, uint64_t whole)
 {
     unsigned h = gm_percent_hundredths(part, whole);
     snprintf(buf, size, "%u.%02u", h / 100, h % 100);
+}
+
+void gm_format_size(char *buf, size_t size, uint64_t bytes)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB" };
+    if (bytes < 1024) {
+        snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+        return;
+    }
+    int u = bytes < (1ull << 20) ? 0 : bytes < (1ull << 30) ? 1 : 2;
+    uint64_t v = scaled(bytes, 1ull << (10 * (u + 1)), 100, 1, UINT64_MAX);
+    snprintf(buf, size, "%llu.%02u %s", (unsigned long long)(v / 100), (unsigned)(v % 100), units[u]);
+}
+
+void gm_format_gb(char *buf, size_t size, uint64_t bytes)
+{
+    uint64_t v = scaled(bytes, 1ull << 30, 10, 1, UINT64_MAX);
+    snprintf(buf, size, "%llu.%uGB", (unsigned long long)(v / 10), (unsigned)(v % 10));
+}
+
+void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns)
+{
+    int negative = then_ns > at_ns;
+    uint64_t ms = scaled(negative ? then_ns - at_ns : at_ns - then_ns, 1000000, 1, 1, UINT64_MAX);
+    snprintf(buf, size, "%s%llu.%03u", negative ? "-" : "", (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
 }

@@ -1,7 +1,12 @@
 /*
- * format.h - the percentages that gpumem prints, shared by the shim (log
- * lines, the post-mortem) and the reader (text and JSON): computed from
- * integers, with no conversion from floating point that could overflow.
+ * format.h - the numbers that gpumem prints, shared by the shim
+ * (log lines, the post-mortem) and the reader (text and JSON).
+ *
+ * The shim writes inside its host program, under whatever LC_NUMERIC the
+ * host chose: printf's %f there writes "18,75" in de_DE, which is not JSON.
+ * So every figure with decimals is computed from integers and printed with
+ * integer conversions only; no output of gpumem goes through a
+ * floating-point conversion, and nothing here allocates.
  */
 #ifndef GPUMEM_FORMAT_H
 #define GPUMEM_FORMAT_H
@@ -21,5 +26,9 @@ unsigned gm_percent_hundredths(uint64_t part, uint64_t whole);
 unsigned gm_percent_whole(uint64_t part, uint64_t whole);
 
 void gm_format_percent(char *buf, size_t size, uint64_t part, uint64_t whole); /* "32.35" */
+void gm_format_size(char *buf, size_t size, uint64_t bytes);                   /* "2.00 GiB" */
+void gm_format_gb(char *buf, size_t size, uint64_t bytes);                     /* "15.2GB", GB = 1024^3 */
+/* at - then in seconds, three decimals, "-" when then is later: "1.234". */
+void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns);
 
 #endif /* GPUMEM_FORMAT_H */

@@ -19,10 +19,8 @@
 void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o);
 void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o);
 
-/* Shared by every rendering of gpumem (percentages: format.h). */
+/* Shared by every rendering of gpumem (numbers: format.h). */
 void gm_json_string(FILE *f, const char *s);
-void gm_format_size(char *buf, size_t size, uint64_t bytes); /* "2.00 GiB" */
-void gm_format_gb(char *buf, size_t size, uint64_t bytes);   /* "15.2GB", GB = 1024^3 */
 const char *gm_api_name(unsigned api);
 
 #endif /* GPUMEM_REPORT_H */

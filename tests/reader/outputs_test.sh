@@ -1,17 +1,18 @@
 #!/bin/sh
 # Usage: outputs_test.sh CASE GPUMEM SHIM FAKE_DIR MAKE_SEGMENT HOLD OOM_PATHS LOCALE_GUEST
-# What the shim and the reader print, whatever the data:
+# What the shim and the reader print, whatever the data or the locale:
 #   percent_clamp  absurd reserved/total figures show as a clamped percent
+#   locale_guest   a host program in de_DE: its log lines and post-mortem JSON
+#   locale_reader  the reader in de_DE, the full-screen view included
 set -u
 case_=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 hold=$6 oom_paths=${7:-} guest=${8:-}
 prefix="gmx$$"
 export GPUMEM_SHM_PREFIX=$prefix LD_LIBRARY_PATH=$fake
 tmp=$(mktemp -d)
-hold_pid= oom_pid=
+hold_pid=
 cleanup() {
   [ -S "$tmp/tmux" ] && tmux -S "$tmp/tmux" kill-server 2>/dev/null
   [ -n "$hold_pid" ] && kill "$hold_pid" 2>/dev/null
-  [ -n "$oom_pid" ] && kill "$oom_pid" 2>/dev/null
   rm -rf "$tmp"; rm -f /dev/shm/$prefix.*
 }
 trap cleanup EXIT
@@ -22,6 +23,18 @@ json() {
   python3 -c "import json; d=json.loads(open('$1','rb').read().decode('utf-8','strict')); $2" || fail "json check: $2"
 }
 start_of() { awk '{ sub(/.*\) /, ""); print $20 }' /proc/$1/stat; }
+
+# de_DE.UTF-8 for the commands run with "env $loc_env": the system's, or one
+# built here with localedef (Debian's locales package has its source).
+de_locale() {
+  loc_env=
+  locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\{0,1\}8' && return 0
+  command -v localedef >/dev/null || return 1
+  mkdir -p "$tmp/locale"
+  localedef -i de_DE -f UTF-8 "$tmp/locale/de_DE.UTF-8" >/dev/null 2>&1
+  [ -f "$tmp/locale/de_DE.UTF-8/LC_NUMERIC" ] || return 1
+  loc_env="LOCPATH=$tmp/locale"
+}
 
 case $case_ in
 percent_clamp)
@@ -45,6 +58,51 @@ assert g['00']['percent']==9999.99 and g['00']['level']=='critical' and g['01'][
   grep -q "^  cuda:0  reserved 8589934592.00 GiB of 1.00 MiB (9999%)" "$tmp/r" || fail "device line: $(cat "$tmp/r")"
   "$gpumem" report 999996 --json > "$tmp/rj" || fail "report --json exit $?"
   json "$tmp/rj" "assert d['devices'][0]['percent']==9999.99 and 'was 9999% reserved' in d['verdict'], d['devices']"
+  ;;
+locale_guest)
+  de_locale || skip "no de_DE.UTF-8 locale and none could be built"
+  mkdir "$tmp/reports"
+  env $loc_env LD_PRELOAD="$shim" GPUMEM_LOG="$tmp/log" GPUMEM_POSTMORTEM_DIR="$tmp/reports" \
+    "$guest" de_DE.UTF-8 > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  [ $rc = 77 ] && skip "$(cat "$tmp/err")"
+  [ $rc = 7 ] || fail "guest exit $rc: $(cat "$tmp/err")"
+  grep -qx '18,75' "$tmp/out" || fail "the guest's locale did not take: $(cat "$tmp/out")"
+  grep -q 'WARNING cuda:0 81% 13.0GB / 16.0GB (warning from 80%)$' "$tmp/log" || fail "warning line"
+  grep -q 'CRITICAL cuda:0 90% 14.5GB / 16.0GB (alarm above 90%)$' "$tmp/log" || fail "critical line"
+  grep -q 'OOM cuda:0 Tried to allocate 8.00 GiB; reserved 14.5GB / 16.0GB, driver free 1.5GB; report ' "$tmp/log" || fail "OOM line"
+  grep -q '[0-9],[0-9]' "$tmp/log" && fail "a decimal comma in the log"
+  f=$(ls "$tmp"/reports/gpumem-oom-*.json 2>/dev/null | head -1); [ -n "$f" ] || fail "no report"
+  json "$f" "
+import re
+assert d['devices'][0]['percent']==90.62, d['devices']
+assert all(isinstance(a['age_seconds'], float) for a in d['largest_allocations']), d['largest_allocations']
+s=d['summary']; assert 'reserved 14.50 GiB of 16.00 GiB (90%)' in s and not re.search(r'\d,\d', s), s"
+  grep -q '"percent": 90.62}' "$f" || fail "percent not as %.2f would print it in C"
+  ;;
+locale_reader)
+  de_locale || skip "no de_DE.UTF-8 locale and none could be built"
+  "$make_segment" /dev/shm/$prefix.$$ valid $$ "$(start_of $$)" 0:5325:16384:0 1:15565:16384:2 || fail "make"
+  "$make_segment" /dev/shm/$prefix.999995 oom 999995 1 0:13927:16384:1 || fail "make oom"
+  de() { env $loc_env LC_ALL=de_DE.UTF-8 "$gpumem" "$@"; }
+  de show --json > "$tmp/j" || fail "show --json exit $?"
+  json "$tmp/j" "dv=[x for x in d['processes'] if x['pid']==$$][0]['devices']; assert dv[0]['percent']==32.5, dv"
+  for c in ls show "top --once" "report 999995"; do
+    de $c > "$tmp/out" || fail "$c exit $?"
+    grep -q '[0-9],[0-9]' "$tmp/out" && fail "$c: a decimal comma: $(cat "$tmp/out")"
+  done
+  de ls | grep -q "cuda:0 5.2GB / 16.0GB 32%, ⚠ cuda:1 15.2GB / 16.0GB 95%" || fail "ls in de_DE"
+  de report 999995 | grep -q "reserved 13.60 GiB of 16.00 GiB (85%)" || fail "report in de_DE"
+  de report 999995 --json > "$tmp/rj" || fail "report --json exit $?"
+  json "$tmp/rj" "assert d['devices'][0]['percent']==85.0"
+  # The full-screen view sets the locale from the environment (for UTF-8).
+  command -v tmux >/dev/null || { echo "skipped the full-screen view: no tmux"; echo "ok: $case_"; exit 0; }
+  sock="$tmp/tmux"
+  tmux -S "$sock" new-session -d -x 120 -y 30 "$loc_env GPUMEM_SHM_PREFIX=$prefix TERM=xterm-256color LC_ALL=de_DE.UTF-8 '$gpumem' top --interval 0.2; sleep 5" < /dev/null > /dev/null 2>&1
+  for _ in $(seq 50); do tmux -S "$sock" capture-pane -p > "$tmp/screen" 2>/dev/null; grep -q "cuda:1 " "$tmp/screen" && break; sleep 0.1; done
+  grep -q "cuda:0 5.2GB / 16.0GB 32%" "$tmp/screen" || fail "top in de_DE: $(cat "$tmp/screen")"
+  grep -q '[0-9],[0-9]' "$tmp/screen" && fail "top in de_DE: a decimal comma: $(cat "$tmp/screen")"
+  tmux -S "$sock" send-keys q
   ;;
 *) fail "unknown case $case_" ;;
 esac

@@ -1,4 +1,5 @@
-/* The integer-only formatters of common/format.c: clamped percentages. */
+/* The integer-only formatters of common/format.c: the figures printf's %f
+ * printed before (in the C locale), and clamped percentages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,41 @@
 #include "format.h"
 
 #define GIB (1ull << 30)
+
+static uint64_t next_random(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void sizes_read_as_printf_wrote_them(void **state)
+{
+    (void)state;
+    static const uint64_t edges[] = { 0, 1, 1023, 1024, 1025, 1152, 1048575, 1048576, GIB - 1, GIB, 3 * GIB / 2,
+                                      (1ull << 53) - 1 };
+    char got[64], want[64];
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t b = i < (int)(sizeof edges / sizeof edges[0]) ? edges[i] : next_random(&x) >> (11 + i % 50);
+        /* Below 2^53 a size divided by a power of two is exact in a double,
+         * so printf's rounding (ties to even) is the reference. */
+        gm_format_size(got, sizeof got, b);
+        if (b < 1024) snprintf(want, sizeof want, "%llu bytes", (unsigned long long)b);
+        else if (b < (1u << 20)) snprintf(want, sizeof want, "%.2f KiB", (double)b / 1024.0);
+        else if (b < GIB) snprintf(want, sizeof want, "%.2f MiB", (double)b / 1048576.0);
+        else snprintf(want, sizeof want, "%.2f GiB", (double)b / (double)GIB);
+        assert_string_equal(got, want);
+        gm_format_gb(got, sizeof got, b);
+        snprintf(want, sizeof want, "%.1fGB", (double)b / (double)GIB);
+        assert_string_equal(got, want);
+    }
+    gm_format_size(got, sizeof got, UINT64_MAX);
+    assert_string_equal(got, "17179869184.00 GiB");
+    gm_format_gb(got, sizeof got, UINT64_MAX);
+    assert_string_equal(got, "17179869184.0GB");
+}
 
 static void percentages_are_exact_and_clamped(void **state)
 {
@@ -42,10 +78,28 @@ static void percentages_are_exact_and_clamped(void **state)
     assert_string_equal(buf, "100.00");
 }
 
+static void seconds_have_three_decimals_and_a_sign(void **state)
+{
+    (void)state;
+    char buf[32];
+    gm_format_seconds(buf, sizeof buf, 1000000000ull, 4234000000ull);
+    assert_string_equal(buf, "3.234");
+    gm_format_seconds(buf, sizeof buf, 0, 1500000);
+    assert_string_equal(buf, "0.002");
+    gm_format_seconds(buf, sizeof buf, 1800000000000000000ull, 1800000000000000000ull);
+    assert_string_equal(buf, "0.000");
+    gm_format_seconds(buf, sizeof buf, 2000, 1000);
+    assert_string_equal(buf, "-0.000");
+    gm_format_seconds(buf, sizeof buf, 5000000000ull, 1000000000ull);
+    assert_string_equal(buf, "-4.000");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sizes_read_as_printf_wrote_them),
         cmocka_unit_test(percentages_are_exact_and_clamped),
+        cmocka_unit_test(seconds_have_three_decimals_and_a_sign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
