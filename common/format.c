@@ -61,3 +61,52 @@ void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns)
     uint64_t ms = scaled(negative ? then_ns - at_ns : at_ns - then_ns, 1000000, 1, 1, UINT64_MAX);
     snprintf(buf, size, "%s%llu.%03u", negative ? "-" : "", (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
 }
+
+/* The length of the well-formed UTF-8 sequence at p (Unicode's table 3-7),
+ * or 0 with *bad set to the length of its maximal subpart. */
+static int utf8_sequence(const unsigned char *p, int *bad)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xbf;
+    int n;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0; /* overlong below */
+        if (c == 0xed) hi = 0x9f; /* surrogates above */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90; /* overlong below */
+        if (c == 0xf4) hi = 0x8f; /* beyond U+10FFFF above */
+    } else {
+        *bad = 1; /* a continuation byte, C0, C1 (overlong) or F5..FF */
+        return 0;
+    }
+    for (int k = 1; k < n; k++, lo = 0x80, hi = 0xbf)
+        if (p[k] < lo || p[k] > hi) { /* the terminating NUL included */
+            *bad = k;
+            return 0;
+        }
+    return n;
+}
+
+void gm_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int bad = 0, n = utf8_sequence(p, &bad);
+        if (n == 0) {
+            fputs("\\ufffd", f);
+            p += bad;
+            continue;
+        }
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', f);
+            fputc(*p, f);
+        } else if (*p == '\n') fputs("\\n", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n;
+    }
+    fputc('"', f);
+}

@@ -1,5 +1,5 @@
 /*
- * format.h - the numbers that gpumem prints, shared by the shim
+ * format.h - the numbers and strings that gpumem prints, shared by the shim
  * (log lines, the post-mortem) and the reader (text and JSON).
  *
  * The shim writes inside its host program, under whatever LC_NUMERIC the
@@ -30,5 +30,11 @@ void gm_format_size(char *buf, size_t size, uint64_t bytes);                   /
 void gm_format_gb(char *buf, size_t size, uint64_t bytes);                     /* "15.2GB", GB = 1024^3 */
 /* at - then in seconds, three decimals, "-" when then is later: "1.234". */
 void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns);
+
+/* s as a JSON string, quotes included: always valid UTF-8 whatever s holds.
+ * Each ill-formed sequence (overlong, surrogate, above U+10FFFF, cut short,
+ * a stray byte) becomes one \ufffd per maximal subpart, as Unicode
+ * recommends and as Python's decoder does; control characters are escaped. */
+void gm_json_string(FILE *f, const char *s);
 
 #endif /* GPUMEM_FORMAT_H */

@@ -16,30 +16,6 @@ const char *gm_api_name(unsigned api)
     return "unknown";
 }
 
-void gm_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else if (*p < 0x80) fputc(*p, f);
-        else {
-            /* Valid UTF-8 passes, anything else is replaced. */
-            int extra = (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-            int ok = extra > 0;
-            for (int k = 1; ok && k <= extra; k++) ok = (p[k] & 0xc0) == 0x80;
-            if (!ok) {
-                fputs("\\ufffd", f);
-                continue;
-            }
-            fwrite(p, 1, (size_t)extra + 1, f);
-            p += extra;
-        }
-    }
-    fputc('"', f);
-}
-
 static const char *level_name(unsigned l)
 {
     return l == GPUMEM_LEVEL_CRITICAL ? "critical" : l == GPUMEM_LEVEL_WARNING ? "warning" : "healthy";

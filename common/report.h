@@ -19,8 +19,7 @@
 void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o);
 void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o);
 
-/* Shared by every rendering of gpumem (numbers: format.h). */
-void gm_json_string(FILE *f, const char *s);
+/* Shared by every rendering of gpumem (numbers and JSON strings: format.h). */
 const char *gm_api_name(unsigned api);
 
 #endif /* GPUMEM_REPORT_H */

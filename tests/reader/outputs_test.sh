@@ -4,15 +4,17 @@
 #   percent_clamp  absurd reserved/total figures show as a clamped percent
 #   locale_guest   a host program in de_DE: its log lines and post-mortem JSON
 #   locale_reader  the reader in de_DE, the full-screen view included
+#   utf8_json      a command line of invalid UTF-8 in show --json and a post-mortem
 set -u
 case_=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 hold=$6 oom_paths=${7:-} guest=${8:-}
 prefix="gmx$$"
 export GPUMEM_SHM_PREFIX=$prefix LD_LIBRARY_PATH=$fake
 tmp=$(mktemp -d)
-hold_pid=
+hold_pid= oom_pid=
 cleanup() {
   [ -S "$tmp/tmux" ] && tmux -S "$tmp/tmux" kill-server 2>/dev/null
   [ -n "$hold_pid" ] && kill "$hold_pid" 2>/dev/null
+  [ -n "$oom_pid" ] && kill "$oom_pid" 2>/dev/null
   rm -rf "$tmp"; rm -f /dev/shm/$prefix.*
 }
 trap cleanup EXIT
@@ -103,6 +105,45 @@ locale_reader)
   grep -q "cuda:0 5.2GB / 16.0GB 32%" "$tmp/screen" || fail "top in de_DE: $(cat "$tmp/screen")"
   grep -q '[0-9],[0-9]' "$tmp/screen" && fail "top in de_DE: a decimal comma: $(cat "$tmp/screen")"
   tmux -S "$sock" send-keys q
+  ;;
+utf8_json)
+  # Each kind of invalid UTF-8 in one command line, between valid text: a
+  # surrogate, overlong forms, beyond U+10FFFF, stray continuation bytes, a
+  # sequence cut short, and one cut short at the very end.
+  mkfifo "$tmp/in.hold" "$tmp/in.oom"
+  mkdir "$tmp/reports"
+  LD_PRELOAD=$shim "$hold" 0:3 < "$tmp/in.hold" > "$tmp/out.hold" &
+  hold_pid=$!
+  exec 8> "$tmp/in.hold"
+  LD_PRELOAD=$shim GPUMEM_LOG=$tmp/log GPUMEM_POSTMORTEM_DIR=$tmp/reports "$oom_paths" driver wait \
+    "$(printf 'ok-\303\251-\360\237\230\200')" "$(printf 'surrogate-\355\240\200')" \
+    "$(printf 'overlong-\300\257-\340\200\257-\360\200\200\257')" \
+    "$(printf 'big-\364\220\200\200-\367\277\277\277-\370\210\200\200\200')" \
+    "$(printf 'stray-\200\277-\376\377')" "$(printf 'cut-\342\202-x')" "$(printf 'end-\360\237\230')" \
+    < "$tmp/in.oom" > "$tmp/out.oom" 2> "$tmp/err" &
+  oom_pid=$!
+  exec 9> "$tmp/in.oom"
+  for _ in $(seq 100); do grep -q ready "$tmp/out.hold" && grep -q "oom done" "$tmp/out.oom" && break; sleep 0.05; done
+  grep -q "oom done" "$tmp/out.oom" || fail "no out-of-memory failure: $(cat "$tmp/err")"
+  # What the command must read as: the same bytes, each invalid sequence
+  # replaced as Python's decoder does (one U+FFFD per maximal subpart).
+  tr '\0' ' ' < /proc/$oom_pid/cmdline | sed 's/ $//' > "$tmp/cmdline"
+  check="
+c=open('$tmp/cmdline','rb').read().decode('utf-8','replace')
+assert c.count('\ufffd')==31 and 'ok-\u00e9-\U0001f600' in c and c.endswith('end-\ufffd'), ascii(c)"
+  "$gpumem" show --json > "$tmp/j" || fail "show exit $?"
+  json "$tmp/j" "$check
+p={x['pid']:x for x in d['processes']}
+assert sorted(p)==sorted([$hold_pid, $oom_pid]), sorted(p)
+assert p[$oom_pid]['command']==c, (ascii(p[$oom_pid]['command']), ascii(c))
+assert p[$hold_pid]['devices'][0]['reserved_bytes']==3<<20"
+  f=$(ls "$tmp"/reports/gpumem-oom-*.json 2>/dev/null | head -1); [ -n "$f" ] || fail "no report"
+  json "$f" "$check
+assert d['command']==c and ('command: '+c+'\n') in d['summary'], ascii(d['command'])"
+  "$gpumem" report $oom_pid --json > "$tmp/rj" || fail "report --json exit $?"
+  cmp "$f" "$tmp/rj" || fail "report from the segment differs from the file"
+  "$gpumem" report "$f" > "$tmp/text" || fail "report FILE exit $?"
+  python3 -c "open('$tmp/text','rb').read().decode('utf-8','strict')" || fail "report FILE text is not UTF-8"
   ;;
 *) fail "unknown case $case_" ;;
 esac

@@ -1,10 +1,13 @@
 /* The integer-only formatters of common/format.c: the figures printf's %f
- * printed before (in the C locale), and clamped percentages. */
+ * printed before (in the C locale), clamped percentages, and JSON strings
+ * that are valid UTF-8 whatever the input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -94,12 +97,56 @@ static void seconds_have_three_decimals_and_a_sign(void **state)
     assert_string_equal(buf, "-4.000");
 }
 
+static char *json_of(const char *s)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    assert_non_null(f);
+    gm_json_string(f, s);
+    fclose(f);
+    return out;
+}
+
+static void json_strings_are_valid_utf8(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } cases[] = {
+        /* Valid UTF-8 passes as it is, the bounds of each range included. */
+        { "plain \xc3\xa9 \xf0\x9f\x98\x80", "\"plain \xc3\xa9 \xf0\x9f\x98\x80\"" },
+        { "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+          "\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"" },
+        { "q\"b\\n\nt\tc\x01\x1f\x7f", "\"q\\\"b\\\\n\\nt\\u0009c\\u0001\\u001f\x7f\"" },
+        /* Surrogates: ED A0..BF is never well formed, so three replacements. */
+        { "s\xed\xa0\x80s\xed\xbf\xbf", "\"s\\ufffd\\ufffd\\ufffds\\ufffd\\ufffd\\ufffd\"" },
+        /* Overlong forms of '/', in two, three and four bytes. */
+        { "\xc0\xaf|\xc1\xbf|\xe0\x80\xaf|\xf0\x80\x80\xaf",
+          "\"\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd\"" },
+        /* Beyond U+10FFFF, and lead bytes that no UTF-8 has. */
+        { "\xf4\x90\x80\x80|\xf5\x80|\xf8\x88\x80\x80\x80|\xff",
+          "\"\\ufffd\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd|\\ufffd\"" },
+        /* Stray continuation bytes. */
+        { "\x80\xbf", "\"\\ufffd\\ufffd\"" },
+        /* Cut short: one replacement for the whole beginning, then go on. */
+        { "\xe2\x82x|\xf0\x9f\x98 |\xe2\x82\xe2\x82\xac", "\"\\ufffdx|\\ufffd |\\ufffd\xe2\x82\xac\"" },
+        { "end\xf0\x9f\x98", "\"end\\ufffd\"" },
+        { "end\xc3", "\"end\\ufffd\"" },
+        { "", "\"\"" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = json_of(cases[i].in);
+        assert_string_equal(got, cases[i].out);
+        free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sizes_read_as_printf_wrote_them),
         cmocka_unit_test(percentages_are_exact_and_clamped),
         cmocka_unit_test(seconds_have_three_decimals_and_a_sign),
+        cmocka_unit_test(json_strings_are_valid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
