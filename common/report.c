@@ -16,43 +16,6 @@ const char *gm_api_name(unsigned api)
     return "unknown";
 }
 
-void gm_format_size(char *buf, size_t size, uint64_t bytes)
-{
-    if (bytes < 1024) snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
-    else if (bytes < 1024 * 1024) snprintf(buf, size, "%.2f KiB", (double)bytes / 1024.0);
-    else if (bytes < 1024ull * 1024 * 1024) snprintf(buf, size, "%.2f MiB", (double)bytes / (1024.0 * 1024.0));
-    else snprintf(buf, size, "%.2f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
-}
-
-void gm_format_gb(char *buf, size_t size, uint64_t bytes)
-{
-    snprintf(buf, size, "%.1fGB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
-}
-
-void gm_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else if (*p < 0x80) fputc(*p, f);
-        else {
-            /* Valid UTF-8 passes, anything else is replaced. */
-            int extra = (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-            int ok = extra > 0;
-            for (int k = 1; ok && k <= extra; k++) ok = (p[k] & 0xc0) == 0x80;
-            if (!ok) {
-                fputs("\\ufffd", f);
-                continue;
-            }
-            fwrite(p, 1, (size_t)extra + 1, f);
-            p += extra;
-        }
-    }
-    fputc('"', f);
-}
-
 static const char *level_name(unsigned l)
 {
     return l == GPUMEM_LEVEL_CRITICAL ? "critical" : l == GPUMEM_LEVEL_WARNING ? "warning" : "healthy";
@@ -66,8 +29,6 @@ static void format_time(char *buf, size_t size, uint64_t unix_ns)
     size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
     snprintf(buf + n, size - n, ".%03u UTC", (unsigned)(unix_ns / 1000000u % 1000u));
 }
-
-static double seconds_before(uint64_t then, uint64_t at) { return ((double)at - (double)then) / 1e9; }
 
 static const struct gm_device *device_of(const struct gm_process *p, int ordinal)
 {
@@ -91,7 +52,7 @@ static void verdict(char *buf, size_t size, const struct gm_process *p, const st
     gm_format_size(free_b, sizeof free_b, o->driver_free_bytes);
     uint64_t held = o->device >= 0 && o->device < (int)GPUMEM_SHM_OOM_DEVICES ? o->devices[o->device].reserved_bytes : 0;
     uint64_t total = d ? d->total_bytes : o->driver_total_bytes;
-    unsigned pct = total ? (unsigned)((long double)held * 100 / total) : 0;
+    unsigned pct = gm_percent_whole(held, total);
     if (o->driver_total_bytes)
         snprintf(buf, size, "cuda:%d was %u%% reserved by this process; the request of %s could not fit in %s free",
                  o->device, pct, want, free_b);
@@ -103,7 +64,7 @@ static void verdict(char *buf, size_t size, const struct gm_process *p, const st
 
 void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
 {
-    char when[64], line[512], a[32], b[32], c[32], err[64];
+    char when[64], line[512], a[32], b[32], c[32], err[64], secs[32];
     format_time(when, sizeof when, o->unix_ns);
     const struct gm_device *fd = device_of(p, o->device);
     fprintf(f, "gpumem out-of-memory report #%llu: pid %d on %s, %s\n", (unsigned long long)o->number, p->pid,
@@ -125,9 +86,12 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
         gm_format_size(b, sizeof b, d->total_bytes);
         gm_format_size(c, sizeof c, s->peak_bytes);
         char peak_at[64] = "-";
-        if (s->peak_unix_ns) snprintf(peak_at, sizeof peak_at, "%.3fs before", seconds_before(s->peak_unix_ns, o->unix_ns));
+        if (s->peak_unix_ns) {
+            gm_format_seconds(secs, sizeof secs, s->peak_unix_ns, o->unix_ns);
+            snprintf(peak_at, sizeof peak_at, "%ss before", secs);
+        }
         fprintf(f, "  cuda:%d  reserved %s of %s (%u%%), peak %s (%s)", d->ordinal, a, b,
-                d->total_bytes ? (unsigned)((long double)s->reserved_bytes * 100 / d->total_bytes) : 0, c, peak_at);
+                gm_percent_whole(s->reserved_bytes, d->total_bytes), c, peak_at);
         gm_format_size(a, sizeof a, s->managed_bytes);
         fprintf(f, ", managed %s", a);
         if (d->ordinal == o->device && o->driver_total_bytes) {
@@ -143,8 +107,9 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
     for (size_t i = 0; i < o->nlarge && i < GM_REPORT_TOP; i++) {
         const struct gm_large *l = &o->large[i];
         gm_format_size(a, sizeof a, l->bytes);
-        fprintf(f, "  %2zu. %12s  cuda:%d  0x%llx  %-24s %.3fs old\n", i + 1, a, l->device, (unsigned long long)l->address,
-                gm_api_name(l->api), seconds_before(l->unix_ns, o->unix_ns));
+        gm_format_seconds(secs, sizeof secs, l->unix_ns, o->unix_ns);
+        fprintf(f, "  %2zu. %12s  cuda:%d  0x%llx  %-24s %ss old\n", i + 1, a, l->device, (unsigned long long)l->address,
+                gm_api_name(l->api), secs);
         for (const char *t = l->trace; *t;) {
             const char *nl = strchr(t, '\n');
             size_t len = nl ? (size_t)(nl - t) : strlen(t);
@@ -170,8 +135,9 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
     for (size_t i = 0; i < o->ntransitions; i++) {
         const struct gm_transition *t = &o->transitions[i];
         gm_format_size(a, sizeof a, t->reserved_bytes);
-        fprintf(f, "  %9.3fs before  cuda:%d  %s -> %s at %s\n", seconds_before(t->unix_ns, o->unix_ns), t->device,
-                level_name(t->previous), level_name(t->level), a);
+        gm_format_seconds(secs, sizeof secs, t->unix_ns, o->unix_ns);
+        fprintf(f, "  %9ss before  cuda:%d  %s -> %s at %s\n", secs, t->device, level_name(t->previous),
+                level_name(t->level), a);
     }
 
     size_t first = o->nevents > GM_REPORT_EVENTS ? o->nevents - GM_REPORT_EVENTS : 0;
@@ -180,7 +146,8 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
         const struct gm_event *e = &o->events[i];
         gm_format_size(a, sizeof a, e->bytes);
         if (e->result) error_name(err, sizeof err, e->api, e->result);
-        fprintf(f, "  %9.3fs before  %-5s %-24s cuda:%-2d %12s  0x%llx  %s\n", seconds_before(e->unix_ns, o->unix_ns),
+        gm_format_seconds(secs, sizeof secs, e->unix_ns, o->unix_ns);
+        fprintf(f, "  %9ss before  %-5s %-24s cuda:%-2d %12s  0x%llx  %s\n", secs,
                 e->op == GPUMEM_OP_FREE ? "free" : "alloc", gm_api_name(e->api), e->device, a,
                 (unsigned long long)e->address, e->result ? err : "ok");
     }
@@ -199,7 +166,7 @@ void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o)
 
 void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o)
 {
-    char buf[512], err[64];
+    char buf[512], err[64], num[32];
     const struct gm_device *fd = device_of(p, o->device);
     format_time(buf, sizeof buf, o->unix_ns);
     fprintf(f, "{\"schema\": %d, \"kind\": \"gpumem-oom-report\", \"gpumem_version\": ", GM_REPORT_SCHEMA);
@@ -232,23 +199,24 @@ void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o)
         const struct gm_device *d = &p->devices[k];
         if (d->ordinal >= (int)GPUMEM_SHM_OOM_DEVICES) continue;
         const typeof(o->devices[0]) *s = &o->devices[d->ordinal];
+        gm_format_percent(num, sizeof num, s->reserved_bytes, d->total_bytes);
         fprintf(f, "%s\n  {\"device_id\": %d, \"uuid\": ", n++ ? "," : "", d->ordinal);
         gm_json_string(f, d->uuid);
         fputs(", \"name\": ", f);
         gm_json_string(f, d->name);
         fprintf(f, ", \"total_bytes\": %llu, \"reserved_bytes\": %llu, \"peak_bytes\": %llu, \"peak_time_unix_ns\": %llu,"
-                   " \"managed_bytes\": %llu, \"percent\": %.2f}",
+                   " \"managed_bytes\": %llu, \"percent\": %s}",
                 (unsigned long long)d->total_bytes, (unsigned long long)s->reserved_bytes,
                 (unsigned long long)s->peak_bytes, (unsigned long long)s->peak_unix_ns,
-                (unsigned long long)s->managed_bytes,
-                d->total_bytes ? (double)s->reserved_bytes * 100.0 / (double)d->total_bytes : 0.0);
+                (unsigned long long)s->managed_bytes, num);
     }
     fprintf(f, "],\n \"largest_allocations\": [");
     for (size_t i = 0; i < o->nlarge && i < GM_REPORT_TOP; i++) {
         const struct gm_large *l = &o->large[i];
-        fprintf(f, "%s\n  {\"bytes\": %llu, \"address\": \"0x%llx\", \"device_id\": %d, \"api\": \"%s\", \"age_seconds\": %.3f, \"backtrace\": [",
+        gm_format_seconds(num, sizeof num, l->unix_ns, o->unix_ns);
+        fprintf(f, "%s\n  {\"bytes\": %llu, \"address\": \"0x%llx\", \"device_id\": %d, \"api\": \"%s\", \"age_seconds\": %s, \"backtrace\": [",
                 i ? "," : "", (unsigned long long)l->bytes, (unsigned long long)l->address, l->device,
-                gm_api_name(l->api), seconds_before(l->unix_ns, o->unix_ns));
+                gm_api_name(l->api), num);
         int first = 1;
         for (const char *t = l->trace; *t;) {
             const char *nl = strchr(t, '\n');

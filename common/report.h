@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "format.h"
 #include "segment.h"
 
 #define GM_REPORT_SCHEMA 1
@@ -18,10 +19,7 @@
 void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o);
 void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o);
 
-/* Shared by every rendering of gpumem. */
-void gm_json_string(FILE *f, const char *s);
-void gm_format_size(char *buf, size_t size, uint64_t bytes); /* "2.00 GiB" */
-void gm_format_gb(char *buf, size_t size, uint64_t bytes);   /* "15.2GB", GB = 1024^3 */
+/* Shared by every rendering of gpumem (numbers and JSON strings: format.h). */
 const char *gm_api_name(unsigned api);
 
 #endif /* GPUMEM_REPORT_H */

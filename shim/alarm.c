@@ -38,7 +38,7 @@ static void log_transition(int device, gpumem_level_t level, uint64_t reserved, 
     char held[32], all[32];
     gm_format_gb(held, sizeof held, reserved);
     gm_format_gb(all, sizeof all, total);
-    unsigned pct = total ? (unsigned)((long double)reserved * 100 / total) : 0;
+    unsigned pct = gm_percent_whole(reserved, total);
     if (level == GPUMEM_LEVEL_CRITICAL)
         gpumem__log("CRITICAL cuda:%d %u%% %s / %s (alarm above %u%%)", device, pct, held, all, gpumem__opt.alarm_percent);
     else if (level == GPUMEM_LEVEL_WARNING)

@@ -15,20 +15,23 @@ const char *gm_liveness_name(enum gm_liveness l)
     return l == GM_ALIVE ? "running" : l == GM_EXITED ? "exited" : "dead";
 }
 
-static double percent_of(uint64_t reserved, uint64_t total)
+/* reserved / total * 100 > bound (or >= with or_equal), exactly, in integers. */
+static int percent_above(uint64_t reserved, uint64_t total, unsigned bound, int or_equal)
 {
-    return total ? (double)reserved * 100.0 / (double)total : 0.0;
+    uint64_t a = total / 100, b = total % 100 * bound;
+    if (total == 0) return 0; /* no total known: healthy, 0 % */
+    if (bound && a > UINT64_MAX / bound) return 0; /* the bound lies beyond any uint64 */
+    a *= bound;
+    if (b / 100 > UINT64_MAX - a) return 0;
+    uint64_t floor = a + b / 100; /* total * bound / 100 = floor + (b % 100) / 100 */
+    return reserved > floor || (or_equal && reserved == floor && b % 100 == 0);
 }
 
-/* Integer percent for display: floor, so 89.9 % never shows as 90 %. */
-static unsigned whole_percent(uint64_t reserved, uint64_t total)
+static unsigned level_of(uint64_t reserved, uint64_t total, unsigned warn, unsigned alarm)
 {
-    return total ? (unsigned)((long double)reserved * 100 / total) : 0;
-}
-
-static unsigned level_of(double percent, unsigned warn, unsigned alarm)
-{
-    return percent > alarm ? GPUMEM_LEVEL_CRITICAL : percent >= warn ? GPUMEM_LEVEL_WARNING : GPUMEM_LEVEL_HEALTHY;
+    return percent_above(reserved, total, alarm, 0)  ? GPUMEM_LEVEL_CRITICAL
+           : percent_above(reserved, total, warn, 1) ? GPUMEM_LEVEL_WARNING
+                                                     : GPUMEM_LEVEL_HEALTHY;
 }
 
 size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
@@ -50,7 +53,8 @@ size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
                 out[n].total_bytes = d->total_bytes;
                 n++;
             }
-            out[g].reserved_bytes += d->reserved_bytes;
+            out[g].reserved_bytes += d->reserved_bytes > UINT64_MAX - out[g].reserved_bytes
+                                         ? UINT64_MAX - out[g].reserved_bytes : d->reserved_bytes;
             if (out[g].npids < GM_MAX_GPU_PIDS) out[g].pids[out[g].npids++] = p->pid;
         }
     }
@@ -60,8 +64,7 @@ size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
             warn = v->procs[0].warn_percent;
             alarm = v->procs[0].alarm_percent;
         }
-        out[g].percent = percent_of(out[g].reserved_bytes, out[g].total_bytes);
-        out[g].level = level_of(out[g].percent, warn, alarm);
+        out[g].level = level_of(out[g].reserved_bytes, out[g].total_bytes, warn, alarm);
     }
     return n;
 }
@@ -91,6 +94,8 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
         fputs("],\n   \"devices\": [", f);
         for (int k = 0; k < p->ndevices; k++) {
             const struct gm_device *d = &p->devices[k];
+            char percent[32];
+            gm_format_percent(percent, sizeof percent, d->reserved_bytes, d->total_bytes);
             fprintf(f, "%s\n    {\"device_id\": %d, \"uuid\": ", k ? "," : "", d->ordinal);
             gm_json_string(f, d->uuid);
             fputs(", \"name\": ", f);
@@ -99,12 +104,12 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
             gm_json_string(f, d->pci_bus_id);
             fprintf(f,
                     ", \"reserved_bytes\": %llu, \"peak_bytes\": %llu, \"total_bytes\": %llu, \"managed_bytes\": %llu,"
-                    " \"percent\": %.2f, \"level\": \"%s\", \"alloc_count\": %llu, \"free_count\": %llu,"
+                    " \"percent\": %s, \"level\": \"%s\", \"alloc_count\": %llu, \"free_count\": %llu,"
                     " \"failed_count\": %llu, \"unknown_free_count\": %llu, \"alarm_count\": %llu,"
                     " \"peak_time_unix_ns\": %llu, \"last_transition_unix_ns\": %llu}",
                     (unsigned long long)d->reserved_bytes, (unsigned long long)d->peak_bytes,
                     (unsigned long long)d->total_bytes, (unsigned long long)d->managed_bytes,
-                    percent_of(d->reserved_bytes, d->total_bytes), gm_level_name(d->level),
+                    percent, gm_level_name(d->level),
                     (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
                     (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
                     (unsigned long long)d->alarm_count, (unsigned long long)d->peak_unix_ns,
@@ -116,12 +121,14 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
     struct gm_gpu gpus[64];
     size_t ng = gm_gpus(v, gpus, 64);
     for (size_t g = 0; g < ng; g++) {
+        char percent[32];
+        gm_format_percent(percent, sizeof percent, gpus[g].reserved_bytes, gpus[g].total_bytes);
         fprintf(f, "%s\n  {\"uuid\": ", g ? "," : "");
         gm_json_string(f, gpus[g].uuid);
         fputs(", \"name\": ", f);
         gm_json_string(f, gpus[g].name);
-        fprintf(f, ", \"total_bytes\": %llu, \"reserved_bytes\": %llu, \"percent\": %.2f, \"level\": \"%s\", \"pids\": [",
-                (unsigned long long)gpus[g].total_bytes, (unsigned long long)gpus[g].reserved_bytes, gpus[g].percent,
+        fprintf(f, ", \"total_bytes\": %llu, \"reserved_bytes\": %llu, \"percent\": %s, \"level\": \"%s\", \"pids\": [",
+                (unsigned long long)gpus[g].total_bytes, (unsigned long long)gpus[g].reserved_bytes, percent,
                 gm_level_name(gpus[g].level));
         for (int k = 0; k < gpus[g].npids; k++) fprintf(f, "%s%d", k ? ", " : "", gpus[g].pids[k]);
         fputs("]}", f);
@@ -145,7 +152,7 @@ static void device_cell(char *buf, size_t size, const struct gm_device *d)
     gm_format_gb(held, sizeof held, d->reserved_bytes);
     gm_format_gb(total, sizeof total, d->total_bytes);
     snprintf(buf, size, "%scuda:%d %s / %s %u%%", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "", d->ordinal, held,
-             total, whole_percent(d->reserved_bytes, d->total_bytes));
+             total, gm_percent_whole(d->reserved_bytes, d->total_bytes));
 }
 
 static void skipped_lines(FILE *f, const struct gm_view *v)
@@ -224,7 +231,7 @@ size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max)
         gm_format_gb(held, sizeof held, gpus[g].reserved_bytes);
         gm_format_gb(total, sizeof total, gpus[g].total_bytes);
         LINE(gpus[g].level, 1, "%s%s  %s  %s / %s  %u%%  %s", gpus[g].level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
-             gpus[g].uuid, gpus[g].name, held, total, whole_percent(gpus[g].reserved_bytes, gpus[g].total_bytes),
+             gpus[g].uuid, gpus[g].name, held, total, gm_percent_whole(gpus[g].reserved_bytes, gpus[g].total_bytes),
              gm_level_name(gpus[g].level));
         for (size_t i = 0; i < v->nprocs; i++) {
             const struct gm_process *p = &v->procs[i];

@@ -27,8 +27,7 @@ struct gm_view {
 #define GM_MAX_GPU_PIDS 64
 struct gm_gpu {
     char uuid[48], name[128];
-    uint64_t total_bytes, reserved_bytes;
-    double percent;
+    uint64_t total_bytes, reserved_bytes; /* reserved sums the processes, saturating */
     unsigned level;
     int npids;
     int pids[GM_MAX_GPU_PIDS];
