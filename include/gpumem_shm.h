@@ -68,7 +68,11 @@ enum gpumem_shm_state {
     X(CUDA_MALLOC_FROM_POOL_ASYNC, 18, "cudaMallocFromPoolAsync") \
     X(CU_CTX_DESTROY, 19, "cuCtxDestroy")                       \
     X(CU_DEVICE_PRIMARY_CTX_RESET, 20, "cuDevicePrimaryCtxReset") \
-    X(CU_DEVICE_PRIMARY_CTX_RELEASE, 21, "cuDevicePrimaryCtxRelease")
+    X(CU_DEVICE_PRIMARY_CTX_RELEASE, 21, "cuDevicePrimaryCtxRelease") \
+    X(CUDA_DEVICE_RESET, 22, "cudaDeviceReset")                 \
+    X(CUDA_DEVICE_SYNCHRONIZE, 23, "cudaDeviceSynchronize")     \
+    X(CUDA_STREAM_SYNCHRONIZE, 24, "cudaStreamSynchronize")     \
+    X(CUDA_EVENT_SYNCHRONIZE, 25, "cudaEventSynchronize")
 
 enum gpumem_api {
 #define GPUMEM_SHM_API_ENUM(name, value, text) GPUMEM_API_##name = (value),

@@ -82,7 +82,7 @@ static void deliver(const gpumem_alarm_t *a)
 void gpumem__alarm_flush(void)
 {
     struct gpumem_thread *th = &gpumem__thread;
-    if (th->in_alarm || th->runtime_api || npending == 0) return;
+    if (th->in_alarm || th->runtime_api || th->defer_alarms || npending == 0) return;
     th->in_alarm = 1;
     /* Callbacks may queue more while this runs: take them in order. */
     for (int i = 0; i < npending; i++) deliver(&pending[i].alarm);

@@ -174,9 +174,14 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
 }
 
 static void pool_freed(uint8_t index);
+static void forget_if_gone(int is_handle, uint64_t key, uint64_t *freed, uint32_t *count);
+
+/* Teardowns so far: a free whose claim spans one re-checks what it puts back. */
+static atomic_uint teardowns;
 
 void gpumem__free_begin(enum gpumem_kind kind, uint64_t key, struct gpumem_claim *c)
 {
+    c->teardowns = atomic_load_explicit(&teardowns, memory_order_relaxed);
     c->found = key != 0 && gpumem_ledger_remove(kind == GPUMEM_KIND_VMM ? &handles : &pointers, key, &c->e);
     if (!c->found) c->e.kind = (uint8_t)kind;
 }
@@ -190,7 +195,15 @@ void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c,
     if (!ok) {
         /* The driver refused: the memory is still there. Should the key be
          * live again (a stale entry), the newer one stays. */
-        if (c->found && gpumem_ledger_restore(is_handle ? &handles : &pointers, &c->e) != 0) release_entry(&c->e);
+        if (!c->found) return;
+        if (gpumem_ledger_restore(is_handle ? &handles : &pointers, &c->e) != 0) {
+            release_entry(&c->e);
+            return;
+        }
+        /* Refused because a teardown freed it meanwhile, while the entry was
+         * out of the ledger where its sweep could not see it: asked after
+         * putting it back, so that either this or the sweep finds it. */
+        if (atomic_load(&teardowns) != c->teardowns) forget_if_gone(is_handle, key, NULL, NULL);
         return;
     }
     if (key == 0) return;
@@ -259,6 +272,9 @@ static struct pool_slot {
     int device;
     uint64_t charged;
     atomic_int pending;      /* frees since the reserve was last seen settled */
+    uint32_t frees;          /* frees from this pool, and as many at the last */
+    uint32_t frees_seen;     /* synchronisation that re-read it               */
+    uint32_t quiet;          /* synchronisations since that changed nothing   */
 } pool_slots[POOL_SLOTS];
 static atomic_int slots_lock; /* taking a free slot for a new pool */
 atomic_int gpumem__pools_pending;
@@ -273,8 +289,28 @@ static void spin_lock(atomic_int *l)
 }
 
 static void spin_unlock(atomic_int *l) { atomic_store_explicit(l, 0, memory_order_release); }
-static void slot_lock(struct pool_slot *s) { spin_lock(&s->lock); }
-static void slot_unlock(struct pool_slot *s) { spin_unlock(&s->lock); }
+
+/* A pool's charge changes under its slot's lock, and a change can raise an
+ * alarm, whose callback may well use the same pool (free a cache, then
+ * synchronise): the callbacks wait until the lock is released. */
+static void slot_lock(struct pool_slot *s)
+{
+    gpumem__thread.defer_alarms++;
+    spin_lock(&s->lock);
+}
+
+static int slot_trylock(struct pool_slot *s)
+{
+    if (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire)) return 0;
+    gpumem__thread.defer_alarms++;
+    return 1;
+}
+
+static void slot_unlock(struct pool_slot *s)
+{
+    spin_unlock(&s->lock);
+    if (--gpumem__thread.defer_alarms == 0) gpumem__alarm_flush();
+}
 
 static struct pool_slot *pool_find(uintptr_t key)
 {
@@ -298,7 +334,8 @@ static struct pool_slot *pool_slot(gcu_mempool pool, int create)
         slot_lock(s);
         s->device = -1;
         s->charged = 0;
-        atomic_store(&s->pending, 0);
+        s->frees = s->frees_seen = s->quiet = 0;
+        if (atomic_exchange(&s->pending, 0)) atomic_fetch_sub(&gpumem__pools_pending, 1);
         atomic_store(&s->pool, key);
         slot_unlock(s);
         found = s;
@@ -337,25 +374,25 @@ int gpumem__pool_device(gcu_mempool pool)
 }
 
 
-/* Charge the slot's pool's reserve as the driver reports it now; the caller
- * holds the slot's lock. Returns the reserve, or UINT64_MAX when the driver
- * could not say. The query runs under the slot's lock so two threads never
- * apply stale differences. */
+/* Re-read the slot's pool's reserve and charge the difference; the caller
+ * holds the slot's lock, so two threads never apply stale differences.
+ * Returns the reserve, or UINT64_MAX when the driver could not say (why, if
+ * not NULL, gets its answer). */
 static uint64_t slot_update(struct pool_slot *s, gcu_mempool pool, int device, gcu_result *why)
 {
     const struct gpumem_driver *drv = gpumem__driver();
     if (device < 0) device = s->device >= 0 ? s->device : gpumem__current_device();
-    struct gpumem_shm_device *d = device_of(device);
     uint64_t reserved = 0;
-    gcu_result r = d ? drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved)
-                     : GCU_ERROR_NOT_FOUND; /* no device to charge: not a sign the pool is gone */
+    gcu_result r = (unsigned)device < GPUMEM_SHM_DEVICE_SLOTS
+                       ? drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &reserved)
+                       : GCU_ERROR_NOT_FOUND; /* no device to charge: not a sign the pool is gone */
     if (why) *why = r;
     if (r != GCU_SUCCESS) return UINT64_MAX;
     if (s->device < 0) s->device = device;
-    uint64_t before = s->charged;
+    struct gpumem_shm_device *d = device_of(device);
+    if (d && reserved > s->charged) charge(device, d, reserved - s->charged);
+    else if (d && reserved < s->charged) uncharge(device, d, s->charged - reserved);
     s->charged = reserved;
-    if (reserved > before) charge(device, d, reserved - before);
-    else if (reserved < before) uncharge(device, d, before - reserved);
     return reserved;
 }
 
@@ -371,15 +408,14 @@ void gpumem__pool_update(gcu_mempool pool, int device)
     slot_unlock(s);
 }
 
+/* Free the slot, uncharging what it held; the caller holds its lock. */
 static void slot_release(struct pool_slot *s)
 {
-    uint64_t charged = s->charged;
-    int device = s->device;
+    struct gpumem_shm_device *d = device_of(s->device);
+    if (d && s->charged) uncharge(s->device, d, s->charged);
     s->charged = 0;
     if (atomic_exchange(&s->pending, 0)) atomic_fetch_sub(&gpumem__pools_pending, 1);
     atomic_store(&s->pool, 0);
-    struct gpumem_shm_device *d = device_of(device);
-    if (d && charged) uncharge(device, d, charged);
 }
 
 void gpumem__pool_forget(gcu_mempool pool)
@@ -392,21 +428,32 @@ void gpumem__pool_forget(gcu_mempool pool)
 }
 
 /* A free from the pool in slot index - 1: its reserve may shrink now (a
- * trim, a destroyed pool) or at the next synchronisation. */
+ * trim, a destroyed pool) or at the next synchronisation. The slot is
+ * re-read as it is: never re-created for a pool destroyed meanwhile (and
+ * should another pool have taken it, that one is merely re-read). */
 static void pool_freed(uint8_t index)
 {
+    const struct gpumem_driver *drv = gpumem__driver();
     struct pool_slot *s = &pool_slots[index - 1];
+    slot_lock(s);
     gcu_mempool pool = (gcu_mempool)atomic_load(&s->pool);
-    if (!pool) return;
-    if (!atomic_load_explicit(&s->pending, memory_order_relaxed) && !atomic_exchange(&s->pending, 1))
-        atomic_fetch_add(&gpumem__pools_pending, 1);
-    gpumem__pool_update(pool, -1);
+    if (pool) {
+        s->frees++;
+        if (!atomic_exchange(&s->pending, 1)) atomic_fetch_add(&gpumem__pools_pending, 1);
+        if (drv->mem_pool_get_attribute) slot_update(s, pool, -1, NULL);
+    }
+    slot_unlock(s);
 }
 
 /* The driver gives back what a pool holds beyond its release threshold at
  * a stream, event or context synchronisation. Each pool with frees since
- * its reserve settled is read again; it settles once it holds no more than
- * its threshold or the granules its memory in use needs. */
+ * its reserve settled is read again. It settles once it holds no more than
+ * its threshold or the granules its memory in use needs, or after
+ * SETTLE_QUIET synchronisations in a row that neither changed its reserve
+ * nor followed a new free (a real pool may keep chunks that still hold a
+ * live block). A slot another thread is updating is left for the next
+ * synchronisation: a synchronisation never waits here. */
+#define SETTLE_QUIET 4
 void gpumem__pools_synchronized(void)
 {
     const struct gpumem_driver *drv = gpumem__driver();
@@ -414,15 +461,18 @@ void gpumem__pools_synchronized(void)
     for (int i = 0; i < POOL_SLOTS; i++) {
         struct pool_slot *s = &pool_slots[i];
         if (!atomic_load_explicit(&s->pending, memory_order_relaxed)) continue;
-        slot_lock(s);
+        if (!slot_trylock(s)) continue;
         gcu_mempool pool = (gcu_mempool)atomic_load(&s->pool);
-        uint64_t threshold = 0, used = 0;
+        uint64_t before = s->charged, threshold = 0, used = 0;
         uint64_t reserved = pool ? slot_update(s, pool, -1, NULL) : UINT64_MAX;
         int settled = reserved == UINT64_MAX ||
                       drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold) != GCU_SUCCESS ||
                       drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used) != GCU_SUCCESS;
         uint64_t in_use = used > UINT64_MAX - POOL_GRANULE ? used : (used + POOL_GRANULE - 1) & ~(POOL_GRANULE - 1);
-        if (settled || reserved <= threshold || reserved <= in_use) {
+        s->quiet = reserved == before && s->frees == s->frees_seen ? s->quiet + 1 : 0;
+        s->frees_seen = s->frees;
+        if (settled || reserved <= threshold || reserved <= in_use || s->quiet >= SETTLE_QUIET) {
+            s->quiet = 0;
             if (atomic_exchange(&s->pending, 0)) atomic_fetch_sub(&gpumem__pools_pending, 1);
         }
         slot_unlock(s);
@@ -436,20 +486,14 @@ struct sweep {
     size_t n, cap;
     int device;
     unsigned kinds;
-    int failed;
 };
 
+/* Runs under a ledger shard's lock: no allocation here, the list is sized
+ * before; what does not fit was allocated after the teardown began. */
 static void sweep_collect(const struct gpumem_entry *e, void *ctx)
 {
     struct sweep *w = ctx;
-    if ((w->device >= 0 && e->device != w->device) || !(w->kinds & (1u << e->kind)) || w->failed) return;
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 256;
-        struct gpumem_entry *list = realloc(w->list, cap * sizeof *list);
-        if (!list) { w->failed = 1; return; }
-        w->list = list;
-        w->cap = cap;
-    }
+    if ((w->device >= 0 && e->device != w->device) || !(w->kinds & (1u << e->kind)) || w->n == w->cap) return;
     w->list[w->n++] = *e;
 }
 
@@ -466,28 +510,45 @@ static int entry_gone(const struct gpumem_driver *drv, const struct gpumem_entry
            drv->pointer_get_attribute(&type, GCU_POINTER_ATTRIBUTE_MEMORY_TYPE, e->key) == GCU_ERROR_INVALID_VALUE;
 }
 
+/* Forget and uncharge key's entry if the driver says its memory is gone.
+ * The driver is asked outside the ledger's locks, and the entry is removed
+ * only if its shard did not change meanwhile: an allocation that got the
+ * same address in between (even one identical in every field) is never
+ * the one removed. Bounded retries; freed and count (per device) if given. */
+static void forget_if_gone(int is_handle, uint64_t key, uint64_t *freed, uint32_t *count)
+{
+    const struct gpumem_driver *drv = gpumem__driver();
+    struct gpumem_ledger *l = is_handle ? &handles : &pointers;
+    for (int tries = 0; tries < 8; tries++) {
+        struct gpumem_entry e;
+        uint32_t version;
+        if (!gpumem_ledger_find_version(l, key, &e, &version) || !entry_gone(drv, &e)) return;
+        if (!gpumem_ledger_remove_unchanged(l, key, version, &e)) continue;
+        release_entry(&e);
+        if (freed && (unsigned)e.device < GPUMEM_SHM_DEVICE_SLOTS) {
+            if (e.kind == GPUMEM_KIND_DEVICE || e.kind == GPUMEM_KIND_VMM) freed[e.device] += e.bytes;
+            count[e.device]++;
+        }
+        return;
+    }
+}
+
 void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds)
 {
     const struct gpumem_driver *drv = gpumem__driver();
-    struct sweep w = { .device = device, .kinds = kinds };
+    if (gpumem__thread.runtime_api) api = (enum gpumem_api)gpumem__thread.runtime_api;
+    atomic_fetch_add(&teardowns, 1); /* before looking: see gpumem__free_end */
+    int with_handles = (kinds & (1u << GPUMEM_KIND_VMM)) != 0;
+    size_t live = gpumem_ledger_count(&pointers) + (with_handles ? gpumem_ledger_count(&handles) : 0);
+    struct sweep w = { .device = device, .kinds = kinds, .cap = live + live / 4 + 64 };
+    w.list = malloc(w.cap * sizeof *w.list);
+    if (!w.list) { untracked(); return; } /* out of host memory: what was not looked at stays charged */
     gpumem_ledger_foreach(&pointers, sweep_collect, &w);
-    if (kinds & (1u << GPUMEM_KIND_VMM)) gpumem_ledger_foreach(&handles, sweep_collect, &w);
-    if (w.failed) untracked(); /* out of host memory: what was not looked at stays charged */
+    if (with_handles) gpumem_ledger_foreach(&handles, sweep_collect, &w);
     uint64_t freed[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
     uint32_t count[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
-    /* The driver is asked outside the ledger's locks; an entry is removed
-     * only if it is still the one looked at, not a new allocation that got
-     * the address meanwhile. */
-    for (size_t i = 0; i < w.n; i++) {
-        const struct gpumem_entry *e = &w.list[i];
-        if (!entry_gone(drv, e)) continue;
-        if (!gpumem_ledger_remove_if(e->kind == GPUMEM_KIND_VMM ? &handles : &pointers, e)) continue;
-        release_entry(e);
-        if ((unsigned)e->device < GPUMEM_SHM_DEVICE_SLOTS) {
-            if (e->kind == GPUMEM_KIND_DEVICE || e->kind == GPUMEM_KIND_VMM) freed[e->device] += e->bytes;
-            count[e->device]++;
-        }
-    }
+    for (size_t i = 0; i < w.n; i++)
+        forget_if_gone(w.list[i].kind == GPUMEM_KIND_VMM, w.list[i].key, freed, count);
     free(w.list);
     uint64_t now = gpumem__now_ns();
     for (int dev = 0; dev < (int)GPUMEM_SHM_DEVICE_SLOTS; dev++)

@@ -93,6 +93,7 @@ typedef gcu_result (*gcu_cuMemPoolDestroy_fn)(gcu_mempool);
 typedef gcu_result (*gcu_cuGetProcAddress_fn)(const char *, void **, int, gcu_uint64);
 typedef gcu_result (*gcu_cuGetProcAddress_v2_fn)(const char *, void **, int, gcu_uint64, gcu_proc_status *);
 typedef gcu_result (*gcu_cuCtxDestroy_v2_fn)(gcu_context);
+typedef gcu_result (*gcu_cuDevicePrimaryCtxRetain_fn)(gcu_context *, gcu_device);
 typedef gcu_result (*gcu_cuDevicePrimaryCtxRelease_fn)(gcu_device);
 typedef gcu_result (*gcu_cuDevicePrimaryCtxReset_fn)(gcu_device);
 typedef gcu_result (*gcu_cuCtxSynchronize_fn)(void);
@@ -122,5 +123,9 @@ typedef gcu_rt_error (*gcu_cudaMallocManaged_fn)(void **, size_t, unsigned int);
 typedef gcu_rt_error (*gcu_cudaMallocAsync_fn)(void **, size_t, gcu_stream);
 typedef gcu_rt_error (*gcu_cudaFreeAsync_fn)(void *, gcu_stream);
 typedef gcu_rt_error (*gcu_cudaMallocFromPoolAsync_fn)(void **, size_t, gcu_mempool, gcu_stream);
+typedef gcu_rt_error (*gcu_cudaDeviceReset_fn)(void);
+typedef gcu_rt_error (*gcu_cudaDeviceSynchronize_fn)(void);
+typedef gcu_rt_error (*gcu_cudaStreamSynchronize_fn)(gcu_stream);
+typedef gcu_rt_error (*gcu_cudaEventSynchronize_fn)(gcu_event);
 
 #endif /* GPUMEM_CUDA_ABI_H */

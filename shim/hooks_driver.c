@@ -267,27 +267,46 @@ gcu_result cuCtxDestroy_v2(gcu_context ctx)
 PRIMARY_RESET(cuDevicePrimaryCtxReset)
 PRIMARY_RESET(cuDevicePrimaryCtxReset_v2)
 
+/* Retains, per device: a release that races with another thread's retain
+ * (which may make a new primary context right after the last release
+ * destroyed the old one) cannot rely on the state the driver reports. */
+static atomic_uint primary_retains[GPUMEM_SHM_DEVICE_SLOTS];
+
+gcu_result cuDevicePrimaryCtxRetain(gcu_context *ctx, gcu_device dev)
+{
+    gcu_cuDevicePrimaryCtxRetain_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain);
+    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    gcu_result r = real(ctx, dev);
+    if (r == GCU_SUCCESS && (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS)
+        atomic_fetch_add_explicit(&primary_retains[dev], 1, memory_order_relaxed);
+    return r;
+}
+
 /* Releasing the last reference destroys the primary context: the driver
- * says whether it is still active. */
-static void after_release(gcu_device dev)
+ * says whether it is still active; if another thread retained meanwhile,
+ * the shim looks anyway (the sweep keeps what still exists). */
+static void after_release(gcu_device dev, unsigned retains)
 {
     int saved = errno;
     const struct gpumem_driver *drv = gpumem__driver();
     unsigned int flags = 0;
     int active = 1;
-    if (drv->primary_ctx_get_state && drv->primary_ctx_get_state(dev, &flags, &active) == GCU_SUCCESS && !active)
+    if (drv->primary_ctx_get_state && drv->primary_ctx_get_state(dev, &flags, &active) == GCU_SUCCESS &&
+        (!active || atomic_load(&primary_retains[dev]) != retains))
         gpumem__teardown(GPUMEM_API_CU_DEVICE_PRIMARY_CTX_RELEASE, dev, GPUMEM_SWEEP_ALL);
     errno = saved;
 }
 
-#define PRIMARY_RELEASE(sym)                                                                 \
-    gcu_result sym(gcu_device dev)                                                           \
-    {                                                                                        \
-        gcu_cuDevicePrimaryCtxRelease_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRelease, sym); \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                  \
-        gcu_result r = real(dev);                                                            \
-        if (r == GCU_SUCCESS && !DISABLED()) after_release(dev);                             \
-        return r;                                                                            \
+#define PRIMARY_RELEASE(sym)                                                                      \
+    gcu_result sym(gcu_device dev)                                                                \
+    {                                                                                             \
+        gcu_cuDevicePrimaryCtxRelease_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRelease, sym);      \
+        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                       \
+        unsigned retains = (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS ? atomic_load(&primary_retains[dev]) : 0; \
+        gcu_result r = real(dev);                                                                 \
+        if (r == GCU_SUCCESS && !DISABLED() && (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS)          \
+            after_release(dev, retains);                                                          \
+        return r;                                                                                 \
     }
 PRIMARY_RELEASE(cuDevicePrimaryCtxRelease)
 PRIMARY_RELEASE(cuDevicePrimaryCtxRelease_v2)

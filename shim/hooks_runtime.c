@@ -156,3 +156,48 @@ gcu_rt_error cudaFreeAsync(void *ptr, gcu_stream stream)
     leave_free(outer, r, GPUMEM_API_CUDA_FREE_ASYNC, ptr, &claim);
     return r;
 }
+
+/* Reset and synchronisations: the driver may free (a teardown) or give pool
+ * memory back inside them. They only mark the runtime call in progress, so
+ * that what the driver layer books is attributed to it and alarm callbacks
+ * run after it returned, never inside it. */
+static gcu_rt_error left(struct outer outer, gcu_rt_error r)
+{
+    int saved = errno;
+    leave(outer);
+    gpumem__alarm_flush();
+    errno = saved;
+    return r;
+}
+
+gcu_rt_error cudaDeviceReset(void)
+{
+    REAL_OR_FAIL(cudaDeviceReset);
+    if (DISABLED()) return real();
+    struct outer outer = enter(GPUMEM_API_CUDA_DEVICE_RESET);
+    return left(outer, real());
+}
+
+gcu_rt_error cudaDeviceSynchronize(void)
+{
+    REAL_OR_FAIL(cudaDeviceSynchronize);
+    if (DISABLED()) return real();
+    struct outer outer = enter(GPUMEM_API_CUDA_DEVICE_SYNCHRONIZE);
+    return left(outer, real());
+}
+
+gcu_rt_error cudaStreamSynchronize(gcu_stream stream)
+{
+    REAL_OR_FAIL(cudaStreamSynchronize);
+    if (DISABLED()) return real(stream);
+    struct outer outer = enter(GPUMEM_API_CUDA_STREAM_SYNCHRONIZE);
+    return left(outer, real(stream));
+}
+
+gcu_rt_error cudaEventSynchronize(gcu_event event)
+{
+    REAL_OR_FAIL(cudaEventSynchronize);
+    if (DISABLED()) return real(event);
+    struct outer outer = enter(GPUMEM_API_CUDA_EVENT_SYNCHRONIZE);
+    return left(outer, real(event));
+}

@@ -85,6 +85,7 @@ static int insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct 
         s->count++;
     }
     s->slots[i] = *e;
+    s->version++;
     unlock(s);
     return rc;
 }
@@ -119,6 +120,7 @@ static void remove_at(struct gpumem_shard *s, size_t i)
     }
     s->slots[i].key = 0;
     s->count--;
+    s->version++;
 }
 
 int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
@@ -135,20 +137,7 @@ int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_en
     return 1;
 }
 
-int gpumem_ledger_remove_if(struct gpumem_ledger *l, const struct gpumem_entry *expect)
-{
-    if (expect->key == 0) return 0;
-    uint64_t h = mix(expect->key);
-    struct gpumem_shard *s = shard_of(l, h);
-    size_t i;
-    lock(s);
-    int same = find_locked(s, h, expect->key, &i) && memcmp(&s->slots[i], expect, sizeof *expect) == 0;
-    if (same) remove_at(s, i);
-    unlock(s);
-    return same;
-}
-
-int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
+int gpumem_ledger_find_version(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out, uint32_t *version)
 {
     if (key == 0) return 0;
     uint64_t h = mix(key);
@@ -156,8 +145,34 @@ int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entr
     size_t i;
     lock(s);
     int found = find_locked(s, h, key, &i);
-    if (found && out) *out = s->slots[i];
+    if (found) *out = s->slots[i];
+    *version = s->version;
     unlock(s);
+    return found;
+}
+
+int gpumem_ledger_remove_unchanged(struct gpumem_ledger *l, uint64_t key, uint32_t version, struct gpumem_entry *out)
+{
+    if (key == 0) return 0;
+    uint64_t h = mix(key);
+    struct gpumem_shard *s = shard_of(l, h);
+    size_t i;
+    lock(s);
+    int same = s->version == version && find_locked(s, h, key, &i);
+    if (same) {
+        *out = s->slots[i];
+        remove_at(s, i);
+    }
+    unlock(s);
+    return same;
+}
+
+int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
+{
+    struct gpumem_entry e;
+    uint32_t version;
+    int found = gpumem_ledger_find_version(l, key, &e, &version);
+    if (found && out) *out = e;
     return found;
 }
 

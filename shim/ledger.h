@@ -33,6 +33,7 @@ _Static_assert(sizeof(struct gpumem_entry) == 32, "entries stay small: a free re
 struct gpumem_shard {
     atomic_int lock;
     uint32_t count;
+    uint32_t version;           /* changes with every insert and remove */
     size_t mask;                /* capacity - 1, or 0 before the first insert */
     struct gpumem_entry *slots;
 } __attribute__((aligned(64)));
@@ -49,9 +50,12 @@ int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, 
 int gpumem_ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e);
 /* 1 and a copy in *out when key was present (now removed), else 0. */
 int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
-/* Removes key only while its entry is still exactly *expect (not a newer
- * allocation that reused the key): 1 when removed, else 0. */
-int gpumem_ledger_remove_if(struct gpumem_ledger *l, const struct gpumem_entry *expect);
+/* 1, a copy in *out and its shard's version when key is present. */
+int gpumem_ledger_find_version(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out, uint32_t *version);
+/* Removes key only if its shard has not changed since find_version gave
+ * version, so never a newer entry that reused the key meanwhile (even one
+ * identical in every field): 1 and a copy in *out when removed. */
+int gpumem_ledger_remove_unchanged(struct gpumem_ledger *l, uint64_t key, uint32_t version, struct gpumem_entry *out);
 /* 1 and a copy in *out when key is present. */
 int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
 size_t gpumem_ledger_count(struct gpumem_ledger *l);

@@ -43,6 +43,7 @@
     X(cuGetProcAddress, cuGetProcAddress, "cuGetProcAddress", 11030, 0)                 \
     X(cuGetProcAddress_v2, cuGetProcAddress_v2, "cuGetProcAddress", 12000, 0)           \
     X(cuCtxDestroy_v2, cuCtxDestroy_v2, "cuCtxDestroy", 4000, 0)                        \
+    X(cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", 7000, 0) \
     X(cuDevicePrimaryCtxRelease, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease", 7000, 0) \
     X(cuDevicePrimaryCtxRelease_v2, cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease", 11000, 0) \
     X(cuDevicePrimaryCtxReset, cuDevicePrimaryCtxReset, "cuDevicePrimaryCtxReset", 7000, 0) \
@@ -56,7 +57,8 @@
 /* X(exported symbol) - runtime entry points, typedef gcu_<symbol>_fn. */
 #define GPUMEM_RUNTIME_HOOKS(X) \
     X(cudaMalloc) X(cudaFree) X(cudaMallocPitch) X(cudaMallocManaged) \
-    X(cudaMallocAsync) X(cudaFreeAsync) X(cudaMallocFromPoolAsync)
+    X(cudaMallocAsync) X(cudaFreeAsync) X(cudaMallocFromPoolAsync) \
+    X(cudaDeviceReset) X(cudaDeviceSynchronize) X(cudaStreamSynchronize) X(cudaEventSynchronize)
 
 #define GPUMEM_DECLARE_DRIVER_HOOK(sym, type, base, version, ptds) \
     extern __typeof__(*(gcu_##type##_fn)0) sym GM_EXPORT;                \
@@ -168,6 +170,7 @@ void gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_res
 struct gpumem_claim {
     struct gpumem_entry e;
     int found;
+    unsigned teardowns; /* context teardowns seen when the claim was made */
 };
 /* kind: GPUMEM_KIND_VMM for handles, any other for device pointers. */
 void gpumem__free_begin(enum gpumem_kind kind, uint64_t key, struct gpumem_claim *c);
@@ -199,6 +202,7 @@ struct gpumem_thread {
     uint8_t runtime_api;   /* enum gpumem_api of the runtime call in progress  */
     uint8_t driver_handle; /* the driver layer created or released a VMM handle
                               inside that runtime call                         */
+    uint8_t defer_alarms;  /* pool-slot locks held: callbacks wait for them    */
     int in_alarm;          /* inside alarm callbacks                           */
     uint64_t driver_key;   /* the last pointer the driver layer counted, or
                               UINT64_MAX after a failure it counted             */

@@ -36,6 +36,7 @@ static void *const checked[] = {
     (gcu_cuMemPoolGetAttribute_fn){ cuMemPoolGetAttribute },
     (gcu_cuMemGetInfo_v2_fn){ cuMemGetInfo_v2 },
     (gcu_cuCtxDestroy_v2_fn){ cuCtxDestroy_v2 },
+    (gcu_cuDevicePrimaryCtxRetain_fn){ cuDevicePrimaryCtxRetain },
     (gcu_cuDevicePrimaryCtxRelease_fn){ cuDevicePrimaryCtxRelease_v2 },
     (gcu_cuDevicePrimaryCtxReset_fn){ cuDevicePrimaryCtxReset_v2 },
     (gcu_cuCtxSynchronize_fn){ cuCtxSynchronize },
@@ -52,6 +53,10 @@ static void *const checked[] = {
     (gcu_cudaMallocAsync_fn){ cudaMallocAsync },
     (gcu_cudaFreeAsync_fn){ cudaFreeAsync },
     (gcu_cudaMallocFromPoolAsync_fn){ cudaMallocFromPoolAsync },
+    (gcu_cudaDeviceReset_fn){ cudaDeviceReset },
+    (gcu_cudaDeviceSynchronize_fn){ cudaDeviceSynchronize },
+    (gcu_cudaStreamSynchronize_fn){ cudaStreamSynchronize },
+    (gcu_cudaEventSynchronize_fn){ cudaEventSynchronize },
 };
 
 /* The shim's own struct layouts, field by field. */
