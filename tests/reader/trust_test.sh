@@ -2,9 +2,9 @@
 # Usage: trust_test.sh NAME GPUMEM SHIM FAKE_DIR MAKE_SEGMENT HOLD SWAP_HOOK SOURCE_DIR
 # What a segment (or the machine) may not fool the reader into: gc removing
 # a live process's segment (pid reuse, GPUMEM_SHM_DIR), unfinished segments
-# of killed processes, forged owners, other users' unreadable segments.
-# Tests that need root (unshare, another user) skip with 77 where that is
-# not permitted.
+# of killed processes, forged owners, other users' unreadable segments; and
+# scripts/demo in a hostile environment. Tests that need root (unshare,
+# another user) skip with 77 where that is not permitted.
 set -u
 name=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 hold=$6 swap_hook=$7 source=$8
 prefix="gmt$$"
@@ -285,6 +285,28 @@ unprivileged)
   chown 65534 /dev/shm/$prefix.999985
   as_nobody "$gpumem" show --json > /dev/null 2>&1; rc=$?
   [ $rc = 1 ] || fail "bad magic: exit $rc"
+  ;;
+demo)
+  # scripts/demo with a hostile caller's environment, and failing half-way:
+  # it must run as documented, and leave no segment behind either way. It
+  # builds into build/ of a copy of the sources, so this build is not touched.
+  command -v cmake >/dev/null || skip "no cmake"
+  mkdir "$tmp/src"
+  (cd "$source" && tar cf - --exclude='./build*' --exclude=./.git .) | (cd "$tmp/src" && tar xf -) || fail "copy"
+  ls /dev/shm | grep '^gpumemdemo' > "$tmp/before"
+  GPUMEM_DISABLE=1 GPUMEM_LOG=off GPUMEM_SHM_PREFIX=other GPUMEM_SHM_DIR=/nonexistent \
+    sh "$tmp/src/scripts/demo" > "$tmp/demo" 2>&1; rc=$?
+  [ $rc = 0 ] || fail "demo exit $rc under the caller's GPUMEM_*: $(tail -5 "$tmp/demo")"
+  grep -q "OOM cuda:0 Tried to allocate 2.00 GiB" "$tmp/demo" || fail "no alarm line: $(cat "$tmp/demo")"
+  grep -q "gpumem out-of-memory report #1" "$tmp/demo" || fail "no post-mortem"
+  ls /dev/shm | grep '^gpumemdemo' > "$tmp/after"
+  diff "$tmp/before" "$tmp/after" | grep "^>" && fail "the demo left segments behind"
+  # A step fails after the job kept its segment: it must still go.
+  mkdir "$tmp/bin"; printf '#!/bin/sh\nexit 1\n' > "$tmp/bin/ls"; chmod +x "$tmp/bin/ls"
+  PATH=$tmp/bin:$PATH sh "$tmp/src/scripts/demo" > "$tmp/demo" 2>&1; rc=$?
+  [ $rc != 0 ] || fail "the demo did not fail"
+  ls /dev/shm | grep '^gpumemdemo' > "$tmp/after"
+  diff "$tmp/before" "$tmp/after" | grep "^>" && fail "the failed demo left its segment behind"
   ;;
 *) fail "unknown test $name" ;;
 esac
