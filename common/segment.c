@@ -171,6 +171,7 @@ int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm
     if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len)) return WHY("device table outside the segment");
 
     out->pid = hd.pid;
+    out->owner_uid = -1;
     out->start_time_ticks = hd.start_time_ticks;
     out->created_unix_ns = hd.created_unix_ns;
     out->exited_unix_ns = hd.exited_unix_ns;

@@ -77,7 +77,8 @@ struct gm_process {
     int ndevices;
     struct gm_device devices[GPUMEM_SHM_DEVICE_SLOTS];
     char path[256];
-    struct gm_oom *oom; /* NULL unless asked for and present */
+    long long owner_uid; /* the segment file's owner (the reader sets it); -1 unknown */
+    struct gm_oom *oom;  /* NULL unless asked for and present */
 };
 
 /* Validate and decode a copy of a segment. 0 on success; otherwise -1 and a

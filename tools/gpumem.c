@@ -8,12 +8,15 @@
  *   gpumem report FILE|PID [--json]     the post-mortem of an out-of-memory failure
  *   --prefix NAME                       as GPUMEM_SHM_PREFIX (default gpumem)
  *
- * Exit status: 0 success; 1 a segment could not be read (the rest is still
- * shown); 2 usage error; 3 a PID asked for has no segment.
+ * Exit status: 0 success; 1 a segment is damaged or cannot be trusted (the
+ * rest is still shown; other users' segments this user may not read and
+ * unfinished ones of killed processes are only counted); 2 usage error;
+ * 3 a PID asked for has no segment this user may read.
  */
 #define _GNU_SOURCE
 #include <curses.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "render.h"
@@ -93,47 +97,100 @@ static int parse_args(int argc, char **argv, struct args *a)
     return EXIT_OK;
 }
 
-/* Load every segment of the prefix (or of the PIDs asked for). */
+/* The segment directory, opened once: what is listed is what is read and
+ * what gc removes from. A directory that does not exist holds nothing. */
+static int open_dir(const struct args *a, int *rc)
+{
+    int fd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) {
+        fprintf(stderr, "gpumem: cannot read %s: %s\n", a->dir, strerror(errno));
+        *rc = EXIT_SKIPPED;
+    }
+    return fd;
+}
+
+static void add_skip(struct gm_view *v, const struct args *a, const char *name, const char *why)
+{
+    snprintf(v->skips[v->nskips].path, sizeof v->skips[v->nskips].path, "%s/%s", a->dir, name);
+    snprintf(v->skips[v->nskips].why, sizeof v->skips[v->nskips].why, "%s", why);
+    v->nskips++;
+}
+
+/* Load every segment of the prefix (or of the PIDs asked for). Exit status
+ * 1 only for a segment that is damaged or cannot be trusted: other users'
+ * unreadable segments and unfinished ones of ended processes are counted. */
 static int load_view(const struct args *a, struct gm_view *v)
 {
     memset(v, 0, sizeof *v);
-    char **paths;
-    size_t n = gm_snapshot_list(a->dir, a->prefix, &paths);
+    int rc = EXIT_OK;
+    int dirfd = open_dir(a, &rc);
+    char **names = NULL;
+    size_t n = dirfd >= 0 ? gm_snapshot_list(dirfd, a->prefix, &names) : 0;
     v->procs = calloc(n ? n : 1, sizeof *v->procs);
     v->skips = calloc(n ? n : 1, sizeof *v->skips);
     if (!v->procs || !v->skips) {
         fprintf(stderr, "gpumem: out of memory\n");
         exit(EXIT_SKIPPED);
     }
-    int found[256] = { 0 };
+    int found[256] = { 0 }, unreadable[256] = { 0 };
     for (size_t i = 0; i < n; i++) {
-        const char *dot = strrchr(paths[i], '.');
-        int pid = dot ? atoi(dot + 1) : 0;
+        int pid = gm_snapshot_pid_of(names[i], a->prefix);
         int wanted = a->npids == 0;
-        for (int k = 0; k < a->npids; k++)
-            if (a->pids[k] == pid) wanted = found[k] = 1;
+        for (int k = 0; k < a->npids; k++) wanted |= a->pids[k] == pid;
         if (wanted) {
             char why[192];
-            int rc = gm_snapshot_load(paths[i], &v->procs[v->nprocs], NULL, why, sizeof why);
-            if (rc == 0) v->nprocs++;
-            else if (rc == GM_SNAPSHOT_GONE) {
-                /* a process starting or ending right now */
-            } else {
-                snprintf(v->skips[v->nskips].path, sizeof v->skips[v->nskips].path, "%s", paths[i]);
-                snprintf(v->skips[v->nskips].why, sizeof v->skips[v->nskips].why, "%s", why);
-                v->nskips++;
+            struct gm_process *p = &v->procs[v->nprocs];
+            enum gm_snapshot r = gm_snapshot_load_at(dirfd, names[i], p, NULL, NULL, NULL, why, sizeof why);
+            for (int k = 0; k < a->npids; k++)
+                if (a->pids[k] == pid) {
+                    found[k] |= r == GM_SNAPSHOT_OK || r == GM_SNAPSHOT_BAD;
+                    unreadable[k] |= r == GM_SNAPSHOT_UNREADABLE;
+                }
+            switch (r) {
+            case GM_SNAPSHOT_OK:
+                snprintf(p->path, sizeof p->path, "%s/%s", a->dir, names[i]);
+                v->nprocs++;
+                break;
+            case GM_SNAPSHOT_BAD:
+                add_skip(v, a, names[i], why);
+                break;
+            case GM_SNAPSHOT_UNREADABLE:
+                v->unreadable++;
+                break;
+            case GM_SNAPSHOT_UNFINISHED:
+                v->unfinished++;
+                break;
+            case GM_SNAPSHOT_GONE:     /* its process just exited */
+            case GM_SNAPSHOT_STARTING: /* its live process is creating it */
+                break;
             }
         }
-        free(paths[i]);
+        free(names[i]);
     }
-    free(paths);
-    int rc = v->nskips ? EXIT_SKIPPED : EXIT_OK;
+    free(names);
+    if (dirfd >= 0) close(dirfd);
+    if (v->nskips) rc = EXIT_SKIPPED;
     for (int k = 0; k < a->npids; k++)
-        if (!found[k]) {
+        if (unreadable[k] && !found[k]) {
+            fprintf(stderr, "gpumem: pid %d's segment under %s belongs to another user and is not readable\n",
+                    a->pids[k], a->dir);
+            rc = EXIT_NOT_FOUND;
+        } else if (!found[k]) {
             fprintf(stderr, "gpumem: no segment for pid %d under %s/%s.*\n", a->pids[k], a->dir, a->prefix);
             rc = EXIT_NOT_FOUND;
         }
     return rc;
+}
+
+/* What was passed over without a line each: said once, on stderr. */
+static void print_counts(const struct gm_view *v)
+{
+    if (v->unreadable)
+        fprintf(stderr, "gpumem: %zu segment%s of other users not readable\n", v->unreadable,
+                v->unreadable == 1 ? "" : "s");
+    if (v->unfinished)
+        fprintf(stderr, "gpumem: %zu unfinished segment%s of ended processes passed over (gpumem gc removes them)\n",
+                v->unfinished, v->unfinished == 1 ? "" : "s");
 }
 
 static void free_view(struct gm_view *v)
@@ -142,27 +199,79 @@ static void free_view(struct gm_view *v)
     free(v->skips);
 }
 
+/* Remove the segments of processes that have ended, never a live one:
+ * each file is read through a descriptor kept open, its writer checked as
+ * it is now, and it is removed only as that same file (see
+ * gm_snapshot_remove_at), from the directory that was read. A user other
+ * than root removes only files of its own. */
 static int cmd_gc(const struct args *a)
 {
-    struct gm_view v;
-    int rc = load_view(a, &v);
-    size_t removed = 0;
-    for (size_t i = 0; i < v.nprocs; i++) {
-        const struct gm_process *p = &v.procs[i];
-        if (p->liveness == GM_ALIVE) continue;
-        /* Check again right before removing: never a live one. */
-        if (gm_liveness_of(p->pid, p->start_time_ticks, p->state) == GM_ALIVE) continue;
-        const char *name = strrchr(p->path, '/');
-        if (name && shm_unlink(name) == 0) {
-            printf("removed %s (pid %d %s)\n", p->path, p->pid, gm_liveness_name(p->liveness));
-            removed++;
-        } else if (name) {
-            fprintf(stderr, "gpumem: cannot remove %s: %s\n", p->path, strerror(errno));
-            rc = EXIT_SKIPPED;
-        }
+    int rc = EXIT_OK;
+    int dirfd = open_dir(a, &rc);
+    char **names = NULL;
+    size_t n = dirfd >= 0 ? gm_snapshot_list(dirfd, a->prefix, &names) : 0;
+    struct gm_process *p = malloc(sizeof *p);
+    if (!p) {
+        fprintf(stderr, "gpumem: out of memory\n");
+        return EXIT_SKIPPED;
     }
+    uid_t me = geteuid();
+    size_t removed = 0, unreadable = 0, others = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[i];
+        int pid = gm_snapshot_pid_of(name, a->prefix), wanted = a->npids == 0;
+        for (int k = 0; k < a->npids; k++) wanted |= a->pids[k] == pid;
+        char why[256];
+        struct stat st;
+        int fd = -1;
+        uint64_t start = 0;
+        const char *what = NULL;
+        enum gm_snapshot r = wanted ? gm_snapshot_load_at(dirfd, name, p, NULL, &st, &fd, why, sizeof why) : GM_SNAPSHOT_GONE;
+        if (r == GM_SNAPSHOT_OK && p->liveness != GM_ALIVE) {
+            start = p->start_time_ticks;
+            what = gm_liveness_name(p->liveness);
+        } else if (r == GM_SNAPSHOT_UNFINISHED) {
+            what = "dead, never stamped";
+        } else if (r == GM_SNAPSHOT_BAD) {
+            fprintf(stderr, "gpumem: skipped %s/%s: %s\n", a->dir, name, why);
+            rc = EXIT_SKIPPED;
+        } else if (r == GM_SNAPSHOT_UNREADABLE) {
+            unreadable++;
+        }
+        if (what && me != 0 && st.st_uid != me) {
+            others++;
+            what = NULL;
+        }
+        if (what) {
+            switch (gm_snapshot_remove_at(dirfd, name, &st, pid, start, why, sizeof why)) {
+            case GM_REMOVED:
+                printf("removed %s/%s (pid %d %s)\n", a->dir, name, pid, what);
+                removed++;
+                break;
+            case GM_REMOVE_FAILED:
+                fprintf(stderr, "gpumem: cannot remove %s/%s: %s\n", a->dir, name, why);
+                rc = EXIT_SKIPPED;
+                break;
+            case GM_REMOVE_REPLACED:
+                printf("kept %s/%s: a new process with pid %d replaced it while gc worked\n", a->dir, name, pid);
+                break;
+            case GM_REMOVE_KEPT: /* its process runs after all */
+            case GM_REMOVE_GONE:
+                break;
+            }
+        }
+        if (fd >= 0) close(fd);
+        free(names[i]);
+    }
+    free(names);
+    free(p);
+    if (dirfd >= 0) close(dirfd);
     printf("%zu segment%s removed\n", removed, removed == 1 ? "" : "s");
-    free_view(&v);
+    if (unreadable)
+        fprintf(stderr, "gpumem: %zu segment%s of other users not readable\n", unreadable, unreadable == 1 ? "" : "s");
+    if (others)
+        fprintf(stderr, "gpumem: %zu segment%s of other users' ended processes left (only root removes them)\n", others,
+                others == 1 ? "" : "s");
     return rc;
 }
 
@@ -182,6 +291,7 @@ static int cmd_top(const struct args *a)
         struct gm_view v;
         int rc = load_view(a, &v);
         print_frame(&v);
+        print_counts(&v);
         free_view(&v);
         return rc == EXIT_NOT_FOUND ? rc : EXIT_OK;
     }
@@ -276,19 +386,32 @@ static int cmd_report(const struct args *a)
         return EXIT_OK;
     }
     if (a->npids != 1) return usage("report takes one FILE or one PID");
-    char path[512], why[192];
-    snprintf(path, sizeof path, "%s/%s.%d", a->dir, a->prefix, a->pids[0]);
+    char name[64], why[192];
+    snprintf(name, sizeof name, "%s.%d", a->prefix, a->pids[0]);
     struct gm_process *p = calloc(1, sizeof *p);
     struct gm_oom *o = calloc(1, sizeof *o);
-    int rc = EXIT_OK;
-    if (!p || !o) rc = EXIT_SKIPPED;
-    else if (access(path, F_OK) != 0) {
-        fprintf(stderr, "gpumem: no segment for pid %d at %s\n", a->pids[0], path);
+    int rc = EXIT_OK, dirfd = open_dir(a, &rc);
+    enum gm_snapshot r = !p || !o ? GM_SNAPSHOT_BAD
+                         : dirfd < 0 ? GM_SNAPSHOT_GONE
+                                     : gm_snapshot_load_at(dirfd, name, p, o, NULL, NULL, why, sizeof why);
+    if (dirfd >= 0) close(dirfd);
+    if (!p || !o) {
+        fprintf(stderr, "gpumem: out of memory\n");
+        rc = EXIT_SKIPPED;
+    } else if (r == GM_SNAPSHOT_GONE) {
+        fprintf(stderr, "gpumem: no segment for pid %d at %s/%s\n", a->pids[0], a->dir, name);
         rc = EXIT_NOT_FOUND;
-    } else if ((rc = gm_snapshot_load(path, p, o, why, sizeof why)) != 0) {
-        if (rc == GM_SNAPSHOT_GONE) fprintf(stderr, "gpumem: pid %d's segment is gone or not ready\n", a->pids[0]);
-        else fprintf(stderr, "gpumem: %s: %s\n", path, why);
-        rc = rc == GM_SNAPSHOT_GONE ? EXIT_NOT_FOUND : EXIT_SKIPPED;
+    } else if (r == GM_SNAPSHOT_STARTING || r == GM_SNAPSHOT_UNFINISHED) {
+        fprintf(stderr, "gpumem: pid %d's segment was never stamped (%s)\n", a->pids[0],
+                r == GM_SNAPSHOT_STARTING ? "being created" : "its process was killed while creating it");
+        rc = EXIT_NOT_FOUND;
+    } else if (r == GM_SNAPSHOT_UNREADABLE) {
+        fprintf(stderr, "gpumem: pid %d's segment at %s/%s belongs to another user and is not readable\n", a->pids[0],
+                a->dir, name);
+        rc = EXIT_NOT_FOUND;
+    } else if (r != GM_SNAPSHOT_OK) {
+        fprintf(stderr, "gpumem: %s/%s: %s\n", a->dir, name, why);
+        rc = EXIT_SKIPPED;
     } else if (!p->oom) {
         fprintf(stderr, "gpumem: pid %d has had no out-of-memory failure\n", a->pids[0]);
         rc = EXIT_NOT_FOUND;
@@ -315,6 +438,7 @@ int main(int argc, char **argv)
     else gm_emit_show(stdout, &v);
     for (size_t i = 0; i < v.nskips; i++)
         fprintf(stderr, "gpumem: skipped %s: %s\n", v.skips[i].path, v.skips[i].why);
+    print_counts(&v);
     free_view(&v);
     return rc;
 }

@@ -84,6 +84,7 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
         gm_json_string(f, p->command);
         fputs(", \"host\": ", f);
         gm_json_string(f, p->hostname);
+        if (p->owner_uid >= 0) fprintf(f, ", \"owner_uid\": %lld", p->owner_uid);
         fprintf(f, ", \"oom_count\": %llu, \"has_memory_alarm\": %s, \"memory_alarm_devices\": [",
                 (unsigned long long)p->oom_count, alarms ? "true" : "false");
         for (int k = 0, first = 1; k < p->ndevices; k++)
@@ -141,7 +142,7 @@ void gm_emit_json(FILE *f, const struct gm_view *v)
         gm_json_string(f, v->skips[i].why);
         fputc('}', f);
     }
-    fputs("]}\n", f);
+    fprintf(f, "],\n \"not_readable\": %zu, \"unfinished\": %zu}\n", v->unreadable, v->unfinished);
 }
 
 /* ---- tables --------------------------------------------------------------- */

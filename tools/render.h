@@ -22,6 +22,8 @@ struct gm_view {
     size_t nprocs;
     struct gm_skip *skips;
     size_t nskips;
+    size_t unreadable; /* other users' segments this user may not read  */
+    size_t unfinished; /* never stamped, their process gone (gc removes) */
 };
 
 #define GM_MAX_GPU_PIDS 64

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
+#define WHY(...) (snprintf(why, why_len, __VA_ARGS__), GM_SNAPSHOT_BAD)
 
 /* ---- copying a file that may shrink under us --------------------------- */
 
@@ -26,26 +26,15 @@ static void on_sigbus(int sig)
     if (copy_jump) siglongjmp(*copy_jump, 1);
 }
 
-int gm_snapshot_copy(const char *path, void **buf, void **recheck, size_t *len, char *why, size_t why_len)
+int gm_snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
+                        size_t why_len)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return WHY("cannot open: %s", strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return WHY("not a regular file");
-    }
-    if (st.st_size > GM_MAX_SEGMENT_BYTES) {
-        close(fd);
-        return WHY("%lld bytes: too large for a gpumem segment", (long long)st.st_size);
-    }
-    size_t n = (size_t)st.st_size & ~(size_t)7;
-    if (n == 0) {
-        close(fd);
-        return WHY("truncated: empty");
-    }
+    if (!S_ISREG(st->st_mode)) return WHY("not a regular file");
+    if (st->st_size > GM_MAX_SEGMENT_BYTES)
+        return WHY("%lld bytes: too large for a gpumem segment", (long long)st->st_size);
+    size_t n = (size_t)st->st_size & ~(size_t)7;
+    if (n == 0) return WHY("truncated: %lld bytes", (long long)st->st_size);
     void *map = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
     if (map == MAP_FAILED) return WHY("cannot map: %s", strerror(errno));
     uint64_t *copy = malloc(n), *again = malloc(n);
     if (!copy || !again) {
@@ -85,79 +74,84 @@ int gm_snapshot_copy(const char *path, void **buf, void **recheck, size_t *len, 
     return 0;
 }
 
-/* ---- liveness ------------------------------------------------------------ */
+/* ---- the process behind a pid, now --------------------------------------- */
 
-static int proc_stat(int pid, uint64_t *start, unsigned *uid)
+enum { PROC_NONE, PROC_RUNNING, PROC_UNKNOWN };
+
+struct proc_now {
+    int state;        /* PROC_*                                        */
+    uint64_t start;   /* field 22 of stat, when PROC_RUNNING           */
+    int have_uids;    /* the Uid: line of status was read               */
+    unsigned euid, fsuid;
+};
+
+static ssize_t read_at(int dfd, const char *file, char *buf, size_t size)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
-    struct stat st;
-    if (uid && fstat(fd, &st) == 0) *uid = st.st_uid;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = read(fd, buf, size - 1);
     close(fd);
-    if (n <= 0) return -1;
+    if (n < 0) return -1;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
-    if (!p) return -1;
-    *start = strtoull(p + 1, NULL, 10);
-    return 0;
+    return n;
 }
 
-enum gm_liveness gm_liveness_of(int pid, uint64_t start_ticks, unsigned state)
+/* Whether a pid is free: no /proc entry and kill() says no such process.
+ * (hidepid=2 hides other users' processes from /proc; kill still answers
+ * EPERM for them.) */
+static int pid_free(int pid)
 {
-    uint64_t now_start;
-    if (state == GPUMEM_SHM_STATE_EXITED) return GM_EXITED;
-    if (proc_stat(pid, &now_start, NULL) != 0 || now_start != start_ticks) return GM_DEAD;
-    return GM_ALIVE;
+    return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-/* A segment its live writer is still creating: empty, or not yet stamped
- * with the magic (the writer stamps it last). Not worth a warning. */
-static int being_created(const char *path, off_t size, const void *copy)
+/* stat and status are read through one descriptor of /proc/<pid>: if the
+ * process ends meanwhile, reads through it fail instead of describing a
+ * new process that took the pid. status is world-readable even when stat
+ * belongs to root (PR_SET_DUMPABLE 0, changed credentials). */
+static void proc_now(int pid, struct proc_now *p)
 {
-    const char *dot = strrchr(path, '.');
-    int pid = dot ? atoi(dot + 1) : 0;
-    if (pid <= 0 || kill(pid, 0) != 0) return 0;
-    if (size == 0) return 1;
-    uint64_t magic = 0;
-    if (copy && (size_t)size >= sizeof magic) memcpy(&magic, copy, sizeof magic);
-    return copy && magic == 0;
-}
-
-int gm_snapshot_load(const char *path, struct gm_process *out, struct gm_oom *oom, char *why, size_t why_len)
-{
-    void *buf, *recheck;
-    size_t len;
-    struct stat st;
-    /* Gone since it was listed: its process just exited normally. */
-    if (lstat(path, &st) != 0) return errno == ENOENT ? GM_SNAPSHOT_GONE : WHY("%s", strerror(errno));
-    if (gm_snapshot_copy(path, &buf, &recheck, &len, why, why_len) != 0) {
-        if (access(path, F_OK) != 0) return GM_SNAPSHOT_GONE;
-        return being_created(path, st.st_size, NULL) ? GM_SNAPSHOT_GONE : -1;
+    memset(p, 0, sizeof *p);
+    char path[32], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d", pid);
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        p->state = pid_free(pid) ? PROC_NONE : PROC_UNKNOWN;
+        return;
     }
-    int rc = gm_segment_parse(buf, recheck, len, out, oom, why, why_len);
-    int starting = rc != 0 && being_created(path, st.st_size, buf);
-    free(buf);
-    free(recheck);
-    if (starting) return GM_SNAPSHOT_GONE;
-    if (rc != 0) return -1;
-    snprintf(out->path, sizeof out->path, "%s", path);
-    out->liveness = gm_liveness_of(out->pid, out->start_time_ticks, out->state);
-    /* A live process can only publish as itself: a segment owned by another
-     * user than the process it names is a forgery. */
-    unsigned proc_uid;
-    uint64_t start;
-    if (out->liveness == GM_ALIVE && proc_stat(out->pid, &start, &proc_uid) == 0 && proc_uid != st.st_uid)
-        return WHY("owned by uid %u but pid %d runs as uid %u", (unsigned)st.st_uid, out->pid, proc_uid);
-    return 0;
+    p->state = PROC_UNKNOWN;
+    if (read_at(dfd, "stat", buf, sizeof buf) > 0) {
+        char *s = strrchr(buf, ')');
+        for (int field = 2; field < 22 && s; field++) s = strchr(s + 1, ' ');
+        if (s) {
+            p->start = strtoull(s + 1, NULL, 10);
+            p->state = PROC_RUNNING;
+        }
+    }
+    if (p->state == PROC_RUNNING && read_at(dfd, "status", buf, sizeof buf) > 0) {
+        const char *u = strstr(buf, "\nUid:");
+        unsigned real, eff, saved, fs;
+        if (u && sscanf(u + 5, "%u %u %u %u", &real, &eff, &saved, &fs) == 4) {
+            p->have_uids = 1;
+            p->euid = eff;
+            p->fsuid = fs;
+        }
+    }
+    close(dfd);
+    if (p->state != PROC_RUNNING && pid_free(pid)) p->state = PROC_NONE;
 }
 
-/* ---- listing ------------------------------------------------------------- */
+int gm_process_gone(int pid, uint64_t stamped_start)
+{
+    if (pid <= 0) return 0;
+    struct proc_now p;
+    proc_now(pid, &p);
+    if (p.state == PROC_NONE) return 1;
+    return p.state == PROC_RUNNING && stamped_start != 0 && p.start != stamped_start;
+}
 
-static int pid_of(const char *name, const char *prefix)
+/* ---- one segment ----------------------------------------------------------- */
+
+int gm_snapshot_pid_of(const char *name, const char *prefix)
 {
     size_t n = strlen(prefix);
     if (strncmp(name, prefix, n) != 0 || name[n] != '.' || name[n + 1] == '\0') return -1;
@@ -169,6 +163,137 @@ static int pid_of(const char *name, const char *prefix)
     return pid > 0 ? (int)pid : -1;
 }
 
+/* The pid after the last dot of a name (the list only yields such names). */
+static int name_pid(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot[1] == '\0') return -1;
+    long pid = 0;
+    for (const char *p = dot + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || pid > 0x7fffffff / 10) return -1;
+        pid = pid * 10 + (*p - '0');
+    }
+    return pid > 0 ? (int)pid : -1;
+}
+
+/* A segment that was never stamped: empty (created, killed before it was
+ * sized) or with no magic (sized, killed before the header was written;
+ * the writer stores the magic last). Its process is the pid of its name:
+ * while that pid runs, it may be creating it right now. */
+static enum gm_snapshot unstamped(int pid)
+{
+    if (pid <= 0) return GM_SNAPSHOT_BAD;
+    return gm_process_gone(pid, 0) ? GM_SNAPSHOT_UNFINISHED : GM_SNAPSHOT_STARTING;
+}
+
+enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_process *out, struct gm_oom *oom,
+                                     struct stat *st_out, int *fd_out, char *why, size_t why_len)
+{
+    if (fd_out) *fd_out = -1;
+    int pid = name_pid(name);
+    struct stat st;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        int err = errno;
+        if (err == ENOENT) return GM_SNAPSHOT_GONE; /* its process just exited normally */
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            return errno == ENOENT ? GM_SNAPSHOT_GONE : WHY("cannot open: %s", strerror(err));
+        if (st_out) *st_out = st;
+        if (S_ISLNK(st.st_mode)) return WHY("a symbolic link, not a segment");
+        /* On a shared machine other users' segments are 0600: normal, not damage. */
+        if ((err == EACCES || err == EPERM) && st.st_uid != geteuid()) return GM_SNAPSHOT_UNREADABLE;
+        return WHY("cannot open: %s", strerror(err));
+    }
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return WHY("cannot stat: %s", strerror(errno));
+    }
+    if (st_out) *st_out = st;
+    enum gm_snapshot rc = GM_SNAPSHOT_OK;
+    void *buf = NULL, *recheck = NULL;
+    size_t len = 0;
+    if (S_ISREG(st.st_mode) && st.st_size == 0) {
+        rc = unstamped(pid);
+    } else if (gm_snapshot_copy_fd(fd, &st, &buf, &recheck, &len, why, why_len) != 0) {
+        struct stat again;
+        rc = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT ? GM_SNAPSHOT_GONE : GM_SNAPSHOT_BAD;
+    } else {
+        uint64_t magic;
+        memcpy(&magic, buf, sizeof magic); /* len >= 8 */
+        if (magic == 0) rc = unstamped(pid);
+        else if (gm_segment_parse(buf, recheck, len, out, oom, why, why_len) != 0) rc = GM_SNAPSHOT_BAD;
+    }
+    free(buf);
+    free(recheck);
+    if (rc == GM_SNAPSHOT_OK) {
+        out->owner_uid = (long long)st.st_uid;
+        if (out->pid != pid) {
+            rc = WHY("named for pid %d but stamped with pid %d", pid, out->pid);
+        } else {
+            /* The segment speaks for a running process only if that process
+             * is the one it names (pid and start time) and the file belongs
+             * to it: its effective or filesystem uid (the uid that created
+             * the file), or root, who can forge anything anyway. Otherwise
+             * it speaks for an ended process, as its owner's word, whatever
+             * state it claims: a forgery marked "exited" is checked too. */
+            struct proc_now now;
+            proc_now(out->pid, &now);
+            int running = now.state == PROC_RUNNING && now.start == out->start_time_ticks && now.have_uids;
+            if (running && st.st_uid != 0 && st.st_uid != now.euid && st.st_uid != now.fsuid)
+                rc = WHY("owned by uid %u but pid %d runs as uid %u", (unsigned)st.st_uid, out->pid, now.euid);
+            out->liveness = out->state == GPUMEM_SHM_STATE_EXITED ? GM_EXITED : running ? GM_ALIVE : GM_DEAD;
+        }
+    }
+    if (fd_out && rc != GM_SNAPSHOT_GONE) *fd_out = fd;
+    else close(fd);
+    return rc;
+}
+
+/* ---- removing one ---------------------------------------------------------- */
+
+#define REMOVE_WHY(...) (snprintf(why, why_len, __VA_ARGS__), GM_REMOVE_FAILED)
+
+/* rename without replacing: renameat2(RENAME_NOREPLACE), or on a file
+ * system without it, a link (which never replaces) and an unlink. */
+static int move_noreplace(int dirfd, const char *from, const char *to)
+{
+    if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return -1;
+    if (linkat(dirfd, from, dirfd, to, 0) != 0) return -1;
+    return unlinkat(dirfd, from, 0);
+}
+
+enum gm_remove gm_snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
+                                     char *why, size_t why_len)
+{
+    static unsigned serial;
+    if (!gm_process_gone(pid, stamped_start)) return GM_REMOVE_KEPT;
+    /* A name no reader lists (a prefix never starts with '.') and no other
+     * gc picks: after the rename, no process can reach this file by its
+     * public name, and a new process with the same pid creates its own. */
+    char private_name[160];
+    snprintf(private_name, sizeof private_name, ".gpumem-gc.%d.%u.%s", (int)getpid(), serial++, name);
+    if (move_noreplace(dirfd, name, private_name) != 0) {
+        if (errno == ENOENT) return GM_REMOVE_GONE;
+        return REMOVE_WHY("%s", strerror(errno));
+    }
+    /* The file now at the private name is the one that was checked (the
+     * caller holds it open, so its inode number cannot have been reused),
+     * and its writer is still gone: only then is it unlinked. */
+    struct stat now;
+    if (fstatat(dirfd, private_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
+        now.st_ino == st->st_ino && gm_process_gone(pid, stamped_start)) {
+        if (unlinkat(dirfd, private_name, 0) == 0) return GM_REMOVED;
+    }
+    /* Replaced meanwhile (a new process with this pid made its own): put it
+     * back as it was. */
+    if (move_noreplace(dirfd, private_name, name) == 0) return GM_REMOVE_REPLACED;
+    return REMOVE_WHY("replaced while gc worked, and could not be put back (%s): it is at %s", strerror(errno),
+                      private_name);
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
 static int by_pid(const void *a, const void *b)
 {
     const char *x = strrchr(*(char *const *)a, '.'), *y = strrchr(*(char *const *)b, '.');
@@ -176,28 +301,31 @@ static int by_pid(const void *a, const void *b)
     return (px > py) - (px < py);
 }
 
-size_t gm_snapshot_list(const char *dir, const char *prefix, char ***paths)
+size_t gm_snapshot_list(int dirfd, const char *prefix, char ***names)
 {
-    *paths = NULL;
-    DIR *d = opendir(dir);
-    if (!d) return 0;
+    *names = NULL;
+    int fd = dup(dirfd);
+    if (fd < 0) return 0;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return 0;
+    }
+    rewinddir(d); /* a dup shares its offset with dirfd */
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (pid_of(e->d_name, prefix) < 0) continue;
+        if (gm_snapshot_pid_of(e->d_name, prefix) < 0) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
-            char **grown = realloc(*paths, cap * sizeof **paths);
+            char **grown = realloc(*names, cap * sizeof **names);
             if (!grown) break;
-            *paths = grown;
+            *names = grown;
         }
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        (*paths)[n] = malloc(len);
-        if (!(*paths)[n]) break;
-        snprintf((*paths)[n], len, "%s/%s", dir, e->d_name);
+        if (!((*names)[n] = strdup(e->d_name))) break;
         n++;
     }
     closedir(d);
-    if (n) qsort(*paths, n, sizeof **paths, by_pid);
+    if (n) qsort(*names, n, sizeof **names, by_pid);
     return n;
 }

@@ -1,28 +1,72 @@
 /*
  * snapshot.h - the reader's side of a segment file: found, copied out
- * without ever faulting, decoded (common/segment.h), and checked for its
- * owner and whether its process still runs.
+ * without ever faulting, decoded (common/segment.h), checked for its owner
+ * and whether its process still runs, and removed by gc only once it is
+ * proven to be the file of a process that has ended.
+ *
+ * Everything works on a directory descriptor: the directory that was listed
+ * is the one read and the one gc removes from (GPUMEM_SHM_DIR included).
  */
 #ifndef GPUMEM_SNAPSHOT_H
 #define GPUMEM_SNAPSHOT_H
 
+#include <sys/stat.h>
+
 #include "segment.h"
 
-/* Copy the segment file at path into a fresh buffer (free() it) without
- * ever faulting, even if the file shrinks meanwhile. 0 or -1 with why. */
-int gm_snapshot_copy(const char *path, void **buf, void **recheck, size_t *len, char *why, size_t why_len);
+/* Copy the open segment file fd (whose fstat is st) into a fresh buffer
+ * (free() it) without ever faulting, even if the file shrinks meanwhile.
+ * 0 or -1 with why. */
+int gm_snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
+                        size_t why_len);
 
-/* Read, parse and check the owner and liveness of one segment; oom as in
- * gm_segment_parse. 0, -1 with why, or GM_SNAPSHOT_GONE for a segment that
- * vanished or is still being created by its live writer (not an error). */
-#define GM_SNAPSHOT_GONE (-2)
-int gm_snapshot_load(const char *path, struct gm_process *out, struct gm_oom *oom, char *why, size_t why_len);
+/* What reading one segment file found. */
+enum gm_snapshot {
+    GM_SNAPSHOT_OK = 0,      /* decoded and trusted: out is filled           */
+    GM_SNAPSHOT_BAD = -1,    /* damaged, foreign or forged: why says which    */
+    GM_SNAPSHOT_GONE = -2,   /* vanished since it was listed (not an error)   */
+    GM_SNAPSHOT_STARTING = -3,   /* not yet stamped, its pid runs: being made */
+    GM_SNAPSHOT_UNFINISHED = -4, /* never stamped and its pid is gone: its
+                                  * process was killed while creating it     */
+    GM_SNAPSHOT_UNREADABLE = -5, /* another user's file we may not read      */
+};
 
-/* Whether pid is the process that started at start_ticks. */
-enum gm_liveness gm_liveness_of(int pid, uint64_t start_ticks, unsigned state);
+/* Read, parse and check one segment dir/name (name: <prefix>.<pid>). oom as
+ * in gm_segment_parse. st, if not NULL, receives the fstat of the file read
+ * (also for STARTING/UNFINISHED/UNREADABLE, where it is the lstat). fd, if
+ * not NULL, receives the open descriptor of the file read (or -1), which
+ * the caller closes: it pins the inode that was checked. */
+enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_process *out, struct gm_oom *oom,
+                                     struct stat *st, int *fd, char *why, size_t why_len);
 
-/* Segment files /dev/shm/<prefix>.<pid>, sorted by pid; returns how many
- * paths were written (each malloc'd). */
-size_t gm_snapshot_list(const char *dir, const char *prefix, char ***paths);
+/* The pid in a name <prefix>.<pid>, or -1 if name is not one. */
+int gm_snapshot_pid_of(const char *name, const char *prefix);
+
+/* Names <prefix>.<pid> in the directory dirfd, sorted by pid; returns how
+ * many were written (each malloc'd, as is the array). */
+size_t gm_snapshot_list(int dirfd, const char *prefix, char ***names);
+
+/* Whether the process that wrote a segment is gone now. stamped_start 0
+ * means unknown (an unstamped segment: only the pid of its name is known),
+ * and then only a pid that no process holds counts as gone. A pid that
+ * exists but whose start time cannot be read counts as not gone. */
+int gm_process_gone(int pid, uint64_t stamped_start);
+
+/* gc's removal of one segment dir/name that was read as st (its inode) and
+ * whose writer (pid, stamped_start as in gm_process_gone) is gone. The name
+ * is first renamed to a private name, and only if the inode there is the
+ * one checked and the writer is still gone is it unlinked; otherwise it is
+ * put back. So a segment that a new process with the same pid created
+ * meanwhile is never removed. */
+enum gm_remove {
+    GM_REMOVED = 0,
+    GM_REMOVE_KEPT = 1,     /* its writer runs after all: left in place      */
+    GM_REMOVE_GONE = 2,     /* someone else removed it first                 */
+    GM_REMOVE_REPLACED = 3, /* a new file took the name meanwhile (a new
+                             * process with the pid): put back, left alone   */
+    GM_REMOVE_FAILED = -1 /* why says (permission, or could not put back)    */
+};
+enum gm_remove gm_snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
+                                     char *why, size_t why_len);
 
 #endif /* GPUMEM_SNAPSHOT_H */

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     char why[192];
     if (gm_segment_parse(data, NULL, size, &p, &oom, why, sizeof why) == 0) {
         /* Render what parsed, to a sink, as the reader would. */
-        struct gm_view v = { &p, 1, NULL, 0 };
+        struct gm_view v = { .procs = &p, .nprocs = 1 };
         p.liveness = GM_DEAD;
         FILE *null = fopen("/dev/null", "w");
         if (null) {

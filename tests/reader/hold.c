@@ -2,9 +2,13 @@
  * hold - a CUDA program for reader tests, run under the shim.
  *   hold DEV:MIB...   allocate, print "ready", then wait for stdin to close
  *   churn SECONDS     allocate and free 1 MiB blocks (at most 64 held)
+ *   nodump DEV:MIB... as hold, made non-dumpable first (PR_SET_DUMPABLE 0:
+ *                     /proc/<pid>/stat then belongs to root)
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +17,10 @@
 int main(int argc, char **argv)
 {
     gcu_context ctx[16];
+    if (argc > 1 && strcmp(argv[1], "nodump") == 0) {
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return 4;
+        argv++, argc--;
+    }
     if (argc < 2 || cuInit(0) != 0) return 2;
     for (int d = 0; d < 2; d++) cuCtxCreate_v2(&ctx[d], 0, d);
     if (argc == 3 && argv[1][0] == 'c') {

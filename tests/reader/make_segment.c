@@ -3,7 +3,9 @@
  * fuzz corpus.
  *   make_segment PATH KIND PID START [DEV:RESERVED_MIB:TOTAL_MIB:LEVEL...]
  * KIND: valid, oom (with an OOM record), truncated, badmagic, newversion,
- *       absurd, badoffset
+ *       absurd, badoffset, exited (valid, marked exited), unstamped (full
+ *       size, all zero: killed before the header was written), empty (0
+ *       bytes: killed before it was sized)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -72,6 +74,11 @@ int main(int argc, char **argv)
     else if (strcmp(kind, "newversion") == 0) h->layout_version = 2;
     else if (strcmp(kind, "absurd") == 0) h->device_slots = 100000000;
     else if (strcmp(kind, "badoffset") == 0) h->devices_offset = UINT64_MAX - 100;
+    else if (strcmp(kind, "exited") == 0) {
+        h->state = GPUMEM_SHM_STATE_EXITED;
+        h->exited_unix_ns = 1800000000000000000ull;
+    } else if (strcmp(kind, "unstamped") == 0) memset(&seg, 0, sizeof seg);
+    else if (strcmp(kind, "empty") == 0) len = 0;
     else if (strcmp(kind, "oom") == 0) {
         /* A failure on device 0 with two large allocations, three events and
          * one level change: enough for every part of a report. */
@@ -105,6 +112,6 @@ int main(int argc, char **argv)
         o->transitions_head = 1;
     } else if (strcmp(kind, "valid") != 0) return 2;
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || write(fd, &seg, len) != (ssize_t)len) return 1;
+    if (fd < 0 || (len && write(fd, &seg, len) != (ssize_t)len)) return 1;
     return close(fd);
 }
