@@ -100,7 +100,8 @@ struct gpumem_shm_header {
     uint64_t events_offset;        /*  72 ring of struct gpumem_shm_event   */
     uint32_t event_slots;          /*  80 power of two                      */
     uint32_t event_stride;         /*  84                                   */
-    uint64_t events_head;          /*  88 events ever written (one slot each) */
+    uint64_t events_head;          /*  88 event slots ever claimed (threads
+                                    *     claim a few at a time)              */
     uint64_t large_offset;         /*  96 struct gpumem_shm_large array     */
     uint32_t large_slots;          /* 104                                   */
     uint32_t large_stride;         /* 108                                   */

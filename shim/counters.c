@@ -79,15 +79,39 @@ static inline struct gpumem_shm_device *device_of(int dev)
     return d;
 }
 
-/* Append to the event ring: each event takes its own index, so the newest
- * events are always the last ones written (a thread never writes an index
- * the ring has long wrapped past). seq 0 while the entry changes, release
- * stores keep that order, seq = index + 1 publishes it. */
+/* Event indices are claimed a few at a time per thread, so that threads
+ * do not all contend on the ring's head for every event. A thread uses its
+ * batch only while the ring has not moved on more than a few batches past
+ * it: one that allocates rarely never writes an index the ring has long
+ * wrapped past (over newer events), and its events stay within a few of
+ * the newest. A failure takes the newest index of all: the event a
+ * post-mortem must show. */
+#define EVENT_BATCH 8
+#define EVENT_STALE (4 * EVENT_BATCH)
+static __thread struct {
+    uint64_t next, end;
+    struct gpumem_shm_segment *seg;
+} claimed __attribute__((tls_model("initial-exec")));
+
+static uint64_t event_index(struct gpumem_shm_segment *s, int newest)
+{
+    if (GM_UNLIKELY(newest)) return ADD(&s->header.events_head, 1);
+    if (GM_LIKELY(claimed.next != claimed.end && claimed.seg == s &&
+                  LOAD(&s->header.events_head) - claimed.next <= EVENT_STALE))
+        return claimed.next++;
+    claimed.next = ADD(&s->header.events_head, EVENT_BATCH);
+    claimed.end = claimed.next + EVENT_BATCH;
+    claimed.seg = s;
+    return claimed.next++;
+}
+
+/* Append to the event ring: seq 0 while the entry changes, release stores
+ * keep that order, seq = index + 1 publishes it. */
 static void event(uint8_t op, enum gpumem_api api, int device, uint64_t bytes, uint64_t address, int32_t result,
                   uint64_t now)
 {
     struct gpumem_shm_segment *s = gpumem__segment();
-    uint64_t i = ADD(&s->header.events_head, 1);
+    uint64_t i = event_index(s, result != 0);
     struct gpumem_shm_event *e = &s->events[i & (GPUMEM_SHM_EVENT_SLOTS - 1)];
     __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&e->unix_ns, now, __ATOMIC_RELEASE);
@@ -571,6 +595,8 @@ void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds)
  * belongs to it (CUDA does not survive fork). */
 void gpumem__counters_after_fork_child(void)
 {
+    claimed.next = claimed.end = 0;
+    claimed.seg = NULL;
     gpumem_ledger_unlock_all(&pointers);
     gpumem_ledger_unlock_all(&handles);
     gpumem_ledger_clear(&pointers);
