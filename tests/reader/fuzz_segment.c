@@ -1,35 +1,88 @@
 /*
  * fuzz_segment.c - the segment parser under a fuzzer. Built as a libFuzzer
- * target with clang (-DGPUMEM_LIBFUZZER), or as a replay program that runs
- * every file given on the command line, which is how CI replays the corpus.
+ * target with clang (-DGPUMEM_LIBFUZZER, cmake -DGPUMEM_FUZZ=ON, run by
+ * scripts/fuzz), or as a replay program that runs every file given on the
+ * command line, which is how ctest replays the corpus (tests/reader/corpus).
+ *
+ * An input is a segment file as the reader would copy it, truncated or not.
+ * An input that starts with 'Z' stands for the rest of it followed by zeros
+ * up to a whole segment's size: the OOM record alone is 30 KiB, so compact
+ * files that reach its parser keep the committed corpus small.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "render.h"
 #include "report.h"
 #include "snapshot.h"
 
+/* Everything the reader renders from what parsed, to a sink. */
+static void render(struct gm_view *v, struct gm_process *p, struct gm_oom *oom)
+{
+    static FILE *null;
+    static struct gm_line lines[512];
+    if (!null) null = fopen("/dev/null", "w");
+    if (!null) abort();
+    gm_emit_json(null, v);
+    gm_emit_show(null, v);
+    gm_emit_ls(null, v);
+    gm_top_frame(v, lines, 512);
+    if (p && p->oom) {
+        gm_report_json(null, p, oom);
+        gm_report_text(null, p, oom);
+    }
+    fflush(null);
+}
+
+static void parse_and_render(const unsigned char *data, size_t size, unsigned variant)
+{
+    static struct gm_process procs[2];
+    static struct gm_oom oom;
+    static struct gm_skip skip;
+    char why[192];
+    /* A second copy to recheck ring entries against, as the reader does;
+     * identical here, as for a writer that is not running. */
+    const void *recheck = variant & 1 ? data : NULL;
+    if (gm_segment_parse(data, recheck, size, &procs[0], &oom, why, sizeof why) != 0) {
+        /* The reason is shown to the user, in JSON too. */
+        snprintf(skip.path, sizeof skip.path, "/dev/shm/gpumem.%u", variant);
+        snprintf(skip.why, sizeof skip.why, "%s", why);
+        struct gm_view v = { NULL, 0, &skip, 1 };
+        render(&v, NULL, NULL);
+        return;
+    }
+    struct gm_process *p = &procs[0];
+    p->liveness = (enum gm_liveness)((variant >> 1) % 3);
+    snprintf(p->path, sizeof p->path, "/dev/shm/gpumem.%d", p->pid);
+    /* The same process twice, alive: per-GPU sums of two processes. */
+    procs[1] = procs[0];
+    procs[1].liveness = GM_ALIVE;
+    struct gm_view v = { procs, 1 + (variant >> 3 & 1), NULL, 0 };
+    render(&v, p, &oom);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    static struct gm_process p;
-    static struct gm_oom oom;
-    char why[192];
-    if (gm_segment_parse(data, NULL, size, &p, &oom, why, sizeof why) == 0) {
-        /* Render what parsed, to a sink, as the reader would. */
-        struct gm_view v = { .procs = &p, .nprocs = 1 };
-        p.liveness = GM_DEAD;
-        FILE *null = fopen("/dev/null", "w");
-        if (null) {
-            gm_emit_json(null, &v);
-            gm_emit_show(null, &v);
-            if (p.oom) {
-                gm_report_json(null, &p, &oom);
-                gm_report_text(null, &p, &oom);
-            }
-            fclose(null);
-        }
+    /* The last byte picks how the result is seen (liveness, recheck copy,
+     * one or two processes): a byte of the segment all the same. */
+    unsigned variant = size ? data[size - 1] : 0;
+    if (size >= 1 && data[0] == 'Z') {
+        /* On the heap at its exact size, so ASan sees any overread; kept
+         * from one input to the next when it is a segment's size. */
+        static unsigned char *whole;
+        const size_t segment = sizeof(struct gpumem_shm_segment);
+        size_t len = size - 1 > segment ? size - 1 : segment;
+        unsigned char *padded = len == segment ? whole : NULL;
+        if (!padded && !(padded = malloc(len))) abort();
+        memcpy(padded, data + 1, size - 1);
+        memset(padded + size - 1, 0, len - (size - 1));
+        parse_and_render(padded, len, variant);
+        if (len == segment) whole = padded;
+        else free(padded);
+        return 0;
     }
+    parse_and_render(data, size, variant);
     return 0;
 }
 
@@ -43,12 +96,15 @@ int main(int argc, char **argv)
         static unsigned char buf[GM_MAX_SEGMENT_BYTES];
         size_t len = fread(buf, 1, sizeof buf, f);
         fclose(f);
-        /* An unaligned copy too: the parser may not assume alignment. */
-        unsigned char *odd = malloc(len + 1);
-        if (!odd) return 1;
-        for (size_t k = 0; k < len; k++) odd[k + 1] = buf[k];
-        LLVMFuzzerTestOneInput(buf, len);
+        /* An exact-size copy (ASan sees any overread) and an unaligned one:
+         * the parser may not assume alignment. */
+        unsigned char *exact = malloc(len ? len : 1), *odd = malloc(len + 1);
+        if (!exact || !odd) return 1;
+        memcpy(exact, buf, len);
+        memcpy(odd + 1, buf, len);
+        LLVMFuzzerTestOneInput(exact, len);
         LLVMFuzzerTestOneInput(odd + 1, len);
+        free(exact);
         free(odd);
         n++;
     }
