@@ -48,7 +48,7 @@ static void parse_and_render(const unsigned char *data, size_t size, unsigned va
         /* The reason is shown to the user, in JSON too. */
         snprintf(skip.path, sizeof skip.path, "/dev/shm/gpumem.%u", variant);
         snprintf(skip.why, sizeof skip.why, "%s", why);
-        struct gm_view v = { NULL, 0, &skip, 1 };
+        struct gm_view v = { .skips = &skip, .nskips = 1 };
         render(&v, NULL, NULL);
         return;
     }
@@ -58,7 +58,7 @@ static void parse_and_render(const unsigned char *data, size_t size, unsigned va
     /* The same process twice, alive: per-GPU sums of two processes. */
     procs[1] = procs[0];
     procs[1].liveness = GM_ALIVE;
-    struct gm_view v = { procs, 1 + (variant >> 3 & 1), NULL, 0 };
+    struct gm_view v = { .procs = procs, .nprocs = 1 + (variant >> 3 & 1) };
     render(&v, p, &oom);
 }
 
