@@ -463,7 +463,8 @@ static void pool_freed(uint8_t index)
     gcu_mempool pool = (gcu_mempool)atomic_load(&s->pool);
     if (pool) {
         s->frees++;
-        if (!atomic_exchange(&s->pending, 1)) atomic_fetch_add(&gpumem__pools_pending, 1);
+        if (!atomic_load_explicit(&s->pending, memory_order_relaxed) && !atomic_exchange(&s->pending, 1))
+            atomic_fetch_add(&gpumem__pools_pending, 1);
         if (drv->mem_pool_get_attribute) slot_update(s, pool, -1, NULL);
     }
     slot_unlock(s);
