@@ -17,6 +17,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,18 +31,44 @@
 
 static atomic_int sink_warned;
 
-/* 0 once all of buf is written, else why not. */
+/* 0 once all of buf is written, else why not. A line to a pipe or FIFO
+ * whose reader is gone (`prog 2>&1 | head`) must not kill the program with
+ * SIGPIPE, nor one past the file-size limit with SIGXFSZ: both are blocked
+ * for the write, and the one the write raised (if it was not pending
+ * already) is taken back before the mask is restored. Log lines are rare;
+ * this costs a few system calls each. */
 static int write_all(int fd, const char *buf, size_t n)
 {
+    sigset_t quiet, old, before;
+    sigemptyset(&quiet);
+    sigaddset(&quiet, SIGPIPE);
+    sigaddset(&quiet, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &quiet, &old);
+    sigpending(&before);
+    int err = 0;
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return errno;
-        if (w == 0) return EIO;
+        if (w < 0) { err = errno; break; }
+        if (w == 0) { err = EIO; break; }
         buf += w;
         n -= (size_t)w;
     }
-    return 0;
+    static const struct timespec now = { 0, 0 };
+    if (err == EPIPE && !sigismember(&before, SIGPIPE)) {
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, SIGPIPE);
+        sigtimedwait(&one, NULL, &now);
+    }
+    if (err == EFBIG && !sigismember(&before, SIGXFSZ)) {
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, SIGXFSZ);
+        sigtimedwait(&one, NULL, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }
 
 /* The file of GPUMEM_LOG, opened for this line only. */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +131,11 @@ static int open_exclusive(const char *name)
  * is retried, a bounded number of times. */
 static int reserve(int fd, off_t size)
 {
+    /* Past the file-size limit (ulimit -f), posix_fallocate would raise
+     * SIGXFSZ, whose default action ends the program: do not try. */
+    struct rlimit fsize;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && fsize.rlim_cur < (rlim_t)size)
+        return EFBIG;
     int err = EINTR;
     for (int attempt = 0; attempt < 64 && err == EINTR; attempt++) err = posix_fallocate(fd, 0, size);
     return err;

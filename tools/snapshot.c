@@ -255,12 +255,13 @@ enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_proc
 
 /* rename without replacing: renameat2(RENAME_NOREPLACE), or on a file
  * system without it, a link (which never replaces) and an unlink. */
+/* Only an atomic rename that never replaces: a link-then-unlink fallback
+ * (for a filesystem without RENAME_NOREPLACE) would unlink the public name
+ * after a new process with the same pid made its own file there. Without
+ * it, gc removes nothing (and says why). */
 static int move_noreplace(int dirfd, const char *from, const char *to)
 {
-    if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0) return 0;
-    if (errno != EINVAL && errno != ENOSYS) return -1;
-    if (linkat(dirfd, from, dirfd, to, 0) != 0) return -1;
-    return unlinkat(dirfd, from, 0);
+    return renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE);
 }
 
 enum gm_remove gm_snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,

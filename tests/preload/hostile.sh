@@ -188,6 +188,32 @@ PY
   [ "$(levels "$tmp/lines")" = "$ALARMS" ] || fail "syslog: $(cat "$tmp/syslog")"
   grep -q "^<12>gpumem\[[0-9]*\]: CRITICAL cuda:0 " "$tmp/syslog" || fail "syslog priority or tag: $(cat "$tmp/syslog")"
   ;;
+log_sigpipe)
+  # stderr (the default log) is a pipe whose reader is gone, as in
+  # `prog 2>&1 | head`: the alarm lines must not kill the program with
+  # SIGPIPE (the program itself writes nothing to stderr).
+  for mode in without with; do
+    pre=""; [ $mode = with ] && pre=$shim
+    python3 -c 'import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+env = dict(os.environ); env["LD_PRELOAD"] = sys.argv[1]
+p = subprocess.run(sys.argv[2:], stderr=w, stdout=subprocess.DEVNULL, env=env, timeout=30)
+print(p.returncode)' "$pre" "$steps" 0:+13200 0:+1700 0:-1700 0:-13200 > "$tmp/rc.$mode" || fail "python3 could not run the program"
+  done
+  [ "$(cat "$tmp/rc.without")" = 0 ] || fail "exit status $(cat "$tmp/rc.without") without the shim"
+  [ "$(cat "$tmp/rc.with")" = 0 ] || fail "exit status $(cat "$tmp/rc.with") with the shim (-13: killed by SIGPIPE)"
+  ;;
+fsize)
+  # A file-size limit below the segment's size (ulimit -f): reserving it would
+  # raise SIGXFSZ, whose default action ends the program. Publication is off,
+  # said once; the program runs as without the shim. Same for a log file
+  # already past the limit.
+  export GPUMEM_LOG=$tmp/log
+  head -c 20480 /dev/zero > "$tmp/log"
+  (ulimit -f 8 && both 0:+13200 0:+1700 0:-1700 0:-13200)
+  same_as_without
+  grep -q "publication is off" "$tmp/err.with" || fail "no line saying publication is off: $(cat "$tmp/err.with")"
+  ;;
 *) fail "unknown case $case_" ;;
 esac
 echo "ok: $case_"
