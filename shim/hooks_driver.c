@@ -27,11 +27,13 @@ static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api
 }
 
 /* A free: the entry is claimed before the real call (see gpumem__free_begin),
- * settled after it. A pointer that a runtime free in progress has claimed is
- * left to the runtime layer. The ledger never touches errno. */
-#define FREE_BODY(kind, api, key, call)                                           \
-    if (DISABLED() || GM_UNLIKELY(gpumem__thread.runtime_free == (key) && (key))) \
-        return call;                                                              \
+ * settled after it. A pointer (never a handle) that a runtime free in
+ * progress has claimed is left to the runtime layer. The ledger never
+ * touches errno. */
+#define FREE_BODY(kind, api, key, call)                                                 \
+    if (DISABLED() || GM_UNLIKELY((kind) != GPUMEM_KIND_VMM && (key) &&                 \
+                                  gpumem__thread.runtime_free == (key)))                \
+        return call;                                                                    \
     struct gpumem_claim claim;                                                    \
     gpumem__free_begin(kind, key, &claim);                                        \
     gcu_result r = call;                                                          \

@@ -237,7 +237,7 @@ void gpumem__oom_after_fork(void);
 
 extern _Atomic uint64_t gpumem__warn_up[GPUMEM_SHM_DEVICE_SLOTS];
 /* The slow path of gpumem__level_update: the level may change. */
-void gpumem__level_change(int device, struct gpumem_shm_device *d, uint64_t reserved);
+void gpumem__level_change(int device, struct gpumem_shm_device *d);
 /* After reserved changed: one comparison while the device is healthy and
  * below its warning bound (or its total is not known yet, bound 0). */
 static inline void gpumem__level_update(int device, struct gpumem_shm_device *d, uint64_t reserved)
@@ -247,7 +247,7 @@ static inline void gpumem__level_update(int device, struct gpumem_shm_device *d,
     if (GM_LIKELY((__atomic_load_n(&d->level, __ATOMIC_SEQ_CST) == GPUMEM_LEVEL_HEALTHY && reserved < warn_up) ||
                   warn_up == 0))
         return;
-    gpumem__level_change(device, d, reserved);
+    gpumem__level_change(device, d);
 }
 /* Run the callbacks of alarms raised on this thread, unless it is inside a
  * callback or a runtime call (which flush when they end). */
