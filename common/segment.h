@@ -94,4 +94,14 @@ int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm
  * of 8, both 8-byte aligned), so no counter is ever seen torn. */
 void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n);
 
+/* What a writer stamps into a new header; everything else of the layout
+ * (sizes, offsets, slots, strides) comes from gpumem_shm.h. */
+struct gm_header_values {
+    int32_t pid;
+    uint64_t start_time_ticks, created_unix_ns;
+    uint32_t warn_percent, alarm_percent, hysteresis_percent;
+};
+/* Fills every layout field of h (not magic, state or the strings). */
+void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_values *v);
+
 #endif /* GPUMEM_SEGMENT_H */

@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include <string.h>
 
-#include "shim.h"
+#include "compiler.h"
+#include "gpumem.h"
+#include "segment_write.h"
 
 GM_EXPORT const char *gpumem_version(void) { return GPUMEM_VERSION_STRING; }
 

@@ -11,7 +11,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 
-#include "shim.h"
+#include "alarm.h"
+#include "counters.h"
+#include "hooks.h"
+#include "options.h"
+#include "pools.h"
+#include "thread.h"
+
+/* Each hook's real function, found at its first call (driver.h). */
+#define DEFINE_SLOT(sym, ...) _Atomic(void *) gpumem__real_##sym;
+GPUMEM_DRIVER_HOOKS(DEFINE_SLOT)
 
 #define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
 
@@ -22,7 +31,8 @@ static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api
     int saved = errno;
     int device = gpumem__current_device();
     if (r == GCU_SUCCESS) gpumem__on_alloc(kind, api, key, bytes, device, NULL);
-    else gpumem__on_failure(api, bytes, device, r);
+    else gpumem__failed(api, bytes, device, r);
+    gpumem__alarm_flush();
     errno = saved;
 }
 
@@ -39,6 +49,7 @@ static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api
     gcu_result r = call;                                                          \
     int saved = errno;                                                            \
     gpumem__free_end(api, key, &claim, r == GCU_SUCCESS);                         \
+    gpumem__alarm_flush();                                                        \
     errno = saved;                                                                \
     return r;
 
@@ -96,7 +107,8 @@ gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_alloc
     if (prop && prop->location.type == GCU_MEM_LOCATION_TYPE_DEVICE) {
         int saved = errno;
         if (r == GCU_SUCCESS) gpumem__on_alloc(GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_CREATE, *handle, bytes, prop->location.id, NULL);
-        else gpumem__on_failure(GPUMEM_API_CU_MEM_CREATE, bytes, prop->location.id, r);
+        else gpumem__failed(GPUMEM_API_CU_MEM_CREATE, bytes, prop->location.id, r);
+        gpumem__alarm_flush();
         errno = saved;
     }
     return r;
@@ -134,8 +146,9 @@ static void after_async_alloc(gcu_result r, enum gpumem_api api, gcu_deviceptr *
         gpumem__on_alloc(GPUMEM_KIND_ASYNC, api, *dptr, bytes, device, pool);
         gpumem__pool_update(pool, device);
     } else {
-        gpumem__on_failure(api, bytes, device, r);
+        gpumem__failed(api, bytes, device, r);
     }
+    gpumem__alarm_flush();
     errno = saved;
 }
 
@@ -181,6 +194,7 @@ gcu_result cuMemPoolTrimTo(gcu_mempool pool, size_t keep)
     if (DISABLED() || r != GCU_SUCCESS) return r;
     int saved = errno;
     gpumem__pool_update(pool, -1);
+    gpumem__alarm_flush();
     errno = saved;
     return r;
 }
@@ -205,6 +219,7 @@ gcu_result cuMemPoolDestroy(gcu_mempool pool)
     if (DISABLED() || r != GCU_SUCCESS) return r;
     int saved = errno;
     gpumem__pool_forget(pool);
+    gpumem__alarm_flush();
     errno = saved;
     return r;
 }
@@ -217,6 +232,7 @@ static inline void after_sync(void)
     if (GM_LIKELY(atomic_load_explicit(&gpumem__pools_pending, memory_order_relaxed) == 0) || DISABLED()) return;
     int saved = errno;
     gpumem__pools_synchronized();
+    gpumem__alarm_flush();
     errno = saved;
 }
 
@@ -241,6 +257,7 @@ static void after_teardown(enum gpumem_api api, int device, unsigned kinds)
 {
     int saved = errno;
     gpumem__teardown(api, device, kinds);
+    gpumem__alarm_flush();
     errno = saved;
 }
 
@@ -296,6 +313,7 @@ static void after_release(gcu_device dev, unsigned retains)
     if (drv->primary_ctx_get_state && drv->primary_ctx_get_state(dev, &flags, &active) == GCU_SUCCESS &&
         (!active || atomic_load(&primary_retains[dev]) != retains))
         gpumem__teardown(GPUMEM_API_CU_DEVICE_PRIMARY_CTX_RELEASE, dev, GPUMEM_SWEEP_ALL);
+    gpumem__alarm_flush();
     errno = saved;
 }
 

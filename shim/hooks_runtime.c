@@ -8,7 +8,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 
-#include "shim.h"
+#include "alarm.h"
+#include "counters.h"
+#include "hooks.h"
+#include "options.h"
+#include "thread.h"
 
 /* Enter a runtime call: the driver layer attributes what it sees to api. */
 struct outer {
@@ -50,7 +54,7 @@ static void leave_alloc(struct outer o, gcu_rt_error r, enum gpumem_kind kind, e
         gpumem__on_alloc(kind, api, key, bytes, gpumem__current_device(), NULL);
     else if (r == GCU_RT_ERROR_MEMORY_ALLOCATION && th->driver_key == 0)
         /* Only if the driver layer did not already count this failure. */
-        gpumem__on_failure(api, bytes, gpumem__current_device(), GCU_ERROR_OUT_OF_MEMORY);
+        gpumem__failed(api, bytes, gpumem__current_device(), GCU_ERROR_OUT_OF_MEMORY);
     gpumem__alarm_flush();
     errno = saved;
 }
@@ -78,87 +82,7 @@ static void leave_free(struct outer o, gcu_rt_error r, enum gpumem_api api, void
     errno = saved;
 }
 
-/* The real function, or cudaErrorInsufficientDriver from the caller. */
-#define REAL_OR_FAIL(sym)                                                          \
-    gcu_##sym##_fn real = (gcu_##sym##_fn)gpumem__real(&gpumem__real_##sym, #sym); \
-    if (GM_UNLIKELY(!real)) return 35
-#define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
-
-gcu_rt_error cudaMalloc(void **ptr, size_t bytes)
-{
-    REAL_OR_FAIL(cudaMalloc);
-    if (DISABLED()) return real(ptr, bytes);
-    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC);
-    gcu_rt_error r = real(ptr, bytes);
-    leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC, ptr, bytes);
-    return r;
-}
-
-gcu_rt_error cudaMallocPitch(void **ptr, size_t *pitch, size_t width, size_t height)
-{
-    REAL_OR_FAIL(cudaMallocPitch);
-    if (DISABLED()) return real(ptr, pitch, width, height);
-    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_PITCH);
-    gcu_rt_error r = real(ptr, pitch, width, height);
-    leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_PITCH, ptr,
-                r == GCU_RT_SUCCESS ? (uint64_t)*pitch * height : (uint64_t)width * height);
-    return r;
-}
-
-gcu_rt_error cudaMallocManaged(void **ptr, size_t bytes, unsigned int flags)
-{
-    REAL_OR_FAIL(cudaMallocManaged);
-    if (DISABLED()) return real(ptr, bytes, flags);
-    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_MANAGED);
-    gcu_rt_error r = real(ptr, bytes, flags);
-    leave_alloc(outer, r, GPUMEM_KIND_MANAGED, GPUMEM_API_CUDA_MALLOC_MANAGED, ptr, bytes);
-    return r;
-}
-
-gcu_rt_error cudaMallocAsync(void **ptr, size_t bytes, gcu_stream stream)
-{
-    REAL_OR_FAIL(cudaMallocAsync);
-    if (DISABLED()) return real(ptr, bytes, stream);
-    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_ASYNC);
-    gcu_rt_error r = real(ptr, bytes, stream);
-    leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_ASYNC, ptr, bytes);
-    return r;
-}
-
-gcu_rt_error cudaMallocFromPoolAsync(void **ptr, size_t bytes, gcu_mempool pool, gcu_stream stream)
-{
-    REAL_OR_FAIL(cudaMallocFromPoolAsync);
-    if (DISABLED()) return real(ptr, bytes, pool, stream);
-    struct outer outer = enter(GPUMEM_API_CUDA_MALLOC_FROM_POOL_ASYNC);
-    gcu_rt_error r = real(ptr, bytes, pool, stream);
-    leave_alloc(outer, r, GPUMEM_KIND_DEVICE, GPUMEM_API_CUDA_MALLOC_FROM_POOL_ASYNC, ptr, bytes);
-    return r;
-}
-
-gcu_rt_error cudaFree(void *ptr)
-{
-    REAL_OR_FAIL(cudaFree);
-    if (DISABLED()) return real(ptr);
-    struct gpumem_claim claim;
-    struct outer outer = enter_free(GPUMEM_API_CUDA_FREE, ptr, &claim);
-    gcu_rt_error r = real(ptr);
-    leave_free(outer, r, GPUMEM_API_CUDA_FREE, ptr, &claim);
-    return r;
-}
-
-gcu_rt_error cudaFreeAsync(void *ptr, gcu_stream stream)
-{
-    REAL_OR_FAIL(cudaFreeAsync);
-    if (DISABLED()) return real(ptr, stream);
-    struct gpumem_claim claim;
-    struct outer outer = enter_free(GPUMEM_API_CUDA_FREE_ASYNC, ptr, &claim);
-    gcu_rt_error r = real(ptr, stream);
-    leave_free(outer, r, GPUMEM_API_CUDA_FREE_ASYNC, ptr, &claim);
-    return r;
-}
-
-/* Reset and synchronisations: the driver may free (a teardown) or give pool
- * memory back inside them. They only mark the runtime call in progress, so
+/* Reset and synchronisations only mark the runtime call in progress, so
  * that what the driver layer books is attributed to it and alarm callbacks
  * run after it returned, never inside it. */
 static gcu_rt_error left(struct outer outer, gcu_rt_error r)
@@ -170,34 +94,41 @@ static gcu_rt_error left(struct outer outer, gcu_rt_error r)
     return r;
 }
 
-gcu_rt_error cudaDeviceReset(void)
-{
-    REAL_OR_FAIL(cudaDeviceReset);
-    if (DISABLED()) return real();
-    struct outer outer = enter(GPUMEM_API_CUDA_DEVICE_RESET);
-    return left(outer, real());
-}
+#define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
+/* The real function, or cudaErrorInsufficientDriver from the caller. */
+#define REAL_OR_FAIL(sym)                                                          \
+    gcu_##sym##_fn real = (gcu_##sym##_fn)gpumem__real(&gpumem__real_##sym, #sym); \
+    if (GM_UNLIKELY(!real)) return 35
 
-gcu_rt_error cudaDeviceSynchronize(void)
-{
-    REAL_OR_FAIL(cudaDeviceSynchronize);
-    if (DISABLED()) return real();
-    struct outer outer = enter(GPUMEM_API_CUDA_DEVICE_SYNCHRONIZE);
-    return left(outer, real());
-}
-
-gcu_rt_error cudaStreamSynchronize(gcu_stream stream)
-{
-    REAL_OR_FAIL(cudaStreamSynchronize);
-    if (DISABLED()) return real(stream);
-    struct outer outer = enter(GPUMEM_API_CUDA_STREAM_SYNCHRONIZE);
-    return left(outer, real(stream));
-}
-
-gcu_rt_error cudaEventSynchronize(gcu_event event)
-{
-    REAL_OR_FAIL(cudaEventSynchronize);
-    if (DISABLED()) return real(event);
-    struct outer outer = enter(GPUMEM_API_CUDA_EVENT_SYNCHRONIZE);
-    return left(outer, real(event));
-}
+#define ALLOC_WRAPPER(sym, api, kind, params, args, bytes)                                   \
+    gcu_rt_error sym params                                                                  \
+    {                                                                                        \
+        REAL_OR_FAIL(sym);                                                                   \
+        if (DISABLED()) return real args;                                                    \
+        struct outer outer = enter(GPUMEM_API_##api);                                        \
+        gcu_rt_error r = real args;                                                          \
+        leave_alloc(outer, r, GPUMEM_KIND_##kind, GPUMEM_API_##api, ptr, bytes);             \
+        return r;                                                                            \
+    }
+#define FREE_WRAPPER(sym, api, params, args)                                                 \
+    gcu_rt_error sym params                                                                  \
+    {                                                                                        \
+        REAL_OR_FAIL(sym);                                                                   \
+        if (DISABLED()) return real args;                                                    \
+        struct gpumem_claim claim;                                                           \
+        struct outer outer = enter_free(GPUMEM_API_##api, ptr, &claim);                      \
+        gcu_rt_error r = real args;                                                          \
+        leave_free(outer, r, GPUMEM_API_##api, ptr, &claim);                                 \
+        return r;                                                                            \
+    }
+#define MARK_WRAPPER(sym, api, params, args)                                                 \
+    gcu_rt_error sym params                                                                  \
+    {                                                                                        \
+        REAL_OR_FAIL(sym);                                                                   \
+        if (DISABLED()) return real args;                                                    \
+        struct outer outer = enter(GPUMEM_API_##api);                                        \
+        return left(outer, real args);                                                       \
+    }
+#define DEFINE_SLOT(sym, ...) _Atomic(void *) gpumem__real_##sym;
+GPUMEM_RUNTIME_HOOKS(DEFINE_SLOT, DEFINE_SLOT, DEFINE_SLOT)
+GPUMEM_RUNTIME_HOOKS(ALLOC_WRAPPER, FREE_WRAPPER, MARK_WRAPPER)

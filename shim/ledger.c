@@ -1,9 +1,10 @@
 /* ledger.c - see ledger.h. */
 #include "ledger.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "os.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -32,7 +33,7 @@ static inline void lock(struct gpumem_shard *s)
         if (!atomic_exchange_explicit(&s->lock, 1, memory_order_acquire)) return;
         while (atomic_load_explicit(&s->lock, memory_order_relaxed)) {
             if (++spins < 128) cpu_relax();
-            else sched_yield();
+            else gpumem__os_yield();
         }
     }
 }

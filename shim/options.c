@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shim.h"
+#include "options.h"
 
 struct gpumem_options gpumem__opt;
 

@@ -7,12 +7,13 @@
  * out-of-memory failure. Off by default: a backtrace costs microseconds.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
-#include <execinfo.h>
+#include "traces.h"
+
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "shim.h"
+#include "os.h"
 
 #define FRAMES 8
 #define SLOTS 4096 /* distinct stacks; further ones are not kept */
@@ -26,20 +27,24 @@ static struct trace {
 
 static void *own_base;
 
-__attribute__((constructor)) static void traces_init(void)
+/* backtrace() loads libgcc_s on first use: at load, not inside an
+ * allocation. */
+void gpumem__traces_init(int warm)
 {
-    Dl_info info;
-    if (dladdr((void *)&gpumem__trace_capture, &info)) own_base = info.dli_fbase;
+    own_base = gpumem__os_object_of((const void *)&gpumem__trace_capture);
+    if (warm) {
+        void *frames[2];
+        gpumem__os_backtrace(frames, 2);
+    }
 }
 
 uint32_t gpumem__trace_capture(void)
 {
     void *raw[FRAMES + 6];
-    int n = backtrace(raw, FRAMES + 6);
+    int n = gpumem__os_backtrace(raw, FRAMES + 6);
     /* Skip the shim's own frames. */
     int first = 0;
-    Dl_info info;
-    while (first < n && dladdr(raw[first], &info) && info.dli_fbase == own_base) first++;
+    while (first < n && own_base && gpumem__os_object_of(raw[first]) == own_base) first++;
     int count = n - first < FRAMES ? n - first : FRAMES;
     if (count <= 0) return 0;
     uint64_t h = 1469598103934665603ull;
@@ -70,33 +75,10 @@ void gpumem__trace_format(uint32_t id, char *out, size_t size)
     if (!atomic_load_explicit(&t->ready, memory_order_acquire)) return;
     size_t used = 0;
     for (int i = 0; i < t->n && used + 1 < size; i++) {
-        Dl_info info;
         char line[256];
-        if (dladdr(t->frames[i], &info) && info.dli_fname) {
-            const char *mod = strrchr(info.dli_fname, '/');
-            mod = mod ? mod + 1 : info.dli_fname;
-            uintptr_t off = (uintptr_t)t->frames[i] - (uintptr_t)info.dli_fbase;
-            if (info.dli_sname)
-                snprintf(line, sizeof line, "%s+0x%lx (%s+0x%lx)\n", mod, (unsigned long)off, info.dli_sname,
-                         (unsigned long)((uintptr_t)t->frames[i] - (uintptr_t)info.dli_saddr));
-            else
-                snprintf(line, sizeof line, "%s+0x%lx\n", mod, (unsigned long)off);
-        } else {
-            snprintf(line, sizeof line, "%p\n", t->frames[i]);
-        }
-        int w = snprintf(out + used, size - used, "%s", line);
+        gpumem__os_describe_address(t->frames[i], line, sizeof line);
+        int w = snprintf(out + used, size - used, "%s\n", line);
         if (w < 0 || (size_t)w >= size - used) break;
         used += (size_t)w;
-    }
-}
-
-/* backtrace() loads libgcc_s on first use: do it at load, not inside an
- * allocation. */
-__attribute__((constructor)) static void traces_warm(void)
-{
-    gpumem__options_load();
-    if (gpumem__opt.backtrace) {
-        void *warm[2];
-        backtrace(warm, 2);
     }
 }

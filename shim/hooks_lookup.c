@@ -1,6 +1,5 @@
 /*
- * lookup.c - every way a program finds a CUDA function, and the functions of
- * the driver that the shim itself calls.
+ * hooks_lookup.c - every way a program finds a CUDA function.
  *
  *  - Direct linking binds to the shim's exports; their real function comes
  *    from dlsym(RTLD_NEXT, name).
@@ -13,17 +12,10 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <sched.h>
 #include <string.h>
 
-#include "shim.h"
-
-void *(*gpumem__real_dlsym)(void *, const char *);
-
-#define DEFINE_SLOT(sym, ...) _Atomic(void *) gpumem__real_##sym;
-GPUMEM_DRIVER_HOOKS(DEFINE_SLOT)
-#define DEFINE_RT_SLOT(sym) _Atomic(void *) gpumem__real_##sym;
-GPUMEM_RUNTIME_HOOKS(DEFINE_RT_SLOT)
+#include "hooks.h"
+#include "os.h"
 
 struct hook {
     const char *symbol;   /* exported name */
@@ -37,33 +29,10 @@ struct hook {
 static const struct hook hooks[] = {
 #define DRIVER_ROW(sym, type, base, version, ptds) { #sym, base, version, ptds, (void *)&sym, &gpumem__real_##sym },
     GPUMEM_DRIVER_HOOKS(DRIVER_ROW)
-#define RUNTIME_ROW(sym) { #sym, NULL, 0, 0, (void *)&sym, &gpumem__real_##sym },
-    GPUMEM_RUNTIME_HOOKS(RUNTIME_ROW)
+#define RUNTIME_ROW(sym, ...) { #sym, NULL, 0, 0, (void *)&sym, &gpumem__real_##sym },
+    GPUMEM_RUNTIME_HOOKS(RUNTIME_ROW, RUNTIME_ROW, RUNTIME_ROW)
 };
 #define NHOOKS (sizeof hooks / sizeof hooks[0])
-
-/* The driver library as the program reached it, when it did so by handle. */
-static _Atomic(void *) driver_handle;
-
-static void resolve_dlsym(void)
-{
-    void *p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
-    if (!p) p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
-    if (!p) p = dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.17");
-    gpumem__real_dlsym = (void *(*)(void *, const char *))p;
-}
-
-__attribute__((constructor(101))) static void lookup_init(void)
-{
-    if (!gpumem__real_dlsym) resolve_dlsym();
-    /* A program linked with -lcuda has the driver already: resolve now,
-     * while the process has one thread, rather than at a racing first call. */
-    void *loaded = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
-    if (loaded) {
-        dlclose(loaded);
-        gpumem__driver();
-    }
-}
 
 static const struct hook *hook_by_symbol(const char *name)
 {
@@ -83,36 +52,21 @@ static int adopt(const struct hook *h, void *p)
 
 void *gpumem__dlsym_hook(void *handle, const char *name)
 {
-    if (GM_UNLIKELY(!gpumem__real_dlsym)) resolve_dlsym();
+    if (GM_UNLIKELY(!gpumem__real_dlsym)) gpumem__os_find_dlsym();
     /* Fast exit for everything that is not a CUDA lookup on a real handle:
      * RTLD_DEFAULT and RTLD_NEXT go to the real dlsym untouched. */
     if (handle == RTLD_DEFAULT || handle == RTLD_NEXT || !name || name[0] != 'c' || name[1] != 'u') return NULL;
     const struct hook *h = hook_by_symbol(name);
     if (!h) return NULL;
     int saved = errno;
-    void *p = gpumem__real_dlsym(handle, name);
+    void *p = gpumem__os_symbol(handle, name);
     void *result = NULL;
     if (p && p != h->wrapper && adopt(h, p)) {
-        if (h->base && !atomic_exchange(&driver_handle, handle)) gpumem__driver();
+        if (h->base) gpumem__driver_opened(handle);
         result = h->wrapper;
     }
     errno = saved;
     return result;
-}
-
-void *gpumem__resolve(_Atomic(void *) *slot, const char *name)
-{
-    int saved = errno; /* the caller's errno reaches the real function intact */
-    if (!gpumem__real_dlsym) resolve_dlsym();
-    void *p = gpumem__real_dlsym ? gpumem__real_dlsym(RTLD_NEXT, name) : NULL;
-    void *h = atomic_load(&driver_handle);
-    if (!p && h) p = gpumem__real_dlsym(h, name);
-    if (p) {
-        void *expected = NULL;
-        if (!atomic_compare_exchange_strong(slot, &expected, p)) p = expected;
-    }
-    errno = saved;
-    return p;
 }
 
 /* The real lookup, for the shim's own questions. */
@@ -176,51 +130,3 @@ gcu_result cuGetProcAddress(const char *symbol, void **pfn, int version, gcu_uin
     if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     LOOKUP_WRAPPER_BODY(real(symbol, pfn, version, flags))
 }
-
-/* ---- the driver's functions the shim calls itself ---------------------- */
-
-struct gpumem_driver gpumem__driver_table;
-atomic_int gpumem__driver_state; /* 0 unresolved, 1 resolving, 2 done */
-
-static void *driver_symbol(void *h, const char *name)
-{
-    void *p = h ? gpumem__real_dlsym(h, name) : NULL;
-    if (!p) p = gpumem__real_dlsym(RTLD_NEXT, name);
-    return p;
-}
-
-const struct gpumem_driver *gpumem__driver_resolve(void)
-{
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&gpumem__driver_state, &expected, 1)) {
-        /* Another thread is resolving: wait for it, but only a bounded time,
-         * so that a thread holding the loader lock can never hang us. */
-        for (int spins = 0; spins < 20000 && atomic_load(&gpumem__driver_state) == 1; spins++) sched_yield();
-        static const struct gpumem_driver none;
-        return atomic_load_explicit(&gpumem__driver_state, memory_order_acquire) == 2 ? &gpumem__driver_table : &none;
-    }
-    if (!gpumem__real_dlsym) resolve_dlsym();
-    /* Never load the driver ourselves: only find the one the program loaded. */
-    void *h = atomic_load(&driver_handle);
-    void *loaded = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
-    if (!h) h = loaded;
-    struct gpumem_driver *d = &gpumem__driver_table;
-    d->ctx_get_device = (gcu_cuCtxGetDevice_fn)driver_symbol(h, "cuCtxGetDevice");
-    d->device_total_mem = (gcu_cuDeviceTotalMem_v2_fn)driver_symbol(h, "cuDeviceTotalMem_v2");
-    d->device_get_uuid = (gcu_cuDeviceGetUuid_fn)driver_symbol(h, "cuDeviceGetUuid");
-    d->device_get_pci_bus_id = (gcu_cuDeviceGetPCIBusId_fn)driver_symbol(h, "cuDeviceGetPCIBusId");
-    d->device_get_name = (gcu_cuDeviceGetName_fn)driver_symbol(h, "cuDeviceGetName");
-    d->device_get_mem_pool = (gcu_cuDeviceGetMemPool_fn)driver_symbol(h, "cuDeviceGetMemPool");
-    d->mem_pool_get_attribute = (gcu_cuMemPoolGetAttribute_fn)driver_symbol(h, "cuMemPoolGetAttribute");
-    d->mem_get_info = (gcu_cuMemGetInfo_v2_fn)driver_symbol(h, "cuMemGetInfo_v2");
-    d->pointer_get_attribute = (gcu_cuPointerGetAttribute_fn)driver_symbol(h, "cuPointerGetAttribute");
-    d->handle_properties =
-        (gcu_cuMemGetAllocationPropertiesFromHandle_fn)driver_symbol(h, "cuMemGetAllocationPropertiesFromHandle");
-    d->primary_ctx_get_state = (gcu_cuDevicePrimaryCtxGetState_fn)driver_symbol(h, "cuDevicePrimaryCtxGetState");
-    /* dlopen's reference is dropped: the program's own keeps the driver. */
-    if (loaded) dlclose(loaded);
-    /* Only a complete answer is final; a partial one is tried again later. */
-    atomic_store_explicit(&gpumem__driver_state, d->ctx_get_device ? 2 : 0, memory_order_release);
-    return d;
-}
-

@@ -1,0 +1,39 @@
+/*
+ * devices.h - a device's counters: its slot in the segment, described at
+ * first use (total, UUID, PCI bus id, name), and the charge and uncharge of
+ * reserved bytes that every kind of allocation comes down to.
+ */
+#ifndef GPUMEM_DEVICES_H
+#define GPUMEM_DEVICES_H
+
+#include <stdint.h>
+
+#include "health.h"
+#include "segment_write.h"
+
+void gpumem__device_first_use(int dev, struct gpumem_shm_device *d);
+
+/* The device's counters in the segment, NULL for an ordinal out of range. */
+static inline struct gpumem_shm_device *gpumem__device(int dev)
+{
+    if ((unsigned)dev >= GPUMEM_SHM_DEVICE_SLOTS) return NULL;
+    struct gpumem_shm_device *d = &gpumem__segment()->devices[dev];
+    if (GM_UNLIKELY(!(GM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_INFO))) gpumem__device_first_use(dev, d);
+    return d;
+}
+
+/* reserved += bytes (keeping the peak), and the level follows. */
+static inline void gpumem__device_charge(int dev, struct gpumem_shm_device *d, uint64_t bytes)
+{
+    gpumem__health_update(dev, d, gpumem__seg_charge(d, bytes));
+}
+
+static inline void gpumem__device_uncharge(int dev, struct gpumem_shm_device *d, uint64_t bytes)
+{
+    gpumem__health_update(dev, d, gpumem__seg_uncharge(d, bytes));
+}
+
+/* fork() child: devices are described again. */
+void gpumem__devices_after_fork_child(void);
+
+#endif /* GPUMEM_DEVICES_H */

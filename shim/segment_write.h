@@ -1,0 +1,169 @@
+/*
+ * segment_write.h - the one module that writes into the process's segment
+ * (include/gpumem_shm.h): its lifecycle (created at the first CUDA
+ * activity, removed at a normal exit, dropped in a fork child) and every
+ * store into it. The layers above decide what to count; only this module
+ * knows how a field is published: relaxed atomics for counters, a
+ * sequentially consistent reserved (see health.c), and seq = 0 .. index + 1
+ * around each ring entry so a reader takes only entries it saw whole.
+ */
+#ifndef GPUMEM_SEGMENT_WRITE_H
+#define GPUMEM_SEGMENT_WRITE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "driver.h"
+#include "gpumem_shm.h"
+#include "os.h"
+
+/* ---- the segment ---- */
+
+extern _Atomic(struct gpumem_shm_segment *) gpumem__seg;
+struct gpumem_shm_segment *gpumem__segment_create(void);
+/* The segment, created at the first call: shared memory when publication
+ * works, process memory otherwise (the in-process API works either way). */
+static inline struct gpumem_shm_segment *gpumem__segment(void)
+{
+    struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
+    return GM_LIKELY(s != NULL) ? s : gpumem__segment_create();
+}
+/* Normal exit: remove the segment (or mark it exited with GPUMEM_KEEP=1). */
+void gpumem__segment_exit(void);
+/* fork(): the creation lock is held across it; the child forgets the
+ * parent's segment and makes its own at its first CUDA activity. */
+void gpumem__segment_before_fork(void);
+void gpumem__segment_after_fork_parent(void);
+void gpumem__segment_after_fork_child(void);
+
+#define GM_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define GM_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+/* ---- header counters ---- */
+
+static inline void gpumem__seg_untracked(void) { GM_ADD(&gpumem__segment()->header.untracked_count, 1); }
+static inline void gpumem__seg_oom(void) { GM_ADD(&gpumem__segment()->header.oom_count, 1); }
+
+/* ---- a device's slot ---- */
+
+static inline void gpumem__seg_device_active(struct gpumem_shm_device *d, int ordinal)
+{
+    if (GM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_ACTIVE) return;
+    __atomic_store_n(&d->ordinal, ordinal, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&d->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
+}
+/* Total, UUID, PCI bus id and name, written before the INFO flag that
+ * publishes them. */
+void gpumem__seg_device_info(struct gpumem_shm_device *d, uint64_t total, const char *uuid, const char *pci_bus_id,
+                             const char *name);
+
+/* reserved += bytes, keeping the peak; returns the new reserved. Reserved
+ * changes sequentially consistent, like the level's own compare-and-swap:
+ * a thread that changes reserved and then finds the level unchanged, and
+ * one that changes the level and then re-reads reserved, cannot both miss
+ * the other's change (health.c). */
+static inline uint64_t gpumem__seg_charge(struct gpumem_shm_device *d, uint64_t bytes)
+{
+    uint64_t now = __atomic_add_fetch(&d->reserved_bytes, bytes, __ATOMIC_SEQ_CST);
+    uint64_t peak = GM_LOAD(&d->peak_bytes);
+    while (now > peak) {
+        if (__atomic_compare_exchange_n(&d->peak_bytes, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&d->peak_unix_ns, gpumem__os_now_ns(), __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    return now;
+}
+
+/* *field -= bytes, never below zero; returns the new value. */
+static inline uint64_t gpumem__seg_subtract(uint64_t *field, uint64_t bytes)
+{
+    uint64_t cur = GM_LOAD(field), next;
+    do {
+        next = cur > bytes ? cur - bytes : 0;
+    } while (!__atomic_compare_exchange_n(field, &cur, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    return next;
+}
+
+static inline uint64_t gpumem__seg_uncharge(struct gpumem_shm_device *d, uint64_t bytes)
+{
+    return gpumem__seg_subtract(&d->reserved_bytes, bytes);
+}
+static inline void gpumem__seg_managed_add(struct gpumem_shm_device *d, uint64_t b) { GM_ADD(&d->managed_bytes, b); }
+static inline void gpumem__seg_managed_sub(struct gpumem_shm_device *d, uint64_t b)
+{
+    gpumem__seg_subtract(&d->managed_bytes, b);
+}
+static inline void gpumem__seg_count_alloc(struct gpumem_shm_device *d) { GM_ADD(&d->alloc_count, 1); }
+static inline void gpumem__seg_count_free(struct gpumem_shm_device *d) { GM_ADD(&d->free_count, 1); }
+static inline void gpumem__seg_count_failed(struct gpumem_shm_device *d) { GM_ADD(&d->failed_count, 1); }
+static inline void gpumem__seg_count_unknown_free(struct gpumem_shm_device *d) { GM_ADD(&d->unknown_free_count, 1); }
+
+/* The level moves from cur to next only if it is still cur: each change
+ * is claimed by exactly one thread. */
+static inline int gpumem__seg_level_claim(struct gpumem_shm_device *d, uint32_t cur, uint32_t next)
+{
+    return __atomic_compare_exchange_n(&d->level, &cur, next, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+/* A claimed change: counted, stamped, and appended to the transitions ring. */
+void gpumem__seg_transition(int device, struct gpumem_shm_device *d, uint32_t level, uint32_t previous,
+                            uint64_t reserved, uint64_t now);
+
+/* ---- the event ring ---- */
+
+/* Event indices are claimed a few at a time per thread, so that threads
+ * do not all contend on the ring's head for every event. A thread uses its
+ * batch only while the ring has not moved on more than a few batches past
+ * it: one that allocates rarely never writes an index the ring has long
+ * wrapped past (over newer events), and its events stay within a few of
+ * the newest. A failure takes the newest index of all: the event a
+ * post-mortem must show. */
+#define GPUMEM_EVENT_BATCH 8
+#define GPUMEM_EVENT_STALE (4 * GPUMEM_EVENT_BATCH)
+struct gpumem_event_batch {
+    uint64_t next, end;
+    struct gpumem_shm_segment *seg;
+};
+extern __thread struct gpumem_event_batch gpumem__event_batch __attribute__((tls_model("initial-exec")));
+
+static inline uint64_t gpumem__seg_event_index(struct gpumem_shm_segment *s, int newest)
+{
+    struct gpumem_event_batch *b = &gpumem__event_batch;
+    if (GM_UNLIKELY(newest)) return GM_ADD(&s->header.events_head, 1);
+    if (GM_LIKELY(b->next != b->end && b->seg == s && GM_LOAD(&s->header.events_head) - b->next <= GPUMEM_EVENT_STALE))
+        return b->next++;
+    b->next = GM_ADD(&s->header.events_head, GPUMEM_EVENT_BATCH);
+    b->end = b->next + GPUMEM_EVENT_BATCH;
+    b->seg = s;
+    return b->next++;
+}
+
+/* Append to the event ring: seq 0 while the entry changes, release stores
+ * keep that order, seq = index + 1 publishes it. A non-zero result (a
+ * failure) takes the newest index. */
+static inline void gpumem__seg_event(uint8_t op, unsigned api, int device, uint64_t bytes, uint64_t address,
+                                     int32_t result, uint64_t now)
+{
+    struct gpumem_shm_segment *s = gpumem__segment();
+    uint64_t i = gpumem__seg_event_index(s, result != 0);
+    struct gpumem_shm_event *e = &s->events[i & (GPUMEM_SHM_EVENT_SLOTS - 1)];
+    __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->unix_ns, now, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->bytes, bytes, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->address, address, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->result, result, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->device, (int16_t)device, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->api, (uint8_t)api, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->op, op, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->seq, i + 1, __ATOMIC_RELEASE);
+}
+
+/* ---- the out-of-memory record ---- */
+
+/* Publishes a finished record and the largest live allocations: the
+ * record's seq is odd while they are copied in, even after. */
+void gpumem__seg_oom_record(const struct gpumem_shm_oom *record, const struct gpumem_shm_large *large);
+/* The report was linked under another name than the record says. */
+void gpumem__seg_oom_report_path(const char *path);
+
+#endif /* GPUMEM_SEGMENT_WRITE_H */
