@@ -20,7 +20,7 @@ GM_EXPORT const char *gpumem_strerror(int err)
 
 GM_EXPORT int gpumem_device_count(void)
 {
-    struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
+    const struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
     if (!s) return 0;
     for (int i = GPUMEM_SHM_DEVICE_SLOTS; i-- > 0;)
         if (__atomic_load_n(&s->devices[i].flags, __ATOMIC_ACQUIRE) & GPUMEM_SHM_DEVICE_ACTIVE) return i + 1;
@@ -30,7 +30,7 @@ GM_EXPORT int gpumem_device_count(void)
 GM_EXPORT int gpumem_device_stats(int device_id, gpumem_device_stats_t *out)
 {
     if (!out || device_id < 0) return GPUMEM_EINVAL;
-    struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
+    const struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
     if (!s || device_id >= (int)GPUMEM_SHM_DEVICE_SLOTS) return GPUMEM_ENODEV;
     const struct gpumem_shm_device *d = &s->devices[device_id];
     uint32_t flags = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);

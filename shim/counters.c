@@ -24,7 +24,7 @@ static struct gpumem_ledger handles;  /* cuMemCreate handles */
 /* Undo what a remembered entry charged. */
 static void release_entry(const struct gpumem_entry *e)
 {
-    struct gpumem_shm_device *d = gpumem__device(e->device);
+    const struct gpumem_shm_device *d = gpumem__device(e->device);
     if (!d) return;
     if (e->kind == GPUMEM_KIND_DEVICE || e->kind == GPUMEM_KIND_VMM) gpumem__device_uncharge(e->device, d, e->bytes);
     else if (e->kind == GPUMEM_KIND_MANAGED) gpumem__seg_managed_sub(d, e->bytes);
@@ -38,7 +38,7 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     if (kind == GPUMEM_KIND_VMM) th->driver_handle = 1;
     else th->driver_key = key;
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
-    struct gpumem_shm_device *d = gpumem__device(device);
+    const struct gpumem_shm_device *d = gpumem__device(device);
     if (!d) { gpumem__seg_untracked(); return; }
     struct gpumem_entry e = { .key = key, .bytes = bytes, .unix_ns = gpumem__os_now_ns(),
                               .trace = GM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0,
@@ -92,7 +92,7 @@ void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c,
          * unknown free. */
         if (is_handle) return;
         int device = gpumem__current_device();
-        struct gpumem_shm_device *d = gpumem__device(device);
+        const struct gpumem_shm_device *d = gpumem__device(device);
         if (d) gpumem__seg_count_unknown_free(d);
         gpumem__seg_event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__os_now_ns());
         return;
@@ -109,7 +109,7 @@ int gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_resu
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
     gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, 0, (int32_t)result, gpumem__os_now_ns());
     if (result != GCU_ERROR_OUT_OF_MEMORY) return 0;
-    struct gpumem_shm_device *d = gpumem__device(device);
+    const struct gpumem_shm_device *d = gpumem__device(device);
     gpumem__seg_oom();
     if (!d) return 0;
     gpumem__seg_count_failed(d);

@@ -16,7 +16,7 @@ static void format_uuid(char *out, size_t n, const unsigned char *b)
 
 /* Once per device and process; retried at a later use if the driver could
  * not say its total. */
-static void describe(int dev, struct gpumem_shm_device *d)
+static void describe(int dev, const struct gpumem_shm_device *d)
 {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&info_state[dev], &expected, 1)) return;
@@ -37,7 +37,7 @@ static void describe(int dev, struct gpumem_shm_device *d)
     atomic_store(&info_state[dev], 2);
 }
 
-__attribute__((noinline, cold)) void gpumem__device_first_use(int dev, struct gpumem_shm_device *d)
+__attribute__((noinline, cold)) void gpumem__device_first_use(int dev, const struct gpumem_shm_device *d)
 {
     gpumem__seg_device_active(d, dev);
     describe(dev, d);

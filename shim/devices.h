@@ -11,24 +11,24 @@
 #include "health.h"
 #include "segment_write.h"
 
-void gpumem__device_first_use(int dev, struct gpumem_shm_device *d);
+void gpumem__device_first_use(int dev, const struct gpumem_shm_device *d);
 
 /* The device's counters in the segment, NULL for an ordinal out of range. */
-static inline struct gpumem_shm_device *gpumem__device(int dev)
+static inline const struct gpumem_shm_device *gpumem__device(int dev)
 {
     if ((unsigned)dev >= GPUMEM_SHM_DEVICE_SLOTS) return NULL;
-    struct gpumem_shm_device *d = &gpumem__segment()->devices[dev];
+    const struct gpumem_shm_device *d = &gpumem__segment()->devices[dev];
     if (GM_UNLIKELY(!(GM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_INFO))) gpumem__device_first_use(dev, d);
     return d;
 }
 
 /* reserved += bytes (keeping the peak), and the level follows. */
-static inline void gpumem__device_charge(int dev, struct gpumem_shm_device *d, uint64_t bytes)
+static inline void gpumem__device_charge(int dev, const struct gpumem_shm_device *d, uint64_t bytes)
 {
     gpumem__health_update(dev, d, gpumem__seg_charge(d, bytes));
 }
 
-static inline void gpumem__device_uncharge(int dev, struct gpumem_shm_device *d, uint64_t bytes)
+static inline void gpumem__device_uncharge(int dev, const struct gpumem_shm_device *d, uint64_t bytes)
 {
     gpumem__health_update(dev, d, gpumem__seg_uncharge(d, bytes));
 }

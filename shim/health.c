@@ -60,7 +60,7 @@ static void queue(const gpumem_alarm_t *a)
  * and reserved afresh; after a change it looks once more, since a thread
  * that changed reserved meanwhile may have found the old level and left.
  * Bounded, so a storm of changes can never hold a thread here. */
-void gpumem__health_change(int device, struct gpumem_shm_device *d)
+void gpumem__health_change(int device, const struct gpumem_shm_device *d)
 {
     for (int round = 0; round < 8; round++) {
         uint32_t cur = __atomic_load_n(&d->level, __ATOMIC_SEQ_CST);

@@ -22,10 +22,10 @@ extern _Atomic uint64_t gpumem__warn_up[GPUMEM_SHM_DEVICE_SLOTS];
 /* Set the bounds once the device's total is known. */
 void gpumem__health_limits(int device, uint64_t total);
 /* The slow path of gpumem__health_update: the level may change. */
-void gpumem__health_change(int device, struct gpumem_shm_device *d);
+void gpumem__health_change(int device, const struct gpumem_shm_device *d);
 /* After reserved changed: one comparison while the device is healthy and
  * below its warning bound (or its total is not known yet, bound 0). */
-static inline void gpumem__health_update(int device, struct gpumem_shm_device *d, uint64_t reserved)
+static inline void gpumem__health_update(int device, const struct gpumem_shm_device *d, uint64_t reserved)
 {
     uint64_t warn_up = atomic_load_explicit(&gpumem__warn_up[device], memory_order_acquire);
     /* Sequentially consistent (a plain load on x86): see gpumem__health_change. */

@@ -122,7 +122,7 @@ static uint64_t slot_update(struct pool_slot *s, gcu_mempool pool, int device, g
     if (why) *why = r;
     if (r != GCU_SUCCESS) return UINT64_MAX;
     if (s->device < 0) s->device = device;
-    struct gpumem_shm_device *d = gpumem__device(device);
+    const struct gpumem_shm_device *d = gpumem__device(device);
     if (d && reserved > s->charged) gpumem__device_charge(device, d, reserved - s->charged);
     else if (d && reserved < s->charged) gpumem__device_uncharge(device, d, s->charged - reserved);
     s->charged = reserved;
@@ -144,7 +144,7 @@ void gpumem__pool_update(gcu_mempool pool, int device)
 /* Free the slot, uncharging what it held; the caller holds its lock. */
 static void slot_release(struct pool_slot *s)
 {
-    struct gpumem_shm_device *d = gpumem__device(s->device);
+    const struct gpumem_shm_device *d = gpumem__device(s->device);
     if (d && s->charged) gpumem__device_uncharge(s->device, d, s->charged);
     s->charged = 0;
     if (atomic_exchange(&s->pending, 0)) atomic_fetch_sub(&gpumem__pools_pending, 1);

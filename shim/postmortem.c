@@ -38,7 +38,7 @@ static uint64_t last_report_ns, reports;
 static int dir_warned;
 
 /* The record of this failure, from the census and the segment as it is. */
-static void freeze(struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t bytes, int device, gcu_result result,
+static void freeze(const struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t bytes, int device, gcu_result result,
                    uint64_t drv_free, uint64_t drv_total, const char *path, const struct gpumem_census *c,
                    struct gpumem_shm_oom *o)
 {
@@ -72,7 +72,7 @@ static void freeze(struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t b
 }
 
 /* Render the report from a copy of our own segment, as the reader would. */
-static int render(struct gpumem_shm_segment *s, FILE *f)
+static int render(const struct gpumem_shm_segment *s, FILE *f)
 {
     size_t n = sizeof *s;
     uint64_t *a = malloc(n), *b = malloc(n);
@@ -127,7 +127,7 @@ static void report(enum gpumem_api api, uint64_t bytes, int device, gcu_result r
     }
     last_report_ns = now;
     reports++;
-    struct gpumem_shm_segment *s = gpumem__segment();
+    const struct gpumem_shm_segment *s = gpumem__segment();
     struct gpumem_census *c = calloc(1, sizeof *c);
     struct gpumem_shm_oom *record = calloc(1, sizeof *record);
     if (!c || !record) {
@@ -181,7 +181,7 @@ void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_res
 {
     int saved = errno;
     if (gpumem__thread.runtime_api) api = (enum gpumem_api)gpumem__thread.runtime_api;
-    struct gpumem_shm_device *d = &gpumem__segment()->devices[device];
+    const struct gpumem_shm_device *d = &gpumem__segment()->devices[device];
     /* What the driver says is free, when the failing device is the current one. */
     const struct gpumem_driver *drv = gpumem__driver();
     size_t free_bytes = 0, total_bytes = 0;

@@ -141,9 +141,10 @@ static void copy_text(char *field, size_t size, const char *text)
     field[n] = '\0';
 }
 
-void gpumem__seg_device_info(struct gpumem_shm_device *d, uint64_t total, const char *uuid, const char *pci_bus_id,
+void gpumem__seg_device_info(const struct gpumem_shm_device *cd, uint64_t total, const char *uuid, const char *pci_bus_id,
                              const char *name)
 {
+    struct gpumem_shm_device *d = GM_W(cd);
     copy_text(d->uuid, sizeof d->uuid, uuid);
     copy_text(d->pci_bus_id, sizeof d->pci_bus_id, pci_bus_id);
     copy_text(d->name, sizeof d->name, name);
@@ -151,12 +152,13 @@ void gpumem__seg_device_info(struct gpumem_shm_device *d, uint64_t total, const 
     __atomic_fetch_or(&d->flags, GPUMEM_SHM_DEVICE_INFO, __ATOMIC_RELEASE);
 }
 
-void gpumem__seg_transition(int device, struct gpumem_shm_device *d, uint32_t level, uint32_t previous,
+void gpumem__seg_transition(int device, const struct gpumem_shm_device *cd, uint32_t level, uint32_t previous,
                             uint64_t reserved, uint64_t now)
 {
+    struct gpumem_shm_device *d = GM_W(cd);
     GM_ADD(&d->alarm_count, 1);
     __atomic_store_n(&d->last_transition_unix_ns, now, __ATOMIC_RELAXED);
-    struct gpumem_shm_segment *s = gpumem__segment();
+    struct gpumem_shm_segment *s = gpumem__seg_mut();
     uint64_t i = GM_ADD(&s->header.transitions_head, 1);
     struct gpumem_shm_transition *t = &s->transitions[i & (GPUMEM_SHM_TRANSITION_SLOTS - 1)];
     /* seq 0 while the entry changes; release stores keep that order. */
@@ -182,7 +184,7 @@ void gpumem__seg_transition(int device, struct gpumem_shm_device *d, uint32_t le
 
 void gpumem__seg_oom_record(const struct gpumem_shm_oom *record, const struct gpumem_shm_large *large)
 {
-    struct gpumem_shm_segment *s = gpumem__segment();
+    struct gpumem_shm_segment *s = gpumem__seg_mut();
     struct gpumem_shm_oom *o = &s->oom;
     uint64_t seq = __atomic_load_n(&o->seq, __ATOMIC_RELAXED);
     FENCE(&o->seq, seq + 1); /* odd: being written */
@@ -193,6 +195,6 @@ void gpumem__seg_oom_record(const struct gpumem_shm_oom *record, const struct gp
 
 void gpumem__seg_oom_report_path(const char *path)
 {
-    struct gpumem_shm_oom *o = &gpumem__segment()->oom;
+    struct gpumem_shm_oom *o = &gpumem__seg_mut()->oom;
     if (strcmp(o->report_path, path) != 0) snprintf(o->report_path, sizeof o->report_path, "%.255s", path);
 }

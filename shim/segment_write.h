@@ -21,13 +21,21 @@
 
 extern _Atomic(struct gpumem_shm_segment *) gpumem__seg;
 struct gpumem_shm_segment *gpumem__segment_create(void);
-/* The segment, created at the first call: shared memory when publication
- * works, process memory otherwise (the in-process API works either way). */
-static inline struct gpumem_shm_segment *gpumem__segment(void)
+/* This module's own access: the only writable view of the segment
+ * (tests/layout/check_layers.sh fails if another file names it). */
+static inline struct gpumem_shm_segment *gpumem__seg_mut(void)
 {
     struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
     return GM_LIKELY(s != NULL) ? s : gpumem__segment_create();
 }
+/* The segment, created at the first call: shared memory when publication
+ * works, process memory otherwise (the in-process API works either way).
+ * Read-only for every other module: what they change goes through the
+ * functions below, so the compiler refuses any other write. */
+static inline const struct gpumem_shm_segment *gpumem__segment(void) { return gpumem__seg_mut(); }
+/* A device slot as the functions below take it: the caller's read-only
+ * view, made writable here only. */
+#define GM_W(d) ((struct gpumem_shm_device *)(d))
 /* Normal exit: remove the segment (or mark it exited with GPUMEM_KEEP=1). */
 void gpumem__segment_exit(void);
 /* fork(): the creation lock is held across it; the child forgets the
@@ -41,20 +49,20 @@ void gpumem__segment_after_fork_child(void);
 
 /* ---- header counters ---- */
 
-static inline void gpumem__seg_untracked(void) { GM_ADD(&gpumem__segment()->header.untracked_count, 1); }
-static inline void gpumem__seg_oom(void) { GM_ADD(&gpumem__segment()->header.oom_count, 1); }
+static inline void gpumem__seg_untracked(void) { GM_ADD(&gpumem__seg_mut()->header.untracked_count, 1); }
+static inline void gpumem__seg_oom(void) { GM_ADD(&gpumem__seg_mut()->header.oom_count, 1); }
 
 /* ---- a device's slot ---- */
 
-static inline void gpumem__seg_device_active(struct gpumem_shm_device *d, int ordinal)
+static inline void gpumem__seg_device_active(const struct gpumem_shm_device *d, int ordinal)
 {
     if (GM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_ACTIVE) return;
-    __atomic_store_n(&d->ordinal, ordinal, __ATOMIC_RELAXED);
-    __atomic_fetch_or(&d->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
+    __atomic_store_n(&GM_W(d)->ordinal, ordinal, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&GM_W(d)->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
 }
 /* Total, UUID, PCI bus id and name, written before the INFO flag that
  * publishes them. */
-void gpumem__seg_device_info(struct gpumem_shm_device *d, uint64_t total, const char *uuid, const char *pci_bus_id,
+void gpumem__seg_device_info(const struct gpumem_shm_device *d, uint64_t total, const char *uuid, const char *pci_bus_id,
                              const char *name);
 
 /* reserved += bytes, keeping the peak; returns the new reserved. Reserved
@@ -62,13 +70,14 @@ void gpumem__seg_device_info(struct gpumem_shm_device *d, uint64_t total, const 
  * a thread that changes reserved and then finds the level unchanged, and
  * one that changes the level and then re-reads reserved, cannot both miss
  * the other's change (health.c). */
-static inline uint64_t gpumem__seg_charge(struct gpumem_shm_device *d, uint64_t bytes)
+static inline uint64_t gpumem__seg_charge(const struct gpumem_shm_device *d, uint64_t bytes)
 {
-    uint64_t now = __atomic_add_fetch(&d->reserved_bytes, bytes, __ATOMIC_SEQ_CST);
-    uint64_t peak = GM_LOAD(&d->peak_bytes);
+    struct gpumem_shm_device *w = GM_W(d);
+    uint64_t now = __atomic_add_fetch(&w->reserved_bytes, bytes, __ATOMIC_SEQ_CST);
+    uint64_t peak = GM_LOAD(&w->peak_bytes);
     while (now > peak) {
-        if (__atomic_compare_exchange_n(&d->peak_bytes, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-            __atomic_store_n(&d->peak_unix_ns, gpumem__os_now_ns(), __ATOMIC_RELAXED);
+        if (__atomic_compare_exchange_n(&w->peak_bytes, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&w->peak_unix_ns, gpumem__os_now_ns(), __ATOMIC_RELAXED);
             break;
         }
     }
@@ -85,28 +94,28 @@ static inline uint64_t gpumem__seg_subtract(uint64_t *field, uint64_t bytes)
     return next;
 }
 
-static inline uint64_t gpumem__seg_uncharge(struct gpumem_shm_device *d, uint64_t bytes)
+static inline uint64_t gpumem__seg_uncharge(const struct gpumem_shm_device *d, uint64_t bytes)
 {
-    return gpumem__seg_subtract(&d->reserved_bytes, bytes);
+    return gpumem__seg_subtract(&GM_W(d)->reserved_bytes, bytes);
 }
-static inline void gpumem__seg_managed_add(struct gpumem_shm_device *d, uint64_t b) { GM_ADD(&d->managed_bytes, b); }
-static inline void gpumem__seg_managed_sub(struct gpumem_shm_device *d, uint64_t b)
+static inline void gpumem__seg_managed_add(const struct gpumem_shm_device *d, uint64_t b) { GM_ADD(&GM_W(d)->managed_bytes, b); }
+static inline void gpumem__seg_managed_sub(const struct gpumem_shm_device *d, uint64_t b)
 {
-    gpumem__seg_subtract(&d->managed_bytes, b);
+    gpumem__seg_subtract(&GM_W(d)->managed_bytes, b);
 }
-static inline void gpumem__seg_count_alloc(struct gpumem_shm_device *d) { GM_ADD(&d->alloc_count, 1); }
-static inline void gpumem__seg_count_free(struct gpumem_shm_device *d) { GM_ADD(&d->free_count, 1); }
-static inline void gpumem__seg_count_failed(struct gpumem_shm_device *d) { GM_ADD(&d->failed_count, 1); }
-static inline void gpumem__seg_count_unknown_free(struct gpumem_shm_device *d) { GM_ADD(&d->unknown_free_count, 1); }
+static inline void gpumem__seg_count_alloc(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->alloc_count, 1); }
+static inline void gpumem__seg_count_free(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->free_count, 1); }
+static inline void gpumem__seg_count_failed(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->failed_count, 1); }
+static inline void gpumem__seg_count_unknown_free(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->unknown_free_count, 1); }
 
 /* The level moves from cur to next only if it is still cur: each change
  * is claimed by exactly one thread. */
-static inline int gpumem__seg_level_claim(struct gpumem_shm_device *d, uint32_t cur, uint32_t next)
+static inline int gpumem__seg_level_claim(const struct gpumem_shm_device *d, uint32_t cur, uint32_t next)
 {
-    return __atomic_compare_exchange_n(&d->level, &cur, next, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(&GM_W(d)->level, &cur, next, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 /* A claimed change: counted, stamped, and appended to the transitions ring. */
-void gpumem__seg_transition(int device, struct gpumem_shm_device *d, uint32_t level, uint32_t previous,
+void gpumem__seg_transition(int device, const struct gpumem_shm_device *d, uint32_t level, uint32_t previous,
                             uint64_t reserved, uint64_t now);
 
 /* ---- the event ring ---- */
@@ -144,7 +153,7 @@ static inline uint64_t gpumem__seg_event_index(struct gpumem_shm_segment *s, int
 static inline void gpumem__seg_event(uint8_t op, unsigned api, int device, uint64_t bytes, uint64_t address,
                                      int32_t result, uint64_t now)
 {
-    struct gpumem_shm_segment *s = gpumem__segment();
+    struct gpumem_shm_segment *s = gpumem__seg_mut();
     uint64_t i = gpumem__seg_event_index(s, result != 0);
     struct gpumem_shm_event *e = &s->events[i & (GPUMEM_SHM_EVENT_SLOTS - 1)];
     __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);

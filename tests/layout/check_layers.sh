@@ -8,7 +8,10 @@
 #  2. no circle of calls or data references among the shim's object files
 #     (an object that uses a symbol another one defines depends on it);
 #  3. system calls (files, shared memory, sockets, signals, clock, process
-#     identity, the dynamic linker) are imported by os.c.o alone.
+#     identity, the dynamic linker) are imported by os.c.o alone;
+#  4. one module writes the segment: every other module sees it through
+#     const pointers (the compiler refuses their writes), and none but
+#     segment_write.[ch] names its writable view or casts a const away.
 # Prints the modules bottom-up (tsort's order) when all three hold.
 set -eu
 src=$1
@@ -74,7 +77,16 @@ for o in $objects; do
     fi
 done
 
+# ---- 4. one writer of the segment ----
+for f in "$src"/*.c "$src"/*.h; do
+    case $(basename "$f") in segment_write.c | segment_write.h) continue ;; esac
+    if grep -nE 'gpumem__seg_mut|GM_W\(|\(struct gpumem_shm_[a-z_]+ \*\)|__atomic_[a-z_]+\(&gpumem__seg\b' "$f"; then
+        echo "FAIL: $(basename "$f") reaches for a writable segment (only segment_write.[ch] may)"
+        fail=1
+    fi
+done
+
 [ "$fail" = 0 ] || exit 1
-echo "shim/ modules, bottom-up (no circle of includes or calls; system calls in os.c only):"
+echo "shim/ modules, bottom-up (no circle of includes or calls; system calls in os.c only; one segment writer):"
 tr '\n' ' ' <"$tmp/order" | fold -s -w 100 | sed 's/^/  /'
 echo
