@@ -29,6 +29,13 @@ objects=$(for f in "$src"/*.c "$src"/*.S; do
 done)
 [ -n "$objects" ] || { echo "FAIL: no objects of $src in $obj"; exit 1; }
 
+# tsort's loops, one per line, each once.
+show_loops() {
+    awk '/input contains a loop/ { if (l != "") print l; l = ""; next }
+         { sub(/^tsort: /, ""); l = l (l == "" ? "" : " -> ") $0 }
+         END { if (l != "") print l }' "$1" | sort -u | sed 's/^/  /'
+}
+
 # ---- 1. includes ----
 : >"$tmp/includes"
 for f in "$src"/*.c "$src"/*.h; do
@@ -41,7 +48,7 @@ for f in "$src"/*.c "$src"/*.h; do
 done
 if ! tsort "$tmp/includes" >"$tmp/order" 2>"$tmp/loop"; then
     echo "FAIL: a circle of #include among shim/ modules:"
-    sed -n '2,/input contains a loop/p' "$tmp/loop" | grep -v 'input contains' | sed 's/^tsort: /  /' 
+    show_loops "$tmp/loop"
     fail=1
 fi
 
@@ -61,7 +68,7 @@ for o in $objects; do
 done
 if ! tsort "$tmp/symbols" >/dev/null 2>"$tmp/loop"; then
     echo "FAIL: a circle of calls or references among the shim's objects:"
-    sed -n '2,/input contains a loop/p' "$tmp/loop" | grep -v 'input contains' | sed 's/^tsort: /  /' 
+    show_loops "$tmp/loop"
     fail=1
 fi
 
