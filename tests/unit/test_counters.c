@@ -45,7 +45,7 @@ enum {
 /* A key of its own per device and index. */
 #define KEY(dev, i) ((uint64_t)0x7f0000000000 + ((uint64_t)(dev) << 24) + ((uint64_t)(i) << 12))
 
-static struct gpumem_shm_device *device(int dev)
+static const struct gpumem_shm_device *device(int dev)
 {
     return gpumem__device(dev);
 }
@@ -67,7 +67,7 @@ static int free_key(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, in
 static void alloc_charges_reserved_peak_count_and_logs_an_event(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_ALLOC);
+    const struct gpumem_shm_device *d = device(DEV_ALLOC);
     assert_int_equal(d->total_bytes, UD_TOTAL);
     assert_int_equal(d->flags & (GPUMEM_SHM_DEVICE_ACTIVE | GPUMEM_SHM_DEVICE_INFO),
                      GPUMEM_SHM_DEVICE_ACTIVE | GPUMEM_SHM_DEVICE_INFO);
@@ -97,7 +97,7 @@ static void alloc_charges_reserved_peak_count_and_logs_an_event(void **state)
 static void free_uncharges_counts_and_logs_the_bytes(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_FREE);
+    const struct gpumem_shm_device *d = device(DEV_FREE);
     uint64_t a = KEY(DEV_FREE, 1), b = KEY(DEV_FREE, 2);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, a, 10 * MIB, DEV_FREE);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, b, 5 * MIB, DEV_FREE);
@@ -132,7 +132,7 @@ static void free_uncharges_counts_and_logs_the_bytes(void **state)
 static void refused_free_restores_the_entry_and_keeps_the_charge(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_REFUSED);
+    const struct gpumem_shm_device *d = device(DEV_REFUSED);
     uint64_t k = KEY(DEV_REFUSED, 1);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, k, 10 * MIB, DEV_REFUSED);
     assert_true(free_key(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_FREE, k, 0));
@@ -156,7 +156,7 @@ static void refused_free_restores_the_entry_and_keeps_the_charge(void **state)
 static void free_of_an_unknown_pointer_counts_as_unknown_on_the_current_device(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_UNKNOWN);
+    const struct gpumem_shm_device *d = device(DEV_UNKNOWN);
     uint64_t live = KEY(DEV_UNKNOWN, 1), stranger = KEY(DEV_UNKNOWN, 2);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, live, 3 * MIB, DEV_UNKNOWN);
     ud_current_device = DEV_UNKNOWN;
@@ -182,7 +182,7 @@ static void free_of_an_unknown_pointer_counts_as_unknown_on_the_current_device(v
 static void alloc_over_a_live_key_uncharges_the_old_entry(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_REUSE), *o = device(DEV_REUSE_OTHER);
+    const struct gpumem_shm_device *d = device(DEV_REUSE), *o = device(DEV_REUSE_OTHER);
     uint64_t k = KEY(DEV_REUSE, 1);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, k, 100 * MIB, DEV_REUSE);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, k, 30 * MIB, DEV_REUSE); /* its free was missed */
@@ -205,7 +205,7 @@ static void alloc_over_a_live_key_uncharges_the_old_entry(void **state)
 static void managed_memory_counts_in_managed_bytes_not_reserved(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_MANAGED);
+    const struct gpumem_shm_device *d = device(DEV_MANAGED);
     uint64_t k = KEY(DEV_MANAGED, 1);
     alloc(GPUMEM_KIND_MANAGED, GPUMEM_API_CU_MEM_ALLOC_MANAGED, k, 64 * MIB, DEV_MANAGED);
     assert_int_equal(d->managed_bytes, 64 * MIB);
@@ -226,7 +226,7 @@ static void managed_memory_counts_in_managed_bytes_not_reserved(void **state)
 static void handle_and_pointer_of_one_value_are_separate_entries(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_VMM);
+    const struct gpumem_shm_device *d = device(DEV_VMM);
     uint64_t k = KEY(DEV_VMM, 1);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, k, 10 * MIB, DEV_VMM);
     alloc(GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_CREATE, k, 20 * MIB, DEV_VMM);
@@ -260,8 +260,8 @@ static void handle_and_pointer_of_one_value_are_separate_entries(void **state)
 static void out_of_memory_failure_is_counted_and_wants_a_postmortem(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_OOM);
-    struct gpumem_shm_header *h = &gpumem__segment()->header;
+    const struct gpumem_shm_device *d = device(DEV_OOM);
+    const struct gpumem_shm_header *h = &gpumem__segment()->header;
     uint64_t ooms = h->oom_count;
     assert_int_equal(gpumem__on_failure(GPUMEM_API_CU_MEM_ALLOC, 2048 * MIB, DEV_OOM, GCU_ERROR_OUT_OF_MEMORY), 1);
     assert_int_equal(d->failed_count, 1);
@@ -281,8 +281,8 @@ static void out_of_memory_failure_is_counted_and_wants_a_postmortem(void **state
 static void other_failure_is_logged_but_not_an_out_of_memory(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_OTHER_ERROR);
-    struct gpumem_shm_header *h = &gpumem__segment()->header;
+    const struct gpumem_shm_device *d = device(DEV_OTHER_ERROR);
+    const struct gpumem_shm_header *h = &gpumem__segment()->header;
     uint64_t ooms = h->oom_count;
     assert_int_equal(gpumem__on_failure(GPUMEM_API_CU_MEM_CREATE, 4 * MIB, DEV_OTHER_ERROR, GCU_ERROR_INVALID_VALUE),
                      0);
@@ -302,7 +302,7 @@ static void other_failure_is_logged_but_not_an_out_of_memory(void **state)
 static void teardown_uncharges_only_what_the_driver_says_is_gone(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_SWEEP), *o = device(DEV_SWEEP_OTHER);
+    const struct gpumem_shm_device *d = device(DEV_SWEEP), *o = device(DEV_SWEEP_OTHER);
     uint64_t gone = KEY(DEV_SWEEP, 1), live = KEY(DEV_SWEEP, 2), unsure = KEY(DEV_SWEEP, 3);
     uint64_t managed = KEY(DEV_SWEEP, 4), handle = KEY(DEV_SWEEP, 5), elsewhere = KEY(DEV_SWEEP_OTHER, 1);
     ud_pointer(gone, GCU_ERROR_INVALID_VALUE);
@@ -363,7 +363,7 @@ static void teardown_uncharges_only_what_the_driver_says_is_gone(void **state)
 static void refused_free_across_a_teardown_uncharges_what_the_teardown_freed(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_SPAN);
+    const struct gpumem_shm_device *d = device(DEV_SPAN);
     uint64_t k = KEY(DEV_SPAN, 1);
     ud_pointer(k, GCU_SUCCESS);
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, k, 10 * MIB, DEV_SPAN);
@@ -384,7 +384,7 @@ static void refused_free_across_a_teardown_uncharges_what_the_teardown_freed(voi
 static void runtime_call_in_progress_names_the_events(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_RUNTIME);
+    const struct gpumem_shm_device *d = device(DEV_RUNTIME);
     uint64_t k = KEY(DEV_RUNTIME, 1);
     gpumem__thread.runtime_api = GPUMEM_API_CUDA_MALLOC;
     alloc(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, k, MIB, DEV_RUNTIME);
@@ -404,7 +404,7 @@ static void runtime_call_in_progress_names_the_events(void **state)
 static void async_allocation_is_charged_through_its_pool(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = device(DEV_ASYNC);
+    const struct gpumem_shm_device *d = device(DEV_ASYNC);
     struct ud_pool *p = ud_pool_new(32 * MIB, 0, 0);
     gpumem__pool_register(p->handle, DEV_ASYNC);
     int pending = atomic_load(&gpumem__pools_pending);

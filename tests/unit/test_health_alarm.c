@@ -112,7 +112,7 @@ static uint32_t level(int dev)
 /* Move dev's reserved to exactly bytes. */
 static void set_reserved(int dev, uint64_t bytes)
 {
-    struct gpumem_shm_device *d = gpumem__device(dev);
+    const struct gpumem_shm_device *d = gpumem__device(dev);
     uint64_t now = d->reserved_bytes;
     if (bytes > now)
         gpumem__device_charge(dev, d, bytes - now);
@@ -160,7 +160,7 @@ static void level_change_without_callbacks_queues_nothing(void **state)
 static void charging_to_warn_percent_raises_a_warning(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = gpumem__device(DEV_WARNING);
+    const struct gpumem_shm_device *d = gpumem__device(DEV_WARNING);
     uint64_t head = gpumem__segment()->header.transitions_head;
     set_reserved(DEV_WARNING, 800 * MIB - 1);
     assert_int_equal(level(DEV_WARNING), GPUMEM_LEVEL_HEALTHY);
@@ -186,7 +186,7 @@ static void charging_to_warn_percent_raises_a_warning(void **state)
 static void charging_past_alarm_percent_raises_critical(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = gpumem__device(DEV_CRITICAL);
+    const struct gpumem_shm_device *d = gpumem__device(DEV_CRITICAL);
     set_reserved(DEV_CRITICAL, 900 * MIB); /* 90 %: not above it */
     assert_int_equal(level(DEV_CRITICAL), GPUMEM_LEVEL_WARNING);
     set_reserved(DEV_CRITICAL, 900 * MIB + 1);
@@ -210,7 +210,7 @@ static void charging_past_alarm_percent_raises_critical(void **state)
 static void levels_are_left_only_hysteresis_below_their_bound(void **state)
 {
     (void)state;
-    struct gpumem_shm_device *d = gpumem__device(DEV_HYSTERESIS);
+    const struct gpumem_shm_device *d = gpumem__device(DEV_HYSTERESIS);
     set_reserved(DEV_HYSTERESIS, 950 * MIB);
     assert_int_equal(level(DEV_HYSTERESIS), GPUMEM_LEVEL_CRITICAL);
     uint64_t alarms = d->alarm_count;
@@ -246,7 +246,7 @@ static void unknown_total_never_changes_the_level(void **state)
 {
     (void)state;
     registered();
-    struct gpumem_shm_device *d = gpumem__device(DEV_UNKNOWN);
+    const struct gpumem_shm_device *d = gpumem__device(DEV_UNKNOWN);
     assert_int_equal(d->total_bytes, 0);
     set_reserved(DEV_UNKNOWN, 4 * UD_TOTAL);
     assert_int_equal(level(DEV_UNKNOWN), GPUMEM_LEVEL_HEALTHY);
@@ -343,7 +343,7 @@ static void at_most_eight_alarms_are_queued_in_order(void **state)
 {
     (void)state;
     registered();
-    struct gpumem_shm_device *d = gpumem__device(DEV_QUEUE);
+    const struct gpumem_shm_device *d = gpumem__device(DEV_QUEUE);
     uint64_t alarms = d->alarm_count;
     /* Ten changes without a flush, warning and healthy in turn, each at a
      * figure of its own: change i at reserved(i). */

@@ -185,7 +185,7 @@ void ud_install(const char *log)
 
 const struct gpumem_shm_event *ud_event(unsigned op, int device, uint64_t address)
 {
-    struct gpumem_shm_segment *s = gpumem__segment();
+    const struct gpumem_shm_segment *s = gpumem__segment();
     const struct gpumem_shm_event *best = NULL;
     for (unsigned i = 0; i < GPUMEM_SHM_EVENT_SLOTS; i++) {
         const struct gpumem_shm_event *e = &s->events[i];
@@ -197,7 +197,7 @@ const struct gpumem_shm_event *ud_event(unsigned op, int device, uint64_t addres
 
 const struct gpumem_shm_transition *ud_last_transition(void)
 {
-    struct gpumem_shm_segment *s = gpumem__segment();
+    const struct gpumem_shm_segment *s = gpumem__segment();
     uint64_t head = s->header.transitions_head;
     if (head == 0) return NULL;
     const struct gpumem_shm_transition *t = &s->transitions[(head - 1) & (GPUMEM_SHM_TRANSITION_SLOTS - 1)];
