@@ -54,6 +54,8 @@ static void stat_start_whatever_the_command(void **state)
     assert_int_equal(start_of("x", "18446744073709551615"), UINT64_MAX);
     /* What cannot be parsed: 0. */
     assert_int_equal(start_of("x", "18446744073709551616"), 0); /* beyond 64 bits */
+    assert_int_equal(start_of("x", "18446744073709551617"), 0);
+    assert_int_equal(start_of("x", "99999999999999999999"), 0);
     assert_int_equal(start_of("x", "12a"), 0);
     assert_int_equal(start_of("x", ""), 0);
     assert_int_equal(start_of("x", "-5"), 0);
