@@ -1,6 +1,8 @@
 /* format.c - see format.h. Integers only: no floating point at all. */
 #include "format.h"
 
+#include "gpumem.h"
+
 /* n / d * scale, rounded down or to the nearest (ties to even), at most cap;
  * 0 when d is 0. Exact while d * scale fits in 64 bits; beyond that (a
  * whole above 1.8e15 for a percent in hundredths) the remainder and d are
@@ -62,51 +64,31 @@ void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns)
     snprintf(buf, size, "%s%llu.%03u", negative ? "-" : "", (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
 }
 
-/* The length of the well-formed UTF-8 sequence at p (Unicode's table 3-7),
- * or 0 with *bad set to the length of its maximal subpart. */
-static int utf8_sequence(const unsigned char *p, int *bad)
+/* Days since 1970-01-01 as a civil date (Howard Hinnant's days_from_civil,
+ * inverted): what gmtime_r gives, in integers, without the C library's
+ * locale or time zone state. */
+static void civil_from_days(uint64_t days, uint64_t *year, unsigned *month, unsigned *day)
 {
-    unsigned c = p[0], lo = 0x80, hi = 0xbf;
-    int n;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) n = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0) lo = 0xa0; /* overlong below */
-        if (c == 0xed) hi = 0x9f; /* surrogates above */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0) lo = 0x90; /* overlong below */
-        if (c == 0xf4) hi = 0x8f; /* beyond U+10FFFF above */
-    } else {
-        *bad = 1; /* a continuation byte, C0, C1 (overlong) or F5..FF */
-        return 0;
-    }
-    for (int k = 1; k < n; k++, lo = 0x80, hi = 0xbf)
-        if (p[k] < lo || p[k] > hi) { /* the terminating NUL included */
-            *bad = k;
-            return 0;
-        }
-    return n;
+    uint64_t z = days + 719468, era = z / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);                          /* [0, 146096] */
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399]    */
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365]    */
+    unsigned mp = (5 * doy + 2) / 153;                                    /* March = 0   */
+    *day = doy - (153 * mp + 2) / 5 + 1;
+    *month = mp < 10 ? mp + 3 : mp - 9;
+    *year = yoe + era * 400 + (*month <= 2);
 }
 
-void gm_json_string(FILE *f, const char *s)
+void gm_format_utc(char *buf, size_t size, uint64_t unix_ns)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int bad = 0, n = utf8_sequence(p, &bad);
-        if (n == 0) {
-            fputs("\\ufffd", f);
-            p += bad;
-            continue;
-        }
-        if (*p == '"' || *p == '\\') {
-            fputc('\\', f);
-            fputc(*p, f);
-        } else if (*p == '\n') fputs("\\n", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fwrite(p, 1, (size_t)n, f);
-        p += n;
-    }
-    fputc('"', f);
+    uint64_t s = unix_ns / 1000000000u, year;
+    unsigned month, day, second = (unsigned)(s % 86400);
+    civil_from_days(s / 86400, &year, &month, &day);
+    snprintf(buf, size, "%llu-%02u-%02u %02u:%02u:%02u.%03u UTC", (unsigned long long)year, month, day, second / 3600,
+             second / 60 % 60, second % 60, (unsigned)(unix_ns / 1000000u % 1000u));
+}
+
+const char *gm_level_name(unsigned level)
+{
+    return level == GPUMEM_LEVEL_CRITICAL ? "critical" : level == GPUMEM_LEVEL_WARNING ? "warning" : "healthy";
 }

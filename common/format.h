@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "emit.h" /* gm_json_string, which every escape lives beside */
+
 /* Percentages are capped at 9999.99 (shown as 9999 % where whole), so a
  * corrupt or absurd segment (reserved far above total) still prints a
  * bounded figure; a total of 0 gives 0. */
@@ -25,16 +27,30 @@ unsigned gm_percent_hundredths(uint64_t part, uint64_t whole);
 /* part / whole * 100, rounded down: 89.9 % shows as 89 %, never 90 %. */
 unsigned gm_percent_whole(uint64_t part, uint64_t whole);
 
+/* total * percent / 100 rounded down, in integers and exact: the byte
+ * figure of a level bound. *exact (if not NULL) says whether nothing was
+ * rounded away. A figure beyond 64 bits gives UINT64_MAX, not exact. */
+static inline uint64_t gm_percent_of(uint64_t total, unsigned percent, int *exact)
+{
+    uint64_t whole = total / 100, rest = total % 100 * percent; /* below 2^39 */
+    if ((percent && whole > UINT64_MAX / percent) || rest / 100 > UINT64_MAX - whole * percent) {
+        if (exact) *exact = 0;
+        return UINT64_MAX;
+    }
+    if (exact) *exact = rest % 100 == 0;
+    return whole * percent + rest / 100;
+}
+
+/* "healthy", "warning" or "critical" (enum gpumem_level; anything above
+ * critical reads as healthy, as a segment's clamped level does). */
+const char *gm_level_name(unsigned level);
+
 void gm_format_percent(char *buf, size_t size, uint64_t part, uint64_t whole); /* "32.35" */
 void gm_format_size(char *buf, size_t size, uint64_t bytes);                   /* "2.00 GiB" */
 void gm_format_gb(char *buf, size_t size, uint64_t bytes);                     /* "15.2GB", GB = 1024^3 */
 /* at - then in seconds, three decimals, "-" when then is later: "1.234". */
 void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns);
-
-/* s as a JSON string, quotes included: always valid UTF-8 whatever s holds.
- * Each ill-formed sequence (overlong, surrogate, above U+10FFFF, cut short,
- * a stray byte) becomes one \ufffd per maximal subpart, as Unicode
- * recommends and as Python's decoder does; control characters are escaped. */
-void gm_json_string(FILE *f, const char *s);
+/* A time in UTC to the millisecond: "2027-01-15 08:00:00.000 UTC". */
+void gm_format_utc(char *buf, size_t size, uint64_t unix_ns);
 
 #endif /* GPUMEM_FORMAT_H */

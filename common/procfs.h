@@ -1,8 +1,7 @@
 /*
- * procfs.h - what gpumem reads from /proc, parsed in one place: the shim
- * stamps its segment with its own start time, and the reader compares it
- * with the start time of the process that has the pid now. Liveness depends
- * on the two agreeing, so both use this parser.
+ * procfs.h - what gpumem reads from /proc, parsed from a buffer: pure, so
+ * the shim (which stamps its segment) and the reader (which checks the
+ * stamp to tell a live writer from a reused pid) parse it the same way.
  */
 #ifndef GPUMEM_PROCFS_H
 #define GPUMEM_PROCFS_H
@@ -10,9 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Field 22 (starttime, clock ticks since boot) of a /proc/PID/stat text;
- * 0 when it cannot be parsed. The command name (field 2) may hold spaces
- * and ')': fields are counted from the last ')'. */
+/* Field 22 of /proc/PID/stat, the start time in clock ticks since boot,
+ * which with the pid names a process uniquely. The command (field 2) may
+ * hold spaces and ')', so fields are counted from the last ')'. buf need
+ * not be NUL-terminated. 0 when it cannot be parsed. */
 uint64_t gm_proc_stat_start(const char *buf, size_t len);
+
+/* The same, telling a start time of 0 from a stat that cannot be parsed:
+ * 0 with *start set, or -1. */
+int gm_proc_stat_parse_start(const char *buf, size_t len, uint64_t *start);
 
 #endif /* GPUMEM_PROCFS_H */

@@ -35,6 +35,43 @@ static void copy_text(char *dst, size_t dst_size, const char *src, size_t size)
     dst[n] = '\0';
 }
 
+int gm_prefix_valid(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_values *v)
+{
+    const struct gpumem_shm_segment *s = NULL; /* for sizeof only */
+    h->layout_version = GPUMEM_SHM_LAYOUT_VERSION;
+    h->header_size = sizeof *h;
+    h->segment_size = sizeof *s;
+    h->pid = v->pid;
+    h->start_time_ticks = v->start_time_ticks;
+    h->created_unix_ns = v->created_unix_ns;
+    h->device_slots = GPUMEM_SHM_DEVICE_SLOTS;
+    h->device_stride = sizeof s->devices[0];
+    h->devices_offset = offsetof(struct gpumem_shm_segment, devices);
+    h->events_offset = offsetof(struct gpumem_shm_segment, events);
+    h->event_slots = GPUMEM_SHM_EVENT_SLOTS;
+    h->event_stride = sizeof s->events[0];
+    h->large_offset = offsetof(struct gpumem_shm_segment, large);
+    h->large_slots = GPUMEM_SHM_LARGE_SLOTS;
+    h->large_stride = sizeof s->large[0];
+    h->transitions_offset = offsetof(struct gpumem_shm_segment, transitions);
+    h->transition_slots = GPUMEM_SHM_TRANSITION_SLOTS;
+    h->transition_stride = sizeof s->transitions[0];
+    h->oom_offset = offsetof(struct gpumem_shm_segment, oom);
+    h->oom_size = sizeof s->oom;
+    h->warn_percent = v->warn_percent;
+    h->alarm_percent = v->alarm_percent;
+    h->hysteresis_percent = v->hysteresis_percent;
+    snprintf(h->shim_version, sizeof h->shim_version, "%s", GPUMEM_VERSION_STRING);
+    if (v->hostname) snprintf(h->hostname, sizeof h->hostname, "%s", v->hostname);
+    if (v->command) snprintf(h->command, sizeof h->command, "%s", v->command);
+}
+
 /* A section [offset, offset + count * stride) must lie inside the copy. */
 static int section_ok(uint64_t offset, uint64_t count, uint64_t stride, size_t len)
 {
@@ -215,33 +252,4 @@ int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm
         if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) out->oom = oom;
     }
     return 0;
-}
-
-
-void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_values *v)
-{
-    struct gpumem_shm_segment *s = NULL;
-    h->layout_version = GPUMEM_SHM_LAYOUT_VERSION;
-    h->header_size = sizeof *h;
-    h->segment_size = sizeof *s;
-    h->pid = v->pid;
-    h->start_time_ticks = v->start_time_ticks;
-    h->created_unix_ns = v->created_unix_ns;
-    h->device_slots = GPUMEM_SHM_DEVICE_SLOTS;
-    h->device_stride = sizeof s->devices[0];
-    h->devices_offset = offsetof(struct gpumem_shm_segment, devices);
-    h->events_offset = offsetof(struct gpumem_shm_segment, events);
-    h->event_slots = GPUMEM_SHM_EVENT_SLOTS;
-    h->event_stride = sizeof s->events[0];
-    h->large_offset = offsetof(struct gpumem_shm_segment, large);
-    h->large_slots = GPUMEM_SHM_LARGE_SLOTS;
-    h->large_stride = sizeof s->large[0];
-    h->transitions_offset = offsetof(struct gpumem_shm_segment, transitions);
-    h->transition_slots = GPUMEM_SHM_TRANSITION_SLOTS;
-    h->transition_stride = sizeof s->transitions[0];
-    h->oom_offset = offsetof(struct gpumem_shm_segment, oom);
-    h->oom_size = sizeof s->oom;
-    h->warn_percent = v->warn_percent;
-    h->alarm_percent = v->alarm_percent;
-    h->hysteresis_percent = v->hysteresis_percent;
 }

@@ -90,18 +90,27 @@ struct gm_process {
 int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm_process *out, struct gm_oom *oom,
                      char *why, size_t why_len);
 
+/* Whether s may name segments /<s>.<pid>: 1 to 32 letters, digits, '_'
+ * or '-' (GPUMEM_SHM_PREFIX, the reader's --prefix). */
+int gm_prefix_valid(const char *s);
+
+/* What a writer stamps into its header besides the layout. */
+struct gm_header_values {
+    int32_t pid;
+    uint64_t start_time_ticks; /* gm_proc_stat_start of the writer, 0 unknown */
+    uint64_t created_unix_ns;
+    uint32_t warn_percent, alarm_percent, hysteresis_percent;
+    const char *hostname, *command; /* NULL: left as they are */
+};
+
+/* Fill every field of a header that describes the layout (its version,
+ * sizes, and each section's offset, slots and stride, all from struct
+ * gpumem_shm_segment), the shim's version and v. magic and state are left
+ * alone: a writer stores them last, in that order, to publish the rest. */
+void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_values *v);
+
 /* Copy n bytes of a live segment with 64-bit atomic loads (n a multiple
  * of 8, both 8-byte aligned), so no counter is ever seen torn. */
 void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n);
-
-/* What a writer stamps into a new header; everything else of the layout
- * (sizes, offsets, slots, strides) comes from gpumem_shm.h. */
-struct gm_header_values {
-    int32_t pid;
-    uint64_t start_time_ticks, created_unix_ns;
-    uint32_t warn_percent, alarm_percent, hysteresis_percent;
-};
-/* Fills every layout field of h (not magic, state or the strings). */
-void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_values *v);
 
 #endif /* GPUMEM_SEGMENT_H */

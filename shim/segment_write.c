@@ -49,7 +49,6 @@ static void fill_header(struct gpumem_shm_segment *s)
         .hysteresis_percent = gpumem__opt.hysteresis_percent,
     };
     gm_segment_header_fill(h, &v);
-    snprintf(h->shim_version, sizeof h->shim_version, "%s", GPUMEM_VERSION_STRING);
     gpumem__os_hostname(h->hostname, sizeof h->hostname);
     gpumem__os_command(h->command, sizeof h->command);
     __atomic_store_n(&h->state, GPUMEM_SHM_STATE_RUNNING, __ATOMIC_RELAXED);

@@ -53,12 +53,6 @@ static int usage(const char *why)
     return EXIT_USAGE;
 }
 
-static int valid_prefix(const char *p)
-{
-    size_t n = strlen(p);
-    return n > 0 && n <= 32 && strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
-}
-
 static int parse_args(int argc, char **argv, struct args *a)
 {
     memset(a, 0, sizeof *a);
@@ -93,7 +87,7 @@ static int parse_args(int argc, char **argv, struct args *a)
             return usage(msg);
         }
     }
-    if (!valid_prefix(a->prefix)) return usage("--prefix takes 1 to 32 letters, digits, '_' or '-'");
+    if (!gm_prefix_valid(a->prefix)) return usage("--prefix takes 1 to 32 letters, digits, '_' or '-'");
     return EXIT_OK;
 }
 

@@ -5,26 +5,19 @@
 
 #include <string.h>
 
-const char *gm_level_name(unsigned level)
-{
-    return level == GPUMEM_LEVEL_CRITICAL ? "critical" : level == GPUMEM_LEVEL_WARNING ? "warning" : "healthy";
-}
-
 const char *gm_liveness_name(enum gm_liveness l)
 {
     return l == GM_ALIVE ? "running" : l == GM_EXITED ? "exited" : "dead";
 }
 
-/* reserved / total * 100 > bound (or >= with or_equal), exactly, in integers. */
+/* reserved / total * 100 > bound (or >= with or_equal), exactly, in integers.
+ * A bound beyond any uint64 (UINT64_MAX, not exact) is never reached. */
 static int percent_above(uint64_t reserved, uint64_t total, unsigned bound, int or_equal)
 {
-    uint64_t a = total / 100, b = total % 100 * bound;
     if (total == 0) return 0; /* no total known: healthy, 0 % */
-    if (bound && a > UINT64_MAX / bound) return 0; /* the bound lies beyond any uint64 */
-    a *= bound;
-    if (b / 100 > UINT64_MAX - a) return 0;
-    uint64_t floor = a + b / 100; /* total * bound / 100 = floor + (b % 100) / 100 */
-    return reserved > floor || (or_equal && reserved == floor && b % 100 == 0);
+    int exact;
+    uint64_t floor = gm_percent_of(total, bound, &exact);
+    return reserved > floor || (or_equal && reserved == floor && exact);
 }
 
 static unsigned level_of(uint64_t reserved, uint64_t total, unsigned warn, unsigned alarm)
@@ -73,76 +66,104 @@ size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
 
 void gm_emit_json(FILE *f, const struct gm_view *v)
 {
-    fprintf(f, "{\"schema\": %d,\n \"processes\": [", GM_JSON_SCHEMA);
+    struct gm_emitter e;
+    gm_emitter_init_file(&e, GM_EMIT_JSON, f);
+    gm_emitter_object_begin(&e, NULL);
+    gm_emitter_int(&e, "schema", GM_JSON_SCHEMA);
+    gm_emitter_newline(&e, 1);
+    gm_emitter_array_begin(&e, "processes");
     for (size_t i = 0; i < v->nprocs; i++) {
         const struct gm_process *p = &v->procs[i];
         int alarms = 0;
         for (int k = 0; k < p->ndevices; k++) alarms += p->devices[k].level == GPUMEM_LEVEL_CRITICAL;
-        fprintf(f, "%s\n  {\"pid\": %d, \"alive\": %s, \"state\": \"%s\", \"start_time_ticks\": %llu, \"command\": ",
-                i ? "," : "", p->pid, p->liveness == GM_ALIVE ? "true" : "false", gm_liveness_name(p->liveness),
-                (unsigned long long)p->start_time_ticks);
-        gm_json_string(f, p->command);
-        fputs(", \"host\": ", f);
-        gm_json_string(f, p->hostname);
-        if (p->owner_uid >= 0) fprintf(f, ", \"owner_uid\": %lld", p->owner_uid);
-        fprintf(f, ", \"oom_count\": %llu, \"has_memory_alarm\": %s, \"memory_alarm_devices\": [",
-                (unsigned long long)p->oom_count, alarms ? "true" : "false");
-        for (int k = 0, first = 1; k < p->ndevices; k++)
+        gm_emitter_newline(&e, 2);
+        gm_emitter_object_begin(&e, NULL);
+        gm_emitter_int(&e, "pid", p->pid);
+        gm_emitter_bool(&e, "alive", p->liveness == GM_ALIVE);
+        gm_emitter_string(&e, "state", gm_liveness_name(p->liveness));
+        gm_emitter_uint(&e, "start_time_ticks", p->start_time_ticks);
+        gm_emitter_string(&e, "command", p->command);
+        gm_emitter_string(&e, "host", p->hostname);
+        if (p->owner_uid >= 0) gm_emitter_int(&e, "owner_uid", p->owner_uid);
+        gm_emitter_uint(&e, "oom_count", p->oom_count);
+        gm_emitter_bool(&e, "has_memory_alarm", alarms);
+        gm_emitter_array_begin(&e, "memory_alarm_devices");
+        for (int k = 0; k < p->ndevices; k++)
             if (p->devices[k].level == GPUMEM_LEVEL_CRITICAL) {
-                fprintf(f, "%s\"cuda:%d\"", first ? "" : ", ", p->devices[k].ordinal);
-                first = 0;
+                char name[32];
+                gm_emitter_snprintf(name, sizeof name, "cuda:%d", p->devices[k].ordinal);
+                gm_emitter_string(&e, NULL, name);
             }
-        fputs("],\n   \"devices\": [", f);
+        gm_emitter_array_end(&e);
+        gm_emitter_newline(&e, 3);
+        gm_emitter_array_begin(&e, "devices");
         for (int k = 0; k < p->ndevices; k++) {
             const struct gm_device *d = &p->devices[k];
             char percent[32];
             gm_format_percent(percent, sizeof percent, d->reserved_bytes, d->total_bytes);
-            fprintf(f, "%s\n    {\"device_id\": %d, \"uuid\": ", k ? "," : "", d->ordinal);
-            gm_json_string(f, d->uuid);
-            fputs(", \"name\": ", f);
-            gm_json_string(f, d->name);
-            fputs(", \"pci_bus_id\": ", f);
-            gm_json_string(f, d->pci_bus_id);
-            fprintf(f,
-                    ", \"reserved_bytes\": %llu, \"peak_bytes\": %llu, \"total_bytes\": %llu, \"managed_bytes\": %llu,"
-                    " \"percent\": %s, \"level\": \"%s\", \"alloc_count\": %llu, \"free_count\": %llu,"
-                    " \"failed_count\": %llu, \"unknown_free_count\": %llu, \"alarm_count\": %llu,"
-                    " \"peak_time_unix_ns\": %llu, \"last_transition_unix_ns\": %llu}",
-                    (unsigned long long)d->reserved_bytes, (unsigned long long)d->peak_bytes,
-                    (unsigned long long)d->total_bytes, (unsigned long long)d->managed_bytes,
-                    percent, gm_level_name(d->level),
-                    (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
-                    (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
-                    (unsigned long long)d->alarm_count, (unsigned long long)d->peak_unix_ns,
-                    (unsigned long long)d->last_transition_unix_ns);
+            gm_emitter_newline(&e, 4);
+            gm_emitter_object_begin(&e, NULL);
+            gm_emitter_int(&e, "device_id", d->ordinal);
+            gm_emitter_string(&e, "uuid", d->uuid);
+            gm_emitter_string(&e, "name", d->name);
+            gm_emitter_string(&e, "pci_bus_id", d->pci_bus_id);
+            gm_emitter_uint(&e, "reserved_bytes", d->reserved_bytes);
+            gm_emitter_uint(&e, "peak_bytes", d->peak_bytes);
+            gm_emitter_uint(&e, "total_bytes", d->total_bytes);
+            gm_emitter_uint(&e, "managed_bytes", d->managed_bytes);
+            gm_emitter_number(&e, "percent", percent);
+            gm_emitter_string(&e, "level", gm_level_name(d->level));
+            gm_emitter_uint(&e, "alloc_count", d->alloc_count);
+            gm_emitter_uint(&e, "free_count", d->free_count);
+            gm_emitter_uint(&e, "failed_count", d->failed_count);
+            gm_emitter_uint(&e, "unknown_free_count", d->unknown_free_count);
+            gm_emitter_uint(&e, "alarm_count", d->alarm_count);
+            gm_emitter_uint(&e, "peak_time_unix_ns", d->peak_unix_ns);
+            gm_emitter_uint(&e, "last_transition_unix_ns", d->last_transition_unix_ns);
+            gm_emitter_object_end(&e);
         }
-        fputs("]}", f);
+        gm_emitter_array_end(&e);
+        gm_emitter_object_end(&e);
     }
-    fputs("],\n \"gpus\": [", f);
+    gm_emitter_array_end(&e);
+
+    gm_emitter_newline(&e, 1);
+    gm_emitter_array_begin(&e, "gpus");
     struct gm_gpu gpus[64];
     size_t ng = gm_gpus(v, gpus, 64);
     for (size_t g = 0; g < ng; g++) {
         char percent[32];
         gm_format_percent(percent, sizeof percent, gpus[g].reserved_bytes, gpus[g].total_bytes);
-        fprintf(f, "%s\n  {\"uuid\": ", g ? "," : "");
-        gm_json_string(f, gpus[g].uuid);
-        fputs(", \"name\": ", f);
-        gm_json_string(f, gpus[g].name);
-        fprintf(f, ", \"total_bytes\": %llu, \"reserved_bytes\": %llu, \"percent\": %s, \"level\": \"%s\", \"pids\": [",
-                (unsigned long long)gpus[g].total_bytes, (unsigned long long)gpus[g].reserved_bytes, percent,
-                gm_level_name(gpus[g].level));
-        for (int k = 0; k < gpus[g].npids; k++) fprintf(f, "%s%d", k ? ", " : "", gpus[g].pids[k]);
-        fputs("]}", f);
+        gm_emitter_newline(&e, 2);
+        gm_emitter_object_begin(&e, NULL);
+        gm_emitter_string(&e, "uuid", gpus[g].uuid);
+        gm_emitter_string(&e, "name", gpus[g].name);
+        gm_emitter_uint(&e, "total_bytes", gpus[g].total_bytes);
+        gm_emitter_uint(&e, "reserved_bytes", gpus[g].reserved_bytes);
+        gm_emitter_number(&e, "percent", percent);
+        gm_emitter_string(&e, "level", gm_level_name(gpus[g].level));
+        gm_emitter_array_begin(&e, "pids");
+        for (int k = 0; k < gpus[g].npids; k++) gm_emitter_int(&e, NULL, gpus[g].pids[k]);
+        gm_emitter_array_end(&e);
+        gm_emitter_object_end(&e);
     }
-    fputs("],\n \"skipped\": [", f);
+    gm_emitter_array_end(&e);
+
+    gm_emitter_newline(&e, 1);
+    gm_emitter_array_begin(&e, "skipped");
     for (size_t i = 0; i < v->nskips; i++) {
-        fprintf(f, "%s\n  {\"path\": ", i ? "," : "");
-        gm_json_string(f, v->skips[i].path);
-        fputs(", \"reason\": ", f);
-        gm_json_string(f, v->skips[i].why);
-        fputc('}', f);
+        gm_emitter_newline(&e, 2);
+        gm_emitter_object_begin(&e, NULL);
+        gm_emitter_string(&e, "path", v->skips[i].path);
+        gm_emitter_string(&e, "reason", v->skips[i].why);
+        gm_emitter_object_end(&e);
     }
-    fprintf(f, "],\n \"not_readable\": %zu, \"unfinished\": %zu}\n", v->unreadable, v->unfinished);
+    gm_emitter_array_end(&e);
+    gm_emitter_newline(&e, 1);
+    gm_emitter_uint(&e, "not_readable", v->unreadable);
+    gm_emitter_uint(&e, "unfinished", v->unfinished);
+    gm_emitter_object_end(&e);
+    gm_emitter_finish(&e);
 }
 
 /* ---- tables --------------------------------------------------------------- */
@@ -152,60 +173,78 @@ static void device_cell(char *buf, size_t size, const struct gm_device *d)
     char held[32], total[32];
     gm_format_gb(held, sizeof held, d->reserved_bytes);
     gm_format_gb(total, sizeof total, d->total_bytes);
-    snprintf(buf, size, "%scuda:%d %s / %s %u%%", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "", d->ordinal, held,
-             total, gm_percent_whole(d->reserved_bytes, d->total_bytes));
+    gm_emitter_snprintf(buf, size, "%scuda:%d %s / %s %u%%", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
+                        d->ordinal, held, total, gm_percent_whole(d->reserved_bytes, d->total_bytes));
 }
 
-static void skipped_lines(FILE *f, const struct gm_view *v)
+static void skipped_lines(struct gm_emitter *e, const struct gm_view *v)
 {
-    for (size_t i = 0; i < v->nskips; i++) fprintf(f, "skipped %s: %s\n", v->skips[i].path, v->skips[i].why);
+    for (size_t i = 0; i < v->nskips; i++) gm_emitter_printf(e, "skipped %s: %s\n", v->skips[i].path, v->skips[i].why);
 }
 
 void gm_emit_ls(FILE *f, const struct gm_view *v)
 {
-    fprintf(f, "%-8s %-8s %-32s %s\n", "PID", "STATE", "COMMAND", "DEVICES");
+    struct gm_emitter e;
+    gm_emitter_init_file(&e, GM_EMIT_TEXT, f);
+    gm_emitter_row_begin(&e);
+    gm_emitter_cell(&e, -8, "PID");
+    gm_emitter_cell(&e, -8, "STATE");
+    gm_emitter_cell(&e, -32, "COMMAND");
+    gm_emitter_cell(&e, 0, "DEVICES");
+    gm_emitter_row_end(&e);
     for (size_t i = 0; i < v->nprocs; i++) {
         const struct gm_process *p = &v->procs[i];
-        char cmd[33];
-        snprintf(cmd, sizeof cmd, "%s", p->command);
-        fprintf(f, "%-8d %-8s %-32s", p->pid, gm_liveness_name(p->liveness), cmd);
-        if (p->ndevices == 0) fputs(" no devices", f);
+        /* The command cut to its column; the devices one after another. */
+        char cmd[33], devices[GPUMEM_SHM_DEVICE_SLOTS * 160];
+        gm_emitter_snprintf(cmd, sizeof cmd, "%s", p->command);
+        struct gm_emitter list;
+        gm_emitter_init_buffer(&list, GM_EMIT_TEXT, devices, sizeof devices);
+        if (p->ndevices == 0) gm_emitter_text(&list, "no devices");
         for (int k = 0; k < p->ndevices; k++) {
             char cell[128];
             device_cell(cell, sizeof cell, &p->devices[k]);
-            fprintf(f, "%s%s", k ? ", " : " ", cell);
+            gm_emitter_printf(&list, "%s%s", k ? ", " : "", cell);
         }
-        fputc('\n', f);
+        gm_emitter_row_begin(&e);
+        gm_emitter_cell_int(&e, -8, p->pid);
+        gm_emitter_cell(&e, -8, gm_liveness_name(p->liveness));
+        gm_emitter_cell(&e, -32, cmd);
+        gm_emitter_cell(&e, 0, devices);
+        gm_emitter_row_end(&e);
     }
-    skipped_lines(f, v);
+    skipped_lines(&e, v);
+    gm_emitter_finish(&e);
 }
 
 void gm_emit_show(FILE *f, const struct gm_view *v)
 {
+    struct gm_emitter e;
+    gm_emitter_init_file(&e, GM_EMIT_TEXT, f);
     for (size_t i = 0; i < v->nprocs; i++) {
         const struct gm_process *p = &v->procs[i];
-        fprintf(f, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", p->pid, gm_liveness_name(p->liveness), p->hostname,
-                p->command);
-        fprintf(f, "  shim %s, levels warning from %u%%, critical above %u%%; out-of-memory failures %llu\n",
-                p->shim_version, p->warn_percent, p->alarm_percent, (unsigned long long)p->oom_count);
-        if (p->ndevices == 0) fputs("  no devices\n", f);
+        gm_emitter_printf(&e, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", p->pid, gm_liveness_name(p->liveness),
+                          p->hostname, p->command);
+        gm_emitter_printf(&e, "  shim %s, levels warning from %u%%, critical above %u%%; out-of-memory failures %llu\n",
+                          p->shim_version, p->warn_percent, p->alarm_percent, (unsigned long long)p->oom_count);
+        if (p->ndevices == 0) gm_emitter_text(&e, "  no devices\n");
         for (int k = 0; k < p->ndevices; k++) {
             const struct gm_device *d = &p->devices[k];
             char cell[128], peak[32], managed[32];
             device_cell(cell, sizeof cell, d);
             gm_format_gb(peak, sizeof peak, d->peak_bytes);
             gm_format_gb(managed, sizeof managed, d->managed_bytes);
-            fprintf(f, "  %s %s\n", cell, gm_level_name(d->level));
-            fprintf(f, "    %s  %s  %s\n", d->name, d->uuid, d->pci_bus_id);
-            fprintf(f, "    reserved %llu bytes, peak %s, managed %s\n", (unsigned long long)d->reserved_bytes, peak,
-                    managed);
-            fprintf(f, "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
-                    (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
-                    (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
-                    (unsigned long long)d->alarm_count);
+            gm_emitter_printf(&e, "  %s %s\n", cell, gm_level_name(d->level));
+            gm_emitter_printf(&e, "    %s  %s  %s\n", d->name, d->uuid, d->pci_bus_id);
+            gm_emitter_printf(&e, "    reserved %llu bytes, peak %s, managed %s\n",
+                              (unsigned long long)d->reserved_bytes, peak, managed);
+            gm_emitter_printf(&e, "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
+                              (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
+                              (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
+                              (unsigned long long)d->alarm_count);
         }
     }
-    skipped_lines(f, v);
+    skipped_lines(&e, v);
+    gm_emitter_finish(&e);
 }
 
 /* ---- top ------------------------------------------------------------------ */
@@ -217,14 +256,15 @@ size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max)
     size_t ng = gm_gpus(v, gpus, 64);
     size_t live = 0;
     for (size_t i = 0; i < v->nprocs; i++) live += v->procs[i].liveness == GM_ALIVE;
-#define LINE(lvl, head, ...)                                                               \
-    do {                                                                                   \
-        if (n < max) {                                                                     \
-            snprintf(lines[n].text, sizeof lines[n].text, __VA_ARGS__);                    \
-            lines[n].level = (lvl);                                                        \
-            lines[n].heading = (head);                                                     \
-            n++;                                                                           \
-        }                                                                                  \
+    /* Each line into its own buffer, cut at its size. */
+#define LINE(lvl, head, ...)                                                                                           \
+    do {                                                                                                               \
+        if (n < max) {                                                                                                 \
+            gm_emitter_snprintf(lines[n].text, sizeof lines[n].text, __VA_ARGS__);                                     \
+            lines[n].level = (lvl);                                                                                    \
+            lines[n].heading = (head);                                                                                 \
+            n++;                                                                                                       \
+        }                                                                                                              \
     } while (0)
     LINE(0, 1, "gpumem top: %zu GPU%s, %zu running process%s", ng, ng == 1 ? "" : "s", live, live == 1 ? "" : "es");
     for (size_t g = 0; g < ng; g++) {
@@ -240,10 +280,9 @@ size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max)
             for (int k = 0; k < p->ndevices; k++) {
                 const struct gm_device *d = &p->devices[k];
                 if (strcmp(d->uuid, gpus[g].uuid) != 0) continue;
-                char cell[128], cmd[41];
+                char cell[128];
                 device_cell(cell, sizeof cell, d);
-                snprintf(cmd, sizeof cmd, "%s", p->command);
-                LINE(d->level, 0, "    %-8d %-40s %s", p->pid, cmd, cell);
+                LINE(d->level, 0, "    %-8d %-40.40s %s", p->pid, p->command, cell);
             }
         }
     }
@@ -253,12 +292,10 @@ size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max)
     for (size_t i = 0; i < v->nprocs; i++) {
         const struct gm_process *p = &v->procs[i];
         if (p->liveness == GM_ALIVE) continue;
-        char cmd[41];
-        snprintf(cmd, sizeof cmd, "%s", p->command);
         for (int k = 0; k < p->ndevices || k == 0; k++) {
             char cell[128] = "no devices";
             if (p->ndevices) device_cell(cell, sizeof cell, &p->devices[k]);
-            LINE(0, 0, "    %-8d %-40s %s (%s)", p->pid, cmd, cell, gm_liveness_name(p->liveness));
+            LINE(0, 0, "    %-8d %-40.40s %s (%s)", p->pid, p->command, cell, gm_liveness_name(p->liveness));
         }
     }
     for (size_t i = 0; i < v->nskips; i++) LINE(0, 0, "skipped %s: %s", v->skips[i].path, v->skips[i].why);

@@ -50,8 +50,7 @@ struct gm_line {
 };
 size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max);
 
-/* Level and state words, shared by every rendering (sizes: report.h). */
-const char *gm_level_name(unsigned level);
+/* The state word of a process (level words and sizes: format.h). */
 const char *gm_liveness_name(enum gm_liveness l);
 
 #endif /* GPUMEM_RENDER_H */

@@ -1,6 +1,7 @@
 /* snapshot.c - see snapshot.h. */
 #define _GNU_SOURCE
 #include "snapshot.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -119,14 +120,8 @@ static void proc_now(int pid, struct proc_now *p)
         return;
     }
     p->state = PROC_UNKNOWN;
-    if (read_at(dfd, "stat", buf, sizeof buf) > 0) {
-        char *s = strrchr(buf, ')');
-        for (int field = 2; field < 22 && s; field++) s = strchr(s + 1, ' ');
-        if (s) {
-            p->start = strtoull(s + 1, NULL, 10);
-            p->state = PROC_RUNNING;
-        }
-    }
+    ssize_t n = read_at(dfd, "stat", buf, sizeof buf);
+    if (n > 0 && gm_proc_stat_parse_start(buf, (size_t)n, &p->start) == 0) p->state = PROC_RUNNING;
     if (p->state == PROC_RUNNING && read_at(dfd, "status", buf, sizeof buf) > 0) {
         const char *u = strstr(buf, "\nUid:");
         unsigned real, eff, saved, fs;

@@ -15,6 +15,7 @@
 
 #include "gpumem.h"
 #include "gpumem_shm.h"
+#include "segment.h"
 
 static struct gpumem_shm_segment seg;
 
@@ -26,33 +27,15 @@ int main(int argc, char **argv)
     }
     const char *kind = argv[2];
     struct gpumem_shm_header *h = &seg.header;
-    h->magic = GPUMEM_SHM_MAGIC;
-    h->layout_version = GPUMEM_SHM_LAYOUT_VERSION;
-    h->header_size = sizeof *h;
-    h->segment_size = sizeof seg;
-    h->pid = atoi(argv[3]);
-    h->start_time_ticks = strtoull(argv[4], NULL, 10);
+    char command[sizeof h->command];
+    snprintf(command, sizeof command, "crafted %s", kind);
+    gm_segment_header_fill(h, &(struct gm_header_values){ .pid = atoi(argv[3]),
+                                                          .start_time_ticks = strtoull(argv[4], NULL, 10),
+                                                          .warn_percent = 80, .alarm_percent = 90,
+                                                          .hysteresis_percent = 2, .hostname = "testhost",
+                                                          .command = command });
     h->state = GPUMEM_SHM_STATE_RUNNING;
-    h->device_slots = GPUMEM_SHM_DEVICE_SLOTS;
-    h->device_stride = sizeof seg.devices[0];
-    h->devices_offset = offsetof(struct gpumem_shm_segment, devices);
-    h->events_offset = offsetof(struct gpumem_shm_segment, events);
-    h->event_slots = GPUMEM_SHM_EVENT_SLOTS;
-    h->event_stride = sizeof seg.events[0];
-    h->large_offset = offsetof(struct gpumem_shm_segment, large);
-    h->large_slots = GPUMEM_SHM_LARGE_SLOTS;
-    h->large_stride = sizeof seg.large[0];
-    h->transitions_offset = offsetof(struct gpumem_shm_segment, transitions);
-    h->transition_slots = GPUMEM_SHM_TRANSITION_SLOTS;
-    h->transition_stride = sizeof seg.transitions[0];
-    h->oom_offset = offsetof(struct gpumem_shm_segment, oom);
-    h->oom_size = sizeof seg.oom;
-    h->warn_percent = 80;
-    h->alarm_percent = 90;
-    h->hysteresis_percent = 2;
-    strcpy(h->shim_version, GPUMEM_VERSION_STRING);
-    strcpy(h->hostname, "testhost");
-    snprintf(h->command, sizeof h->command, "crafted %s", kind);
+    h->magic = GPUMEM_SHM_MAGIC;
     for (int i = 5; i < argc; i++) {
         int dev, level;
         unsigned long long res, total;
