@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "format.h"
 #include "gpumem.h"
 
 struct gpumem_limits {
@@ -20,19 +21,13 @@ struct gpumem_limits {
     uint64_t crit_down; /* reserved <  this: CRITICAL -> WARNING */
 };
 
-/* total * percent / 100, exact and without overflow. */
-static inline uint64_t gpumem_percent_of(uint64_t total, unsigned percent)
-{
-    return total / 100 * percent + total % 100 * percent / 100;
-}
-
 static inline struct gpumem_limits gpumem_limits_make(uint64_t total, unsigned warn, unsigned alarm, unsigned hyst)
 {
     struct gpumem_limits l;
-    l.warn_up = gpumem_percent_of(total, warn);
-    l.crit_up = gpumem_percent_of(total, alarm);
-    l.warn_down = gpumem_percent_of(total, warn > hyst ? warn - hyst : 0);
-    l.crit_down = gpumem_percent_of(total, alarm > hyst ? alarm - hyst : 0);
+    l.warn_up = gm_percent_of(total, warn, NULL);
+    l.crit_up = gm_percent_of(total, alarm, NULL);
+    l.warn_down = gm_percent_of(total, warn > hyst ? warn - hyst : 0, NULL);
+    l.crit_down = gm_percent_of(total, alarm > hyst ? alarm - hyst : 0, NULL);
     return l;
 }
 

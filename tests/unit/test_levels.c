@@ -57,9 +57,9 @@ static void a_wobble_around_a_bound_changes_level_once(void **state)
 static void percent_of_is_exact_without_overflow(void **state)
 {
     (void)state;
-    assert_int_equal(gpumem_percent_of(100, 80), 80);
-    assert_int_equal(gpumem_percent_of(UINT64_MAX / 2, 100), UINT64_MAX / 2);
-    assert_int_equal(gpumem_percent_of(0, 90), 0);
+    assert_int_equal(gm_percent_of(100, 80, NULL), 80);
+    assert_int_equal(gm_percent_of(UINT64_MAX / 2, 100, NULL), UINT64_MAX / 2);
+    assert_int_equal(gm_percent_of(0, 90, NULL), 0);
 }
 
 int main(void)
