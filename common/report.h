@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "format.h"
-#include "segment.h"
+#include "segment_read.h"
 
 #define GM_REPORT_SCHEMA 1
 #define GM_REPORT_TOP 16     /* largest live allocations listed */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "segment.h"
+#include "segment_read.h"
 
 void gpumem__census_count(const struct gpumem_entry *e, void *ctx)
 {

@@ -26,7 +26,7 @@
 #include "options.h"
 #include "os.h"
 #include "report.h"
-#include "segment.h"
+#include "segment_read.h"
 #include "segment_write.h"
 #include "thread.h"
 #include "traces.h"

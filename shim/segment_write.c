@@ -27,7 +27,7 @@
 #include "gpumem.h"
 #include "log.h"
 #include "options.h"
-#include "segment.h"
+#include "segment_read.h"
 
 _Atomic(struct gpumem_shm_segment *) gpumem__seg;
 __thread struct gpumem_event_batch gpumem__event_batch __attribute__((tls_model("initial-exec")));

@@ -12,7 +12,7 @@
 
 #include <sys/stat.h>
 
-#include "segment.h"
+#include "segment_read.h"
 
 /* Copy the open segment file fd (whose fstat is st) into a fresh buffer
  * (free() it) without ever faulting, even if the file shrinks meanwhile.

@@ -15,7 +15,7 @@
 
 #include "gpumem.h"
 #include "gpumem_shm.h"
-#include "segment.h"
+#include "segment_read.h"
 
 static struct gpumem_shm_segment seg;
 

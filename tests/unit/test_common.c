@@ -17,7 +17,7 @@
 
 #include "format.h"
 #include "procfs.h"
-#include "segment.h"
+#include "segment_read.h"
 
 /* ---- /proc/PID/stat ------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
-/* segment.c - see segment.h. */
+/* segment_read.c - see segment_read.h. */
 #define _GNU_SOURCE
-#include "segment.h"
+#include "segment_read.h"
 
 #include <stdio.h>
 #include <stdlib.h>

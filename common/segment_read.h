@@ -1,5 +1,5 @@
 /*
- * segment.h - a process's segment decoded into plain structs: validated,
+ * segment_read.h - a process's segment decoded into plain structs: validated,
  * never trusted. Compiled into the reader and into the shim, which renders
  * its own post-mortem from its own segment the same way the reader does
  * from a dead process's, so both reports are the same.
@@ -7,8 +7,8 @@
  * Every offset, count and string is checked before use: a truncated,
  * foreign, hostile or newer segment yields one clear reason, never a crash.
  */
-#ifndef GPUMEM_SEGMENT_H
-#define GPUMEM_SEGMENT_H
+#ifndef GPUMEM_SEGMENT_READ_H
+#define GPUMEM_SEGMENT_READ_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -113,4 +113,4 @@ void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_
  * of 8, both 8-byte aligned), so no counter is ever seen torn. */
 void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n);
 
-#endif /* GPUMEM_SEGMENT_H */
+#endif /* GPUMEM_SEGMENT_READ_H */
