@@ -32,8 +32,11 @@ static void describe(int dev, const struct gpumem_shm_device *d)
         format_uuid(uuid, sizeof uuid, (const unsigned char *)raw.bytes);
     if (drv->device_get_pci_bus_id) drv->device_get_pci_bus_id(pci, sizeof pci - 1, dev);
     if (drv->device_get_name) drv->device_get_name(name, sizeof name - 1, dev);
-    gpumem__health_limits(dev, total);
+    /* Described, then bounded, then published: a thread that finds a
+     * warning bound finds the total and UUID an alarm reports. */
     gpumem__seg_device_info(d, (uint64_t)total, uuid, pci, name);
+    gpumem__health_limits(dev, total);
+    gpumem__seg_device_ready(d);
     atomic_store(&info_state[dev], 2);
 }
 

@@ -1,13 +1,19 @@
 /*
  * os.h - the shim's only door to the operating system: clock, process
  * identity, /proc, POSIX shared memory, files, sockets, signals and the
- * dynamic linker. Every system call of libgpumem.so is made in os.c
+ * dynamic linker. Of the shim's own code (shim/ and the common/ code
+ * compiled into it), only os.c calls the C library's system-call wrappers
  * (tests/layout/check_layers.sh proves it from the object files), so the
  * layers above are plain logic that a unit test links without a process
  * around it.
  *
- * Nothing here changes errno for a caller that did not ask: functions that
- * fail return the error number instead.
+ * Functions that can fail return an error number (or NULL, with errno set:
+ * gpumem__os_temp_file). Every caller runs inside a hook's errno save, or
+ * in a constructor or destructor that saves errno itself.
+ *
+ * One kind of output is not made here: the post-mortem report is written by
+ * common/emit.c through stdio (fwrite) to the stream gpumem__os_temp_file
+ * opened, and closed by gpumem__os_close_file.
  */
 #ifndef GPUMEM_OS_H
 #define GPUMEM_OS_H

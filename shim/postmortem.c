@@ -128,15 +128,19 @@ static void report(enum gpumem_api api, uint64_t bytes, int device, gcu_result r
     last_report_ns = now;
     reports++;
     const struct gpumem_shm_segment *s = gpumem__segment();
-    struct gpumem_census *c = calloc(1, sizeof *c);
-    struct gpumem_shm_oom *record = calloc(1, sizeof *record);
-    if (!c || !record) {
-        free(c);
-        free(record);
+    /* One allocation for what the moment is made of, as the census alone
+     * was: out of host memory, there is no record. */
+    struct frozen {
+        struct gpumem_census census;
+        struct gpumem_shm_oom record;
+    } *frozen = calloc(1, sizeof *frozen);
+    if (!frozen) {
         snprintf(path, path_size, "not written (out of host memory)");
         pthread_mutex_unlock(&oom_lock);
         return;
     }
+    struct gpumem_census *c = &frozen->census;
+    struct gpumem_shm_oom *record = &frozen->record;
     gpumem__census(gpumem__census_count, c);
 
     const char *dir = gpumem__opt.postmortem_dir;
@@ -155,16 +159,17 @@ static void report(enum gpumem_api api, uint64_t bytes, int device, gcu_result r
     snprintf(final, sizeof final, "%s/gpumem-oom-%d-%llu.json", dir, gpumem__os_pid(), (unsigned long long)reports);
     freeze(s, api, bytes, device, result, drv_free, drv_total, f ? final : "", c, record);
     gpumem__seg_oom_record(record, c->top);
-    free(c);
-    free(record);
+    free(frozen);
     if (!f) {
         snprintf(path, path_size, "not written (%s)", strerror(err));
         pthread_mutex_unlock(&oom_lock);
         return;
     }
+    errno = 0;
     int ok = render(s, f) == 0;
+    err = ok ? 0 : errno ? errno : EIO;
     int close_err = gpumem__os_close_file(f);
-    err = ok ? close_err : EIO;
+    if (err == 0) err = close_err;
     if (err == 0) err = place(dir, tmp, reports, final, sizeof final);
     if (err == 0) {
         snprintf(path, path_size, "%s", final);

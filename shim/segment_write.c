@@ -29,7 +29,7 @@
 #include "options.h"
 #include "segment_read.h"
 
-_Atomic(struct gpumem_shm_segment *) gpumem__seg;
+_Atomic(const struct gpumem_shm_segment *) gpumem__seg;
 __thread struct gpumem_event_batch gpumem__event_batch __attribute__((tls_model("initial-exec")));
 
 static struct gpumem_shm_segment local_segment; /* when publication is off */
@@ -79,11 +79,11 @@ static struct gpumem_shm_segment *publish(void)
     return NULL;
 }
 
-struct gpumem_shm_segment *gpumem__segment_create(void)
+const struct gpumem_shm_segment *gpumem__segment_create(void)
 {
     int saved = errno;
     pthread_mutex_lock(&create_lock);
-    struct gpumem_shm_segment *s = atomic_load(&gpumem__seg);
+    struct gpumem_shm_segment *s = (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
     if (!s) {
         gpumem__options_load();
         s = gpumem__opt.disabled ? NULL : publish();
@@ -102,7 +102,7 @@ struct gpumem_shm_segment *gpumem__segment_create(void)
 /* The mapping itself stays, since other threads may still be counting. */
 void gpumem__segment_exit(void)
 {
-    struct gpumem_shm_segment *s = atomic_load(&gpumem__seg);
+    struct gpumem_shm_segment *s = (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
     if (s && shm_name[0] && owner_pid == gpumem__os_pid()) {
         if (gpumem__opt.keep) {
             __atomic_store_n(&s->header.exited_unix_ns, gpumem__os_now_ns(), __ATOMIC_RELAXED);
@@ -120,7 +120,7 @@ void gpumem__segment_after_fork_parent(void) { pthread_mutex_unlock(&create_lock
 /* The child, being the thread that took the lock, may unlock it. */
 void gpumem__segment_after_fork_child(void)
 {
-    struct gpumem_shm_segment *s = atomic_load(&gpumem__seg);
+    struct gpumem_shm_segment *s = (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
     if (s && s != &local_segment) gpumem__os_unmap(s, sizeof *s);
     atomic_store(&gpumem__seg, NULL);
     shm_name[0] = '\0';
@@ -147,8 +147,7 @@ void gpumem__seg_device_info(const struct gpumem_shm_device *cd, uint64_t total,
     copy_text(d->uuid, sizeof d->uuid, uuid);
     copy_text(d->pci_bus_id, sizeof d->pci_bus_id, pci_bus_id);
     copy_text(d->name, sizeof d->name, name);
-    __atomic_store_n(&d->total_bytes, total, __ATOMIC_RELAXED);
-    __atomic_fetch_or(&d->flags, GPUMEM_SHM_DEVICE_INFO, __ATOMIC_RELEASE);
+    __atomic_store_n(&d->total_bytes, total, __ATOMIC_RELEASE);
 }
 
 void gpumem__seg_transition(int device, const struct gpumem_shm_device *cd, uint32_t level, uint32_t previous,

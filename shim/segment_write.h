@@ -19,14 +19,17 @@
 
 /* ---- the segment ---- */
 
-extern _Atomic(struct gpumem_shm_segment *) gpumem__seg;
-struct gpumem_shm_segment *gpumem__segment_create(void);
-/* This module's own access: the only writable view of the segment
- * (tests/layout/check_layers.sh fails if another file names it). */
+extern _Atomic(const struct gpumem_shm_segment *) gpumem__seg;
+const struct gpumem_shm_segment *gpumem__segment_create(void);
+/* This module's own access: the only writable view of the segment. The
+ * shim is built with -Wcast-qual, so a const can be taken away only through
+ * an integer, as here; tests/layout/check_layers.sh fails if another file
+ * names this view or casts a segment pointer so. */
 static inline struct gpumem_shm_segment *gpumem__seg_mut(void)
 {
-    struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
-    return GM_LIKELY(s != NULL) ? s : gpumem__segment_create();
+    const struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
+    if (GM_UNLIKELY(s == NULL)) s = gpumem__segment_create();
+    return (struct gpumem_shm_segment *)(uintptr_t)s;
 }
 /* The segment, created at the first call: shared memory when publication
  * works, process memory otherwise (the in-process API works either way).
@@ -35,7 +38,7 @@ static inline struct gpumem_shm_segment *gpumem__seg_mut(void)
 static inline const struct gpumem_shm_segment *gpumem__segment(void) { return gpumem__seg_mut(); }
 /* A device slot as the functions below take it: the caller's read-only
  * view, made writable here only. */
-#define GM_W(d) ((struct gpumem_shm_device *)(d))
+#define GM_W(d) ((struct gpumem_shm_device *)(uintptr_t)(d))
 /* Normal exit: remove the segment (or mark it exited with GPUMEM_KEEP=1). */
 void gpumem__segment_exit(void);
 /* fork(): the creation lock is held across it; the child forgets the
@@ -60,10 +63,15 @@ static inline void gpumem__seg_device_active(const struct gpumem_shm_device *d, 
     __atomic_store_n(&GM_W(d)->ordinal, ordinal, __ATOMIC_RELAXED);
     __atomic_fetch_or(&GM_W(d)->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
 }
-/* Total, UUID, PCI bus id and name, written before the INFO flag that
- * publishes them. */
+/* Total, UUID, PCI bus id and name, then (once the level bounds are set,
+ * health.h) the INFO flag that publishes them: a thread that finds INFO, or
+ * a warning bound, finds the total and the UUID written. */
 void gpumem__seg_device_info(const struct gpumem_shm_device *d, uint64_t total, const char *uuid, const char *pci_bus_id,
                              const char *name);
+static inline void gpumem__seg_device_ready(const struct gpumem_shm_device *d)
+{
+    __atomic_fetch_or(&GM_W(d)->flags, GPUMEM_SHM_DEVICE_INFO, __ATOMIC_RELEASE);
+}
 
 /* reserved += bytes, keeping the peak; returns the new reserved. Reserved
  * changes sequentially consistent, like the level's own compare-and-swap:
