@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,9 +28,23 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "log.h"
 
 static atomic_int sink_warned;
+/* Set by gpumem__log_configure: the path first, then the sink (release). */
+static atomic_int configured_sink = GPUMEM_LOG_STDERR;
+static char configured_path[GPUMEM_LOG_PATH_SIZE];
+
+void gpumem__log_configure(enum gpumem_log_sink sink, const char *path)
+{
+    snprintf(configured_path, sizeof configured_path, "%s", sink == GPUMEM_LOG_FILE && path ? path : "");
+    atomic_store_explicit(&configured_sink, (int)sink, memory_order_release);
+}
+
+static enum gpumem_log_sink current_sink(void)
+{
+    return (enum gpumem_log_sink)atomic_load_explicit(&configured_sink, memory_order_acquire);
+}
 
 /* 0 once all of buf is written, else why not. A line to a pipe or FIFO
  * whose reader is gone (`prog 2>&1 | head`) must not kill the program with
@@ -74,7 +89,7 @@ static int write_all(int fd, const char *buf, size_t n)
 /* The file of GPUMEM_LOG, opened for this line only. */
 static int file_line(const char *line, size_t len, const char **what)
 {
-    int fd = open(gpumem__opt.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+    int fd = open(configured_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
                   0600);
     if (fd < 0) {
         *what = "open it";
@@ -123,7 +138,7 @@ static void sink_refused(const char *what, int err)
     if (atomic_exchange(&sink_warned, 1)) return;
     char msg[768];
     int n = snprintf(msg, sizeof msg, "gpumem[%d]: GPUMEM_LOG=%s: cannot %s (%s); the lines it refuses go to stderr\n",
-                     (int)getpid(), gpumem__opt.log_sink == GPUMEM_LOG_FILE ? gpumem__opt.log_path : "syslog", what,
+                     (int)getpid(), current_sink() == GPUMEM_LOG_FILE ? configured_path : "syslog", what,
                      strerror(err));
     if (n > 0) write_all(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 }
@@ -137,7 +152,7 @@ static void emit(int to_stderr, const char *fmt, va_list ap)
     size_t len = (size_t)prefix + (n < 0 ? 0 : (size_t)n);
     if (len > sizeof line - 2) len = sizeof line - 2;
     line[len++] = '\n';
-    enum gpumem_log_sink sink = to_stderr ? GPUMEM_LOG_STDERR : gpumem__opt.log_sink;
+    enum gpumem_log_sink sink = to_stderr ? GPUMEM_LOG_STDERR : current_sink();
     if (sink == GPUMEM_LOG_FILE || sink == GPUMEM_LOG_SYSLOG) {
         const char *what = "";
         int err = sink == GPUMEM_LOG_FILE ? file_line(line, len, &what) : syslog_line(line, len - 1, &what);
@@ -152,16 +167,6 @@ static void emit(int to_stderr, const char *fmt, va_list ap)
 }
 
 void gpumem__log(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    emit(0, fmt, ap);
-    va_end(ap);
-}
-
-/* Problems of the shim itself (a bad option, no publication) go to the same
- * sink; a line that sink refuses goes to stderr. */
-void gpumem__warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

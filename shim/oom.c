@@ -233,7 +233,7 @@ void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_res
     char tmp[600];
     int fd = open_temp(dir, tmp, sizeof tmp);
     if (fd < 0 && strcmp(dir, "/tmp") != 0) {
-        if (!dir_warned++) gpumem__warn("GPUMEM_POSTMORTEM_DIR=%s is not writable (%s); reports go to /tmp", dir, strerror(errno));
+        if (!dir_warned++) gpumem__log("GPUMEM_POSTMORTEM_DIR=%s is not writable (%s); reports go to /tmp", dir, strerror(errno));
         dir = "/tmp";
         fd = open_temp(dir, tmp, sizeof tmp);
     }

@@ -111,8 +111,8 @@ static int open_exclusive(const char *name)
         struct stat st;
         if (old >= 0 && fstat(old, &st) == 0 && st.st_uid != geteuid()) {
             close(old);
-            gpumem__warn("shared memory %s belongs to uid %u; publication is off for this process", name,
-                         (unsigned)st.st_uid);
+            gpumem__log("shared memory %s belongs to uid %u; publication is off for this process", name,
+                        (unsigned)st.st_uid);
             errno = EPERM;
             return -1;
         }
@@ -147,7 +147,7 @@ static struct gpumem_shm_segment *publish(void)
     snprintf(shm_name, sizeof shm_name, "/%s.%d", gpumem__opt.shm_prefix, (int)getpid());
     int fd = open_exclusive(shm_name);
     if (fd < 0) {
-        if (errno != EPERM) gpumem__warn("cannot create shared memory %s (%s); publication is off", shm_name, strerror(errno));
+        if (errno != EPERM) gpumem__log("cannot create shared memory %s (%s); publication is off", shm_name, strerror(errno));
         shm_name[0] = '\0';
         return NULL;
     }
@@ -167,8 +167,8 @@ static struct gpumem_shm_segment *publish(void)
     if (s == MAP_FAILED) {
         /* Nothing half-made is left behind for a reader to trip over. */
         shm_unlink(shm_name);
-        gpumem__warn("cannot %s shared memory %s (%zu bytes: %s); publication is off, counting in process memory only",
-                     what, shm_name, sizeof *s, strerror(err));
+        gpumem__log("cannot %s shared memory %s (%zu bytes: %s); publication is off, counting in process memory only",
+                    what, shm_name, sizeof *s, strerror(err));
         shm_name[0] = '\0';
         return NULL;
     }

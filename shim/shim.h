@@ -13,6 +13,8 @@
 
 #include "cuda_abi.h"
 #include "ledger.h"
+#include "log.h"
+#include "options.h"
 #include "gpumem.h"
 #include "gpumem_shm.h"
 
@@ -116,30 +118,6 @@ static inline int gpumem__current_device(void)
     if (!d->ctx_get_device || d->ctx_get_device(&dev) != GCU_SUCCESS) return -1;
     return dev;
 }
-
-/* ---- options.c ---- */
-
-enum gpumem_log_sink { GPUMEM_LOG_STDERR, GPUMEM_LOG_FILE, GPUMEM_LOG_SYSLOG, GPUMEM_LOG_OFF };
-struct gpumem_options {
-    int disabled;
-    char shm_prefix[64];
-    unsigned shm_mode;
-    int keep;
-    enum gpumem_log_sink log_sink;
-    char log_path[512];
-    unsigned warn_percent, alarm_percent, hysteresis_percent;
-    char postmortem_dir[400];
-    unsigned postmortem_interval; /* seconds */
-    int backtrace;
-};
-extern struct gpumem_options gpumem__opt;
-void gpumem__options_load(void);
-
-/* ---- log.c: one write() per line, never stdout ---- */
-
-void gpumem__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void gpumem__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 
 /* ---- segment.c: the counters, published in shared memory ---- */
 
