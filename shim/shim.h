@@ -71,7 +71,8 @@
 GPUMEM_DRIVER_HOOKS(GPUMEM_DECLARE_DRIVER_HOOK)
 GPUMEM_RUNTIME_HOOKS(GPUMEM_DECLARE_RUNTIME_HOOK)
 
-/* The real function behind a hook: one relaxed load once resolved. */
+/* The real function behind a hook: one acquire load once resolved (the
+ * resolver publishes it with a sequentially consistent compare-and-swap). */
 void *gpumem__resolve(_Atomic(void *) *slot, const char *name);
 static inline void *gpumem__real(_Atomic(void *) *slot, const char *name)
 {
