@@ -13,10 +13,24 @@
  *    reader never assumes them;
  *  - new fields go into reserved space or at the end, and the layout version
  *    changes only on an incompatible change;
- *  - every 64-bit field is 8-byte aligned and written with atomic stores, so
- *    a reader that loads it with one 64-bit load can never see it torn;
+ *  - every 64-bit field is 8-byte aligned, and the counters and ring entries
+ *    are written with atomic stores, so a reader that loads a field with one
+ *    64-bit load can never see it torn;
  *  - strings are written before the flag that publishes them (release order)
  *    and are always NUL-terminated inside their array.
+ *
+ * How a reader stays consistent without locks (common/segment.c,
+ * tools/snapshot.c): it copies the segment twice with 64-bit acquire loads
+ * (gm_segment_copy_words), the second copy after the first.
+ *  - A ring entry (event, transition) has its own seq: the writer stores 0,
+ *    then the fields, then 1 + its index, all with release stores. The entry
+ *    is kept only if its seq is the index expected in both copies.
+ *  - The OOM record is written, rarely and under a lock, with plain stores
+ *    between two stores of oom.seq: odd while it is written, even after. It
+ *    is kept, with the large section written along with it, only if oom.seq
+ *    is even, not 0 and the same in both copies.
+ *  - Device counters are single atomic words: each is read as it was at one
+ *    moment, the counters of a device not necessarily at the same one.
  */
 #ifndef GPUMEM_SHM_H
 #define GPUMEM_SHM_H
@@ -147,8 +161,9 @@ struct gpumem_shm_device {
     uint8_t reserved[200];            /* 312 .. 512                       */
 };
 
-/* One allocation event. seq is written last (release): a reader accepts an
- * entry only when seq equals the index it expects, before and after copying. */
+/* One allocation event. seq is 0 while the entry is rewritten and is
+ * written last (release stores): a reader accepts an entry only when seq
+ * equals the index it expects, before and after copying. */
 struct gpumem_shm_event {
     uint64_t seq;     /*  0 1 + index of this event (0: never written) */
     uint64_t unix_ns; /*  8                                            */
@@ -156,16 +171,16 @@ struct gpumem_shm_event {
     uint64_t address; /* 24 pointer or handle, 0 if none               */
     int32_t result;   /* 32 the CUDA return code                       */
     int16_t device;   /* 36 ordinal, -1 if unknown                     */
-    uint8_t api;      /* 38 enum gpumem_api (shim/api_names.h)         */
+    uint8_t api;      /* 38 enum gpumem_api (GPUMEM_SHM_API_MAP)       */
     uint8_t op;       /* 39 1 alloc, 2 free                            */
     uint64_t reserved[3]; /* 40 .. 64: one cache line per event, so threads
                            * writing neighbouring events do not share one */
 };
 
 /* One of the largest live allocations at the last out-of-memory failure,
- * largest first; written with the OOM record. */
+ * largest first; written with the OOM record, under its seq. */
 struct gpumem_shm_large {
-    uint64_t seq;     /*  0 odd while being written (seqlock)           */
+    uint64_t seq;     /*  0 always 0: oom.seq covers the section        */
     uint64_t address; /*  8 pointer or handle; 0 marks a free slot      */
     uint64_t bytes;   /* 16                                             */
     uint64_t unix_ns; /* 24 when it was made                            */
@@ -193,7 +208,8 @@ struct gpumem_shm_transition {
 
 /* The last out-of-memory failure that got a post-mortem, frozen at that
  * moment so that a report rendered later (even after the process died) is
- * the same as the one written on the spot. seq is odd while it is written. */
+ * the same as the one written on the spot. seq is odd while it is written
+ * (with the large section), even once it is complete. */
 struct gpumem_shm_oom {
     uint64_t seq;                /*    0 0: none yet; odd: being written */
     uint64_t unix_ns;            /*    8                                 */

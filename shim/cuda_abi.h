@@ -2,7 +2,7 @@
  * cuda_abi.h - the shim's own minimal declarations of the CUDA driver and
  * runtime types and functions it wraps, so that it builds with libc alone.
  *
- * Names carry a gcu_ prefix so that tests/abi/check_cuda_abi.c can include
+ * Names carry a gcu_ prefix so that tests/toolkit/check_cuda_abi.c can include
  * these next to the real cuda.h / cuda_runtime_api.h and have the compiler
  * prove every declaration identical. Opaque handles reuse CUDA's own struct
  * tags, which keeps pointer types compatible with the real headers.

@@ -12,8 +12,9 @@
 #include "compiler.h"
 #include "cuda_abi.h"
 
-/* The real function behind a hook: one acquire load once resolved. The
- * slot gets the first function found, in the objects after the shim or in
+/* The real function behind a hook: one acquire load once resolved (the
+ * resolver publishes it with a sequentially consistent compare-and-swap).
+ * The slot gets the first function found, in the objects after the shim or in
  * the driver the program opened by handle. */
 void *gpumem__resolve(_Atomic(void *) *slot, const char *name);
 static inline void *gpumem__real(_Atomic(void *) *slot, const char *name)

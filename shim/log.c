@@ -23,17 +23,30 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "options.h"
 #include "os.h"
 
 static atomic_int sink_warned;
+/* Set by gpumem__log_configure: the path first, then the sink (release). */
+static atomic_int configured_sink = GPUMEM_LOG_STDERR;
+static char configured_path[GPUMEM_LOG_PATH_SIZE];
+
+void gpumem__log_configure(enum gpumem_log_sink sink, const char *path)
+{
+    snprintf(configured_path, sizeof configured_path, "%s", sink == GPUMEM_LOG_FILE && path ? path : "");
+    atomic_store_explicit(&configured_sink, (int)sink, memory_order_release);
+}
+
+static enum gpumem_log_sink current_sink(void)
+{
+    return (enum gpumem_log_sink)atomic_load_explicit(&configured_sink, memory_order_acquire);
+}
 
 static void sink_refused(const char *what, int err)
 {
     if (atomic_exchange(&sink_warned, 1)) return;
     char msg[768];
     int n = snprintf(msg, sizeof msg, "gpumem[%d]: GPUMEM_LOG=%s: cannot %s (%s); the lines it refuses go to stderr\n",
-                     gpumem__os_pid(), gpumem__opt.log_sink == GPUMEM_LOG_FILE ? gpumem__opt.log_path : "syslog", what,
+                     gpumem__os_pid(), current_sink() == GPUMEM_LOG_FILE ? configured_path : "syslog", what,
                      strerror(err));
     if (n > 0) gpumem__os_write_all(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 }
@@ -47,10 +60,10 @@ static void emit(int to_stderr, const char *fmt, va_list ap)
     size_t len = (size_t)prefix + (n < 0 ? 0 : (size_t)n);
     if (len > sizeof line - 2) len = sizeof line - 2;
     line[len++] = '\n';
-    enum gpumem_log_sink sink = to_stderr ? GPUMEM_LOG_STDERR : gpumem__opt.log_sink;
+    enum gpumem_log_sink sink = to_stderr ? GPUMEM_LOG_STDERR : current_sink();
     if (sink == GPUMEM_LOG_FILE || sink == GPUMEM_LOG_SYSLOG) {
         const char *what = "";
-        int err = sink == GPUMEM_LOG_FILE ? gpumem__os_append_line(gpumem__opt.log_path, line, len, &what)
+        int err = sink == GPUMEM_LOG_FILE ? gpumem__os_append_line(configured_path, line, len, &what)
                                           : gpumem__os_syslog_line(line, len - 1, &what);
         if (err) {
             sink_refused(what, err);
@@ -63,16 +76,6 @@ static void emit(int to_stderr, const char *fmt, va_list ap)
 }
 
 void gpumem__log(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    emit(0, fmt, ap);
-    va_end(ap);
-}
-
-/* Problems of the shim itself (a bad option, no publication) go to the same
- * sink; a line that sink refuses goes to stderr. */
-void gpumem__warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -1,6 +1,11 @@
 /*
  * options.c - every GPUMEM_* variable in one table, read once. A bad value
  * gets one warning naming it and the default used; never an abort.
+ *
+ * A row of the table names the variable, its default and help, the field of
+ * struct gpumem_options it sets and the parser that checks and converts it.
+ * The checks that involve two fields are a table of their own. No option is
+ * ever looked up by its name.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -9,31 +14,97 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "options.h"
+#include "segment_read.h"
 
 struct gpumem_options gpumem__opt;
 
-enum kind { OPT_BOOL, OPT_PERCENT, OPT_MODE, OPT_PREFIX, OPT_LOG, OPT_DIR, OPT_SECONDS };
+/* Checks one value and stores it in field (size bytes): 1 when stored as
+ * given, 2 when stored changed (why says how, for the warning), 0 when not
+ * valid. */
+typedef int parse_fn(const char *v, void *field, size_t size, char *why, size_t why_size);
+/* For a value that sets more than one field. */
+typedef int set_fn(const char *v, struct gpumem_options *opt);
 
-static const struct option {
+static parse_fn parse_bool, parse_percent, parse_mode, parse_prefix, parse_dir, parse_seconds;
+static set_fn set_log;
+
+struct option {
     const char *name;
-    enum kind kind;
     const char *dflt;
     const char *help;
-} options[] = {
-    { "GPUMEM_DISABLE", OPT_BOOL, "0", "1: pass every call through and count nothing" },
-    { "GPUMEM_SHM_PREFIX", OPT_PREFIX, "gpumem", "segment name /<prefix>.<pid>; letters, digits, '_' and '-'" },
-    { "GPUMEM_SHM_MODE", OPT_MODE, "0600", "octal permissions of the segment, owner read and write, no execute" },
-    { "GPUMEM_KEEP", OPT_BOOL, "0", "1: keep the segment after a normal exit" },
-    { "GPUMEM_LOG", OPT_LOG, "stderr", "where alarms go: stderr, syslog, off, or a file path" },
-    { "GPUMEM_WARN_PERCENT", OPT_PERCENT, "80", "warning from this percent of device memory" },
-    { "GPUMEM_ALARM_PERCENT", OPT_PERCENT, "90", "critical above this percent" },
-    { "GPUMEM_HYSTERESIS_PERCENT", OPT_PERCENT, "2", "how far below a bound a level is left" },
-    { "GPUMEM_POSTMORTEM_DIR", OPT_DIR, "/tmp", "absolute directory for out-of-memory reports" },
-    { "GPUMEM_POSTMORTEM_INTERVAL", OPT_SECONDS, "5", "at most one report per this many seconds (0-86400)" },
-    { "GPUMEM_BACKTRACE", OPT_BOOL, "0", "1: remember where each allocation was made, for post-mortems" },
+    parse_fn *parse; /* the parser, and the field it sets */
+    size_t offset, size;
+    set_fn *set; /* instead of parse, offset and size */
 };
-#define NOPTIONS (sizeof options / sizeof options[0])
+
+/* The field's offset and size; a field of another type than the parser
+ * writes does not compile. */
+#define FIELD(f, type)                                                                                       \
+    offsetof(struct gpumem_options, f) + 0 * sizeof(_Generic(((struct gpumem_options *)0)->f, type : 1)), \
+        sizeof(((struct gpumem_options *)0)->f)
+#define BOOL(f) .parse = parse_bool, FIELD(f, int)
+#define PERCENT(f) .parse = parse_percent, FIELD(f, unsigned)
+#define MODE(f) .parse = parse_mode, FIELD(f, unsigned)
+#define PREFIX(f) .parse = parse_prefix, FIELD(f, char *)
+#define ABSDIR(f) .parse = parse_dir, FIELD(f, char *)
+#define SECONDS(f) .parse = parse_seconds, FIELD(f, unsigned)
+
+enum {
+    OPT_DISABLE,
+    OPT_SHM_PREFIX,
+    OPT_SHM_MODE,
+    OPT_KEEP,
+    OPT_LOG,
+    OPT_WARN_PERCENT,
+    OPT_ALARM_PERCENT,
+    OPT_HYSTERESIS_PERCENT,
+    OPT_POSTMORTEM_DIR,
+    OPT_POSTMORTEM_INTERVAL,
+    OPT_BACKTRACE,
+    NOPTIONS
+};
+
+/* In the order they are read, which is the order of their warnings. */
+static const struct option options[NOPTIONS] = {
+    [OPT_DISABLE] = { "GPUMEM_DISABLE", "0", "1: pass every call through and count nothing", BOOL(disabled) },
+    [OPT_SHM_PREFIX] = { "GPUMEM_SHM_PREFIX", "gpumem", "segment name /<prefix>.<pid>; letters, digits, '_' and '-'",
+                         PREFIX(shm_prefix) },
+    [OPT_SHM_MODE] = { "GPUMEM_SHM_MODE", "0600", "octal permissions of the segment, owner read and write, no execute",
+                       MODE(shm_mode) },
+    [OPT_KEEP] = { "GPUMEM_KEEP", "0", "1: keep the segment after a normal exit", BOOL(keep) },
+    [OPT_LOG] = { "GPUMEM_LOG", "stderr", "where alarms go: stderr, syslog, off, or a file path", .set = set_log },
+    [OPT_WARN_PERCENT] = { "GPUMEM_WARN_PERCENT", "80", "warning from this percent of device memory",
+                           PERCENT(warn_percent) },
+    [OPT_ALARM_PERCENT] = { "GPUMEM_ALARM_PERCENT", "90", "critical above this percent", PERCENT(alarm_percent) },
+    [OPT_HYSTERESIS_PERCENT] = { "GPUMEM_HYSTERESIS_PERCENT", "2", "how far below a bound a level is left",
+                                 PERCENT(hysteresis_percent) },
+    [OPT_POSTMORTEM_DIR] = { "GPUMEM_POSTMORTEM_DIR", "/tmp", "absolute directory for out-of-memory reports",
+                             ABSDIR(postmortem_dir) },
+    [OPT_POSTMORTEM_INTERVAL] = { "GPUMEM_POSTMORTEM_INTERVAL", "5",
+                                  "at most one report per this many seconds (0-86400)", SECONDS(postmortem_interval) },
+    [OPT_BACKTRACE] = { "GPUMEM_BACKTRACE", "0", "1: remember where each allocation was made, for post-mortems",
+                        BOOL(backtrace) },
+};
+
+/* The levels need 0 <= hysteresis < warn < alarm <= 100 (the ranges are
+ * checked per variable): a hysteresis at or above the warning bound would
+ * never let a device be healthy again. Each row: low must be below high,
+ * both unsigned fields. */
+static const struct relation {
+    int low, high;
+} relations[] = {
+    { OPT_WARN_PERCENT, OPT_ALARM_PERCENT },
+    { OPT_HYSTERESIS_PERCENT, OPT_WARN_PERCENT },
+};
+#define NRELATIONS (sizeof relations / sizeof relations[0])
+
+/* A value gets at most one warning, a relation that fails resets at least
+ * one value that was set: never more warnings than options. */
+_Static_assert(NOPTIONS + NRELATIONS <= GPUMEM_OPTIONS_MAX_WARNINGS, "GPUMEM_OPTIONS_MAX_WARNINGS is too small");
+
+/* ---- the parsers ---- */
 
 /* Digits only: no sign, no blanks, no "0x". */
 static int parse_uint(const char *s, int base, unsigned long max, unsigned long *out)
@@ -46,97 +117,97 @@ static int parse_uint(const char *s, int base, unsigned long max, unsigned long 
     return 1;
 }
 
-/* Apply one value: 0 when it is not valid for the option, 2 when it was
- * applied changed (a mode with write bits for others), else 1. */
-static int apply(const struct option *o, const char *v, struct gpumem_options *opt)
+static int store_uint(const char *v, unsigned long max, void *field)
 {
     unsigned long n;
-    switch (o->kind) {
-    case OPT_BOOL:
-        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) return 0;
-        if (strcmp(o->name, "GPUMEM_DISABLE") == 0) opt->disabled = v[0] == '1';
-        else if (strcmp(o->name, "GPUMEM_BACKTRACE") == 0) opt->backtrace = v[0] == '1';
-        else opt->keep = v[0] == '1';
-        return 1;
-    case OPT_PERCENT:
-        if (!parse_uint(v, 10, 100, &n)) return 0;
-        if (strcmp(o->name, "GPUMEM_WARN_PERCENT") == 0) opt->warn_percent = (unsigned)n;
-        else if (strcmp(o->name, "GPUMEM_ALARM_PERCENT") == 0) opt->alarm_percent = (unsigned)n;
-        else opt->hysteresis_percent = (unsigned)n;
-        return 1;
-    case OPT_MODE:
-        /* Owner read and write are needed; nobody may execute it. Nobody
-         * but the owner may write it either: a writer could forge counters,
-         * silence alarms, or shrink the segment and kill this process with
-         * SIGBUS. Those write bits are dropped; reading stays as asked. */
-        if (!parse_uint(v, 8, 0777, &n) || (n & 0600) != 0600 || (n & 0111)) return 0;
-        opt->shm_mode = (unsigned)n & ~0022u;
-        return (n & 0022) ? 2 : 1;
-    case OPT_PREFIX:
-        if (strlen(v) == 0 || strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(v))
-            return 0;
-        snprintf(opt->shm_prefix, sizeof opt->shm_prefix, "%s", v);
-        return 1;
-    case OPT_DIR:
-        if (v[0] != '/' || strlen(v) >= sizeof opt->postmortem_dir) return 0;
-        snprintf(opt->postmortem_dir, sizeof opt->postmortem_dir, "%s", v);
-        return 1;
-    case OPT_SECONDS:
-        if (!parse_uint(v, 10, 86400, &n)) return 0;
-        opt->postmortem_interval = (unsigned)n;
-        return 1;
-    case OPT_LOG:
-        if (strcmp(v, "stderr") == 0) opt->log_sink = GPUMEM_LOG_STDERR;
-        else if (strcmp(v, "syslog") == 0) opt->log_sink = GPUMEM_LOG_SYSLOG;
-        else if (strcmp(v, "off") == 0) opt->log_sink = GPUMEM_LOG_OFF;
-        else if (v[0] == '/' && strlen(v) < sizeof opt->log_path) {
-            opt->log_sink = GPUMEM_LOG_FILE;
-            snprintf(opt->log_path, sizeof opt->log_path, "%s", v);
-        } else return 0;
-        return 1;
-    }
-    return 0;
+    if (!parse_uint(v, 10, max, &n)) return 0;
+    *(unsigned *)field = (unsigned)n;
+    return 1;
 }
 
-static const struct option *find(const char *name)
+static int parse_bool(const char *v, void *field, size_t size, char *why, size_t why_size)
 {
-    for (size_t i = 0; i < NOPTIONS; i++)
-        if (strcmp(options[i].name, name) == 0) return &options[i];
-    return NULL;
+    if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) return 0;
+    *(int *)field = v[0] == '1';
+    return 1;
 }
 
-static const char *value_of(const char *name)
+static int parse_percent(const char *v, void *field, size_t size, char *why, size_t why_size)
 {
-    const char *v = getenv(name);
-    return v ? v : "";
+    return store_uint(v, 100, field);
 }
 
-static unsigned *percent_of(struct gpumem_options *opt, const char *name)
+static int parse_seconds(const char *v, void *field, size_t size, char *why, size_t why_size)
 {
-    return strcmp(name, "GPUMEM_WARN_PERCENT") == 0    ? &opt->warn_percent
-         : strcmp(name, "GPUMEM_ALARM_PERCENT") == 0   ? &opt->alarm_percent
-                                                       : &opt->hysteresis_percent;
+    return store_uint(v, 86400, field);
 }
 
-/* The levels need 0 <= hysteresis < warn < alarm <= 100 (the ranges are
- * checked per variable): a hysteresis at or above the warning bound would
- * never let a device be healthy again. */
-static const struct { const char *low, *high; } relations[] = {
-    { "GPUMEM_WARN_PERCENT", "GPUMEM_ALARM_PERCENT" },
-    { "GPUMEM_HYSTERESIS_PERCENT", "GPUMEM_WARN_PERCENT" },
-};
-#define NRELATIONS (sizeof relations / sizeof relations[0])
+/* Owner read and write are needed; nobody may execute it. Nobody but the
+ * owner may write it either: a writer could forge counters, silence alarms,
+ * or shrink the segment and kill this process with SIGBUS. Those write bits
+ * are dropped; reading stays as asked. */
+static int parse_mode(const char *v, void *field, size_t size, char *why, size_t why_size)
+{
+    unsigned long n;
+    if (!parse_uint(v, 8, 0777, &n) || (n & 0600) != 0600 || (n & 0111)) return 0;
+    *(unsigned *)field = (unsigned)n & ~0022u;
+    if (!(n & 0022)) return 1;
+    snprintf(why, why_size,
+             "would let other users write the segment (forge its counters, or shrink it and kill this process); "
+             "using %04o",
+             *(unsigned *)field);
+    return 2;
+}
 
-#define MAX_WARNINGS (NOPTIONS + NRELATIONS)
+/* At most 32 of letters, digits, '_' and '-': a name in /dev/shm. */
+static int parse_prefix(const char *v, void *field, size_t size, char *why, size_t why_size)
+{
+    size_t len = strlen(v);
+    if (!gm_prefix_valid(v) || len >= size) return 0;
+    memcpy(field, v, len + 1);
+    return 1;
+}
+
+static int parse_dir(const char *v, void *field, size_t size, char *why, size_t why_size)
+{
+    size_t len = strlen(v);
+    if (v[0] != '/' || len >= size) return 0;
+    memcpy(field, v, len + 1);
+    return 1;
+}
+
+static int set_log(const char *v, struct gpumem_options *opt)
+{
+    if (strcmp(v, "stderr") == 0) opt->log_sink = GPUMEM_LOG_STDERR;
+    else if (strcmp(v, "syslog") == 0) opt->log_sink = GPUMEM_LOG_SYSLOG;
+    else if (strcmp(v, "off") == 0) opt->log_sink = GPUMEM_LOG_OFF;
+    else if (parse_dir(v, opt->log_path, sizeof opt->log_path, NULL, 0)) opt->log_sink = GPUMEM_LOG_FILE;
+    else return 0;
+    return 1;
+}
+
+/* ---- the tables applied ---- */
+
+static int apply(const struct option *o, const char *v, struct gpumem_options *opt, char *why, size_t why_size)
+{
+    if (o->set) return o->set(v, opt);
+    return o->parse(v, (char *)opt + o->offset, o->size, why, why_size);
+}
+
+static unsigned uint_field(const struct gpumem_options *opt, int i)
+{
+    return *(const unsigned *)((const char *)opt + options[i].offset);
+}
+
 struct warnings {
-    char text[MAX_WARNINGS][384];
-    size_t n;
+    char (*text)[GPUMEM_OPTIONS_WARNING_SIZE];
+    size_t max, n;
 };
 
 static void note(struct warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct warnings *w, const char *fmt, ...)
 {
-    if (w->n >= MAX_WARNINGS) return;
+    if (w->n >= w->max) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(w->text[w->n++], sizeof w->text[0], fmt, ap);
@@ -146,62 +217,77 @@ static void note(struct warnings *w, const char *fmt, ...)
 /* A relation that does not hold is blamed on the variables of it that were
  * set; each goes back to its default, with one warning naming it. Since
  * the defaults satisfy every relation, at most every set variable is reset. */
-static void check_relations(struct gpumem_options *opt, int set[], struct warnings *w)
+static void check_relations(struct gpumem_options *opt, const char *const value[], int set[], struct warnings *w)
 {
+    char why[GPUMEM_OPTIONS_WARNING_SIZE];
     for (int changed = 1, round = 0; changed && round < (int)NRELATIONS + 2; round++) {
         changed = 0;
         for (size_t r = 0; r < NRELATIONS; r++) {
-            const struct option *lo = find(relations[r].low), *hi = find(relations[r].high);
-            unsigned *lv = percent_of(opt, lo->name), *hv = percent_of(opt, hi->name);
-            if (*lv < *hv) continue;
-            int lset = set[lo - options], hset = set[hi - options];
-            if (lset && hset)
-                note(w, "%s=%s is not below %s=%s; using the defaults %s and %s", lo->name, value_of(lo->name), hi->name,
-                     value_of(hi->name), lo->dflt, hi->dflt);
-            else if (lset)
-                note(w, "%s=%s is not below %s (%u); using the default %s", lo->name, value_of(lo->name), hi->name, *hv,
-                     lo->dflt);
+            int l = relations[r].low, h = relations[r].high;
+            const struct option *lo = &options[l], *hi = &options[h];
+            unsigned lv = uint_field(opt, l), hv = uint_field(opt, h);
+            if (lv < hv) continue;
+            if (set[l] && set[h])
+                note(w, "%s=%s is not below %s=%s; using the defaults %s and %s", lo->name, value[l], hi->name,
+                     value[h], lo->dflt, hi->dflt);
+            else if (set[l])
+                note(w, "%s=%s is not below %s (%u); using the default %s", lo->name, value[l], hi->name, hv, lo->dflt);
             else
-                note(w, "%s=%s is not above %s (%u); using the default %s", hi->name, value_of(hi->name), lo->name, *lv,
-                     hi->dflt);
+                note(w, "%s=%s is not above %s (%u); using the default %s", hi->name, value[h], lo->name, lv, hi->dflt);
+            int lset = set[l], hset = set[h];
             if (lset || !hset) {
-                apply(lo, lo->dflt, opt);
-                set[lo - options] = 0;
+                apply(lo, lo->dflt, opt, why, sizeof why);
+                set[l] = 0;
             }
             if (hset || !lset) {
-                apply(hi, hi->dflt, opt);
-                set[hi - options] = 0;
+                apply(hi, hi->dflt, opt, why, sizeof why);
+                set[h] = 0;
             }
             changed = 1;
         }
     }
 }
 
-static void load(void)
+size_t gpumem__options_parse(const char *(*getenv_fn)(const char *name), struct gpumem_options *out,
+                             char warnings[][GPUMEM_OPTIONS_WARNING_SIZE], size_t max)
 {
-    struct gpumem_options opt;
-    struct warnings w = { .n = 0 };
+    struct warnings w = { .text = warnings, .max = max, .n = 0 };
+    const char *value[NOPTIONS];
     int set[NOPTIONS] = { 0 };
-    memset(&opt, 0, sizeof opt);
+    char why[GPUMEM_OPTIONS_WARNING_SIZE];
+    memset(out, 0, sizeof *out);
     for (size_t i = 0; i < NOPTIONS; i++) {
         const struct option *o = &options[i];
-        apply(o, o->dflt, &opt);
-        const char *v = getenv(o->name);
+        apply(o, o->dflt, out, why, sizeof why);
+        const char *v = getenv_fn(o->name);
+        value[i] = v ? v : "";
         if (!v) continue;
-        int r = apply(o, v, &opt);
+        int r = apply(o, v, out, why, sizeof why);
         if (r == 0) {
-            apply(o, o->dflt, &opt);
+            apply(o, o->dflt, out, why, sizeof why);
             note(&w, "%s=%s is not valid (%s); using the default %s", o->name, v, o->help, o->dflt);
         } else if (r == 2) {
-            note(&w, "%s=%s would let other users write the segment (forge its counters, or shrink it and kill this "
-                     "process); using %04o",
-                 o->name, v, opt.shm_mode);
+            note(&w, "%s=%s %s", o->name, v, why);
         }
         set[i] = r != 0;
     }
-    check_relations(&opt, set, &w);
+    check_relations(out, value, set, &w);
+    return w.n;
+}
+
+static const char *environment(const char *name)
+{
+    return getenv(name);
+}
+
+static void load(void)
+{
+    struct gpumem_options opt;
+    char warnings[GPUMEM_OPTIONS_MAX_WARNINGS][GPUMEM_OPTIONS_WARNING_SIZE];
+    size_t n = gpumem__options_parse(environment, &opt, warnings, GPUMEM_OPTIONS_MAX_WARNINGS);
     gpumem__opt = opt;
-    for (size_t i = 0; i < w.n; i++) gpumem__warn("%s", w.text[i]);
+    gpumem__log_configure(opt.log_sink, opt.log_path);
+    for (size_t i = 0; i < n; i++) gpumem__log("%s", warnings[i]);
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -1,40 +1,14 @@
-"""Read libgpumem's counters from Python through ctypes (the shim must be preloaded)."""
+"""Read libgpumem's counters from Python through ctypes (the shim must be preloaded).
+
+The structs come from python/gpumem/_abi.py, the one ctypes copy of include/gpumem.h.
+"""
 import ctypes
+import os
+import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+from gpumem._abi import ALARM_FN, Alarm, DeviceStats  # noqa: E402,F401
 
-class DeviceStats(ctypes.Structure):
-    _fields_ = [
-        ("device_id", ctypes.c_int),
-        ("uuid", ctypes.c_char * 48),
-        ("pci_bus_id", ctypes.c_char * 32),
-        ("name", ctypes.c_char * 128),
-        ("total_bytes", ctypes.c_uint64),
-        ("reserved_bytes", ctypes.c_uint64),
-        ("peak_bytes", ctypes.c_uint64),
-        ("managed_bytes", ctypes.c_uint64),
-        ("alloc_count", ctypes.c_uint64),
-        ("free_count", ctypes.c_uint64),
-        ("failed_count", ctypes.c_uint64),
-        ("unknown_free_count", ctypes.c_uint64),
-        ("percent", ctypes.c_double),
-        ("level", ctypes.c_int),
-        ("alarm_count", ctypes.c_uint64),
-    ]
-
-
-class Alarm(ctypes.Structure):
-    _fields_ = [
-        ("device_id", ctypes.c_int),
-        ("uuid", ctypes.c_char_p),
-        ("reserved_bytes", ctypes.c_uint64),
-        ("total_bytes", ctypes.c_uint64),
-        ("percent", ctypes.c_double),
-        ("level", ctypes.c_int),
-        ("previous_level", ctypes.c_int),
-    ]
-
-
-ALARM_FN = ctypes.CFUNCTYPE(None, ctypes.POINTER(Alarm), ctypes.c_void_p)
 _lib = ctypes.CDLL(None)
 
 

@@ -76,14 +76,13 @@ bad_env)
   ;;
 python)
   command -v python3 >/dev/null || { echo "skipped: no python3"; exit 77; }
-  LD_PRELOAD=$shim GPUMEM_LOG=off python3 - <<'PY' || fail "python ctypes"
+  # The ctypes structs of python/gpumem/_abi.py, as the README shows them.
+  python=$(cd "$(dirname "$0")/../../python" && pwd) || fail "no python/ next to tests/"
+  LD_PRELOAD=$shim GPUMEM_LOG=off PYTHONPATH=$python python3 -B - <<'PY' || fail "python ctypes"
 import ctypes
-class Alarm(ctypes.Structure):
-    _fields_ = [("device_id", ctypes.c_int), ("uuid", ctypes.c_char_p), ("reserved_bytes", ctypes.c_uint64),
-                ("total_bytes", ctypes.c_uint64), ("percent", ctypes.c_double), ("level", ctypes.c_int),
-                ("previous_level", ctypes.c_int)]
+from gpumem._abi import ALARM_FN
 seen = []
-cb = ctypes.CFUNCTYPE(None, ctypes.POINTER(Alarm), ctypes.c_void_p)(lambda a, u: seen.append((a.contents.device_id, a.contents.level)))
+cb = ALARM_FN(lambda a, u: seen.append((a.contents.device_id, a.contents.level)))
 assert ctypes.CDLL(None).gpumem_on_alarm(cb, None) == 0
 cuda = ctypes.CDLL("libcuda.so.1")
 ctx, p = ctypes.c_void_p(), ctypes.c_uint64()
