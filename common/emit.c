@@ -6,9 +6,9 @@
 
 /* ---- where the bytes go ------------------------------------------------------ */
 
-static void escaped_into_string(struct gm_emitter *json, const char *s, size_t n);
+static void escaped_into_string(struct gpumem_emitter *json, const char *s, size_t n);
 
-static void put(struct gm_emitter *e, const char *s, size_t n)
+static void put(struct gpumem_emitter *e, const char *s, size_t n)
 {
     if (n == 0) return;
     size_t before = e->length;
@@ -30,9 +30,9 @@ static void put(struct gm_emitter *e, const char *s, size_t n)
     }
 }
 
-static void puts_(struct gm_emitter *e, const char *s) { put(e, s, strlen(s)); }
+static void puts_(struct gpumem_emitter *e, const char *s) { put(e, s, strlen(s)); }
 
-static void pad(struct gm_emitter *e, char c, size_t n)
+static void pad(struct gpumem_emitter *e, char c, size_t n)
 {
     static const char spaces[] = "                                ", zeros[] = "00000000000000000000000000000000";
     while (n) {
@@ -56,13 +56,13 @@ static char *digits(char *end, uint64_t v, unsigned base, int upper)
 /* The magnitude of v, without overflow for INT64_MIN. */
 static uint64_t magnitude(int64_t v) { return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; }
 
-static void put_uint(struct gm_emitter *e, uint64_t v)
+static void put_uint(struct gpumem_emitter *e, uint64_t v)
 {
     char b[24], *end = b + sizeof b, *s = digits(end, v, 10, 0);
     put(e, s, (size_t)(end - s));
 }
 
-static void put_int(struct gm_emitter *e, int64_t v)
+static void put_int(struct gpumem_emitter *e, int64_t v)
 {
     if (v < 0) put(e, "-", 1);
     put_uint(e, magnitude(v));
@@ -120,7 +120,7 @@ static int special(enum escape how, unsigned char c)
     return 0;
 }
 
-static void put_special(struct gm_emitter *e, enum escape how, unsigned char c)
+static void put_special(struct gpumem_emitter *e, enum escape how, unsigned char c)
 {
     char b[6] = { '\\', (char)c };
     if (how == ESC_CSV) put(e, "\"\"", 2);
@@ -135,7 +135,7 @@ static void put_special(struct gm_emitter *e, enum escape how, unsigned char c)
 }
 
 /* U+FFFD: JSON spells it out, the other formats carry it as UTF-8. */
-static void put_replacement(struct gm_emitter *e, enum escape how)
+static void put_replacement(struct gpumem_emitter *e, enum escape how)
 {
     if (how == ESC_JSON) put(e, "\\ufffd", 6);
     else put(e, "\xef\xbf\xbd", 3);
@@ -145,7 +145,7 @@ static void put_replacement(struct gm_emitter *e, enum escape how)
  * one U+FFFD per maximal subpart. A sequence cut by the end of s waits in
  * e->carry for the next piece, so text written in pieces comes out as the
  * whole text would; escaped_end ends it. */
-static void escaped(struct gm_emitter *e, enum escape how, const char *s, size_t n)
+static void escaped(struct gpumem_emitter *e, enum escape how, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (e->ncarry && p < end) {
@@ -187,13 +187,13 @@ static void escaped(struct gm_emitter *e, enum escape how, const char *s, size_t
     put(e, (const char *)run, (size_t)(p - run));
 }
 
-static void escaped_end(struct gm_emitter *e, enum escape how)
+static void escaped_end(struct gpumem_emitter *e, enum escape how)
 {
     if (e->ncarry) put_replacement(e, how);
     e->ncarry = 0;
 }
 
-static void json_quoted(struct gm_emitter *e, const char *s)
+static void json_quoted(struct gpumem_emitter *e, const char *s)
 {
     put(e, "\"", 1);
     escaped(e, ESC_JSON, s, strlen(s));
@@ -201,7 +201,7 @@ static void json_quoted(struct gm_emitter *e, const char *s)
     put(e, "\"", 1);
 }
 
-static void escaped_into_string(struct gm_emitter *json, const char *s, size_t n)
+static void escaped_into_string(struct gpumem_emitter *json, const char *s, size_t n)
 {
     if (!json->in_string) {
         json->failed = 1;
@@ -210,10 +210,10 @@ static void escaped_into_string(struct gm_emitter *json, const char *s, size_t n
     escaped(json, ESC_JSON, s, n);
 }
 
-void gm_json_string(FILE *f, const char *s)
+void gpumem__json_string(FILE *f, const char *s)
 {
-    struct gm_emitter e;
-    gm_emitter_init_file(&e, GM_EMIT_JSON, f);
+    struct gpumem_emitter e;
+    gpumem__emitter_init_file(&e, GPUMEM_EMIT_JSON, f);
     json_quoted(&e, s);
 }
 
@@ -240,20 +240,20 @@ static int json_number(const char *s)
 
 /* ---- setting up ------------------------------------------------------------- */
 
-static void init(struct gm_emitter *e, enum gm_emit_format format)
+static void init(struct gpumem_emitter *e, enum gpumem_emit_format format)
 {
     memset(e, 0, sizeof *e);
     e->format = format;
     e->cells = e->labels = -1;
 }
 
-void gm_emitter_init_file(struct gm_emitter *e, enum gm_emit_format format, FILE *f)
+void gpumem__emitter_init_file(struct gpumem_emitter *e, enum gpumem_emit_format format, FILE *f)
 {
     init(e, format);
     e->file = f;
 }
 
-void gm_emitter_init_buffer(struct gm_emitter *e, enum gm_emit_format format, char *buf, size_t size)
+void gpumem__emitter_init_buffer(struct gpumem_emitter *e, enum gpumem_emit_format format, char *buf, size_t size)
 {
     init(e, format);
     e->buf = buf;
@@ -261,17 +261,17 @@ void gm_emitter_init_buffer(struct gm_emitter *e, enum gm_emit_format format, ch
     if (buf && size) buf[0] = '\0';
 }
 
-void gm_emitter_init_string(struct gm_emitter *e, struct gm_emitter *json)
+void gpumem__emitter_init_string(struct gpumem_emitter *e, struct gpumem_emitter *json)
 {
-    init(e, GM_EMIT_TEXT);
+    init(e, GPUMEM_EMIT_TEXT);
     e->string_of = json;
 }
 
-int gm_emitter_finish(struct gm_emitter *e)
+int gpumem__emitter_finish(struct gpumem_emitter *e)
 {
-    if (e->format == GM_EMIT_JSON) {
+    if (e->format == GPUMEM_EMIT_JSON) {
         if (e->in_string || e->depth) e->failed = 1;
-        if (e->in_string) gm_emitter_string_end(e);
+        if (e->in_string) gpumem__emitter_string_end(e);
         put(e, "\n", 1);
     }
     if (e->cells >= 0 || e->labels >= 0) e->failed = 1;
@@ -281,13 +281,13 @@ int gm_emitter_finish(struct gm_emitter *e)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-static int is_json(struct gm_emitter *e) { return e->format == GM_EMIT_JSON; }
+static int is_json(struct gpumem_emitter *e) { return e->format == GPUMEM_EMIT_JSON; }
 
 /* The state of the innermost container (containers too deep share the last). */
-static int level(const struct gm_emitter *e) { return e->depth < GM_EMIT_MAX_DEPTH ? e->depth : GM_EMIT_MAX_DEPTH; }
+static int level(const struct gpumem_emitter *e) { return e->depth < GPUMEM_EMIT_MAX_DEPTH ? e->depth : GPUMEM_EMIT_MAX_DEPTH; }
 
 /* What comes before an item: the separator, the new line asked for, the key. */
-static void item(struct gm_emitter *e, const char *key)
+static void item(struct gpumem_emitter *e, const char *key)
 {
     int d = level(e), member = e->depth > 0 && e->is_object[d];
     if (e->in_string || (key != NULL) != member || (d == 0 && e->items[0])) e->failed = 1;
@@ -306,17 +306,17 @@ static void item(struct gm_emitter *e, const char *key)
     }
 }
 
-static void open_(struct gm_emitter *e, const char *key, int object)
+static void open_(struct gpumem_emitter *e, const char *key, int object)
 {
     if (!is_json(e)) return;
     item(e, key);
     put(e, object ? "{" : "[", 1);
-    if (++e->depth > GM_EMIT_MAX_DEPTH) e->failed = 1;
+    if (++e->depth > GPUMEM_EMIT_MAX_DEPTH) e->failed = 1;
     e->items[level(e)] = 0;
     e->is_object[level(e)] = (unsigned char)object;
 }
 
-static void close_(struct gm_emitter *e, int object)
+static void close_(struct gpumem_emitter *e, int object)
 {
     if (!is_json(e)) return;
     if (e->depth == 0 || e->in_string || e->is_object[level(e)] != object) e->failed = 1;
@@ -326,31 +326,31 @@ static void close_(struct gm_emitter *e, int object)
     e->depth--;
 }
 
-void gm_emitter_object_begin(struct gm_emitter *e, const char *key) { open_(e, key, 1); }
-void gm_emitter_object_end(struct gm_emitter *e) { close_(e, 1); }
-void gm_emitter_array_begin(struct gm_emitter *e, const char *key) { open_(e, key, 0); }
-void gm_emitter_array_end(struct gm_emitter *e) { close_(e, 0); }
+void gpumem__emitter_object_begin(struct gpumem_emitter *e, const char *key) { open_(e, key, 1); }
+void gpumem__emitter_object_end(struct gpumem_emitter *e) { close_(e, 1); }
+void gpumem__emitter_array_begin(struct gpumem_emitter *e, const char *key) { open_(e, key, 0); }
+void gpumem__emitter_array_end(struct gpumem_emitter *e) { close_(e, 0); }
 
-void gm_emitter_newline(struct gm_emitter *e, int indent)
+void gpumem__emitter_newline(struct gpumem_emitter *e, int indent)
 {
     if (is_json(e)) e->newline = 1 + (indent > 0 ? (indent < 256 ? indent : 256) : 0);
 }
 
-void gm_emitter_uint(struct gm_emitter *e, const char *key, uint64_t v)
+void gpumem__emitter_uint(struct gpumem_emitter *e, const char *key, uint64_t v)
 {
     if (!is_json(e)) return;
     item(e, key);
     put_uint(e, v);
 }
 
-void gm_emitter_int(struct gm_emitter *e, const char *key, int64_t v)
+void gpumem__emitter_int(struct gpumem_emitter *e, const char *key, int64_t v)
 {
     if (!is_json(e)) return;
     item(e, key);
     put_int(e, v);
 }
 
-void gm_emitter_string(struct gm_emitter *e, const char *key, const char *s)
+void gpumem__emitter_string(struct gpumem_emitter *e, const char *key, const char *s)
 {
     if (!is_json(e)) return;
     item(e, key);
@@ -358,7 +358,7 @@ void gm_emitter_string(struct gm_emitter *e, const char *key, const char *s)
     else puts_(e, "null");
 }
 
-void gm_emitter_number(struct gm_emitter *e, const char *key, const char *number)
+void gpumem__emitter_number(struct gpumem_emitter *e, const char *key, const char *number)
 {
     if (!is_json(e)) return;
     item(e, key);
@@ -370,21 +370,21 @@ void gm_emitter_number(struct gm_emitter *e, const char *key, const char *number
     }
 }
 
-void gm_emitter_bool(struct gm_emitter *e, const char *key, int v)
+void gpumem__emitter_bool(struct gpumem_emitter *e, const char *key, int v)
 {
     if (!is_json(e)) return;
     item(e, key);
     puts_(e, v ? "true" : "false");
 }
 
-void gm_emitter_null(struct gm_emitter *e, const char *key)
+void gpumem__emitter_null(struct gpumem_emitter *e, const char *key)
 {
     if (!is_json(e)) return;
     item(e, key);
     puts_(e, "null");
 }
 
-void gm_emitter_string_begin(struct gm_emitter *e, const char *key)
+void gpumem__emitter_string_begin(struct gpumem_emitter *e, const char *key)
 {
     if (!is_json(e)) return;
     item(e, key);
@@ -393,7 +393,7 @@ void gm_emitter_string_begin(struct gm_emitter *e, const char *key)
     e->ncarry = 0;
 }
 
-void gm_emitter_string_end(struct gm_emitter *e)
+void gpumem__emitter_string_end(struct gpumem_emitter *e)
 {
     if (!is_json(e)) return;
     if (!e->in_string) {
@@ -408,7 +408,7 @@ void gm_emitter_string_end(struct gm_emitter *e)
 /* ---- TEXT ------------------------------------------------------------------- */
 
 /* s[0..n) padded with c to width: on the right if left, else on the left. */
-static void field(struct gm_emitter *e, const char *s, size_t n, size_t width, int left)
+static void field(struct gpumem_emitter *e, const char *s, size_t n, size_t width, int left)
 {
     size_t fill = width > n ? width - n : 0;
     if (!left) pad(e, ' ', fill);
@@ -417,7 +417,7 @@ static void field(struct gm_emitter *e, const char *s, size_t n, size_t width, i
 }
 
 /* An integer as printf writes it: sign, precision's zeros, width's padding. */
-static void number(struct gm_emitter *e, const char *sign, const char *ds, size_t dn, int width, int prec, int left,
+static void number(struct gpumem_emitter *e, const char *sign, const char *ds, size_t dn, int width, int prec, int left,
                    int zero)
 {
     size_t sn = strlen(sign), zeros = 0;
@@ -445,9 +445,9 @@ static int read_count(const char **p)
 
 enum length { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T };
 
-void gm_emitter_vprintf(struct gm_emitter *e, const char *fmt, va_list ap)
+void gpumem__emitter_vprintf(struct gpumem_emitter *e, const char *fmt, va_list ap)
 {
-    if (e->format != GM_EMIT_TEXT) return;
+    if (e->format != GPUMEM_EMIT_TEXT) return;
     const char *p = fmt, *run = fmt;
     while (*p) {
         if (*p != '%') {
@@ -552,49 +552,49 @@ void gm_emitter_vprintf(struct gm_emitter *e, const char *fmt, va_list ap)
     put(e, run, (size_t)(p - run));
 }
 
-void gm_emitter_printf(struct gm_emitter *e, const char *fmt, ...)
+void gpumem__emitter_printf(struct gpumem_emitter *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    gm_emitter_vprintf(e, fmt, ap);
+    gpumem__emitter_vprintf(e, fmt, ap);
     va_end(ap);
 }
 
-void gm_emitter_text(struct gm_emitter *e, const char *s)
+void gpumem__emitter_text(struct gpumem_emitter *e, const char *s)
 {
-    if (e->format == GM_EMIT_TEXT) puts_(e, s);
+    if (e->format == GPUMEM_EMIT_TEXT) puts_(e, s);
 }
 
-size_t gm_emitter_snprintf(char *buf, size_t size, const char *fmt, ...)
+size_t gpumem__emitter_snprintf(char *buf, size_t size, const char *fmt, ...)
 {
-    struct gm_emitter e;
-    gm_emitter_init_buffer(&e, GM_EMIT_TEXT, buf, size);
+    struct gpumem_emitter e;
+    gpumem__emitter_init_buffer(&e, GPUMEM_EMIT_TEXT, buf, size);
     va_list ap;
     va_start(ap, fmt);
-    gm_emitter_vprintf(&e, fmt, ap);
+    gpumem__emitter_vprintf(&e, fmt, ap);
     va_end(ap);
     return e.length;
 }
 
 /* ---- TEXT and CSV: rows --------------------------------------------------------- */
 
-static int has_rows(struct gm_emitter *e) { return e->format == GM_EMIT_TEXT || e->format == GM_EMIT_CSV; }
+static int has_rows(struct gpumem_emitter *e) { return e->format == GPUMEM_EMIT_TEXT || e->format == GPUMEM_EMIT_CSV; }
 
-void gm_emitter_row_begin(struct gm_emitter *e)
+void gpumem__emitter_row_begin(struct gpumem_emitter *e)
 {
     if (!has_rows(e)) return;
     if (e->cells >= 0) e->failed = 1;
     e->cells = 0;
 }
 
-static void cell(struct gm_emitter *e, int width, const char *s, size_t n)
+static void cell(struct gpumem_emitter *e, int width, const char *s, size_t n)
 {
     if (!has_rows(e)) return;
     if (e->cells < 0) {
         e->failed = 1;
         e->cells = 0;
     }
-    if (e->format == GM_EMIT_TEXT) {
+    if (e->format == GPUMEM_EMIT_TEXT) {
         if (e->cells) put(e, " ", 1);
         size_t w = width < 0 ? (width < -1000000 ? 1000000 : (size_t)-width) : (size_t)width;
         field(e, s, n, w, width < 0);
@@ -610,35 +610,35 @@ static void cell(struct gm_emitter *e, int width, const char *s, size_t n)
     e->cells++;
 }
 
-void gm_emitter_cell(struct gm_emitter *e, int width, const char *s) { cell(e, width, s, strlen(s)); }
+void gpumem__emitter_cell(struct gpumem_emitter *e, int width, const char *s) { cell(e, width, s, strlen(s)); }
 
-void gm_emitter_cell_uint(struct gm_emitter *e, int width, uint64_t v)
+void gpumem__emitter_cell_uint(struct gpumem_emitter *e, int width, uint64_t v)
 {
     char b[24], *end = b + sizeof b, *s = digits(end, v, 10, 0);
     cell(e, width, s, (size_t)(end - s));
 }
 
-void gm_emitter_cell_int(struct gm_emitter *e, int width, int64_t v)
+void gpumem__emitter_cell_int(struct gpumem_emitter *e, int width, int64_t v)
 {
     char b[24], *end = b + sizeof b, *s = digits(end, magnitude(v), 10, 0);
     if (v < 0) *--s = '-';
     cell(e, width, s, (size_t)(end - s));
 }
 
-void gm_emitter_row_end(struct gm_emitter *e)
+void gpumem__emitter_row_end(struct gpumem_emitter *e)
 {
     if (!has_rows(e)) return;
     if (e->cells < 0) e->failed = 1;
-    put(e, e->format == GM_EMIT_CSV ? "\r\n" : "\n", e->format == GM_EMIT_CSV ? 2 : 1);
+    put(e, e->format == GPUMEM_EMIT_CSV ? "\r\n" : "\n", e->format == GPUMEM_EMIT_CSV ? 2 : 1);
     e->cells = -1;
 }
 
 /* ---- PROMETHEUS ------------------------------------------------------------------ */
 
-static int is_prometheus(struct gm_emitter *e) { return e->format == GM_EMIT_PROMETHEUS; }
+static int is_prometheus(struct gpumem_emitter *e) { return e->format == GPUMEM_EMIT_PROMETHEUS; }
 
 /* A metric name ([a-zA-Z_:][a-zA-Z0-9_:]*) or, without ':', a label name. */
-static void prometheus_name(struct gm_emitter *e, const char *name, int metric)
+static void prometheus_name(struct gpumem_emitter *e, const char *name, int metric)
 {
     if (!name || !*name) {
         e->failed = 1;
@@ -653,7 +653,7 @@ static void prometheus_name(struct gm_emitter *e, const char *name, int metric)
     }
 }
 
-void gm_emitter_metric(struct gm_emitter *e, const char *name, const char *type, const char *help)
+void gpumem__emitter_metric(struct gpumem_emitter *e, const char *name, const char *type, const char *help)
 {
     static const char *const types[] = { "counter", "gauge", "histogram", "summary", "untyped" };
     if (!is_prometheus(e)) return;
@@ -678,7 +678,7 @@ void gm_emitter_metric(struct gm_emitter *e, const char *name, const char *type,
     put(e, "\n", 1);
 }
 
-void gm_emitter_sample_begin(struct gm_emitter *e, const char *name)
+void gpumem__emitter_sample_begin(struct gpumem_emitter *e, const char *name)
 {
     if (!is_prometheus(e)) return;
     if (e->labels >= 0) e->failed = 1;
@@ -686,7 +686,7 @@ void gm_emitter_sample_begin(struct gm_emitter *e, const char *name)
     e->labels = 0;
 }
 
-void gm_emitter_label(struct gm_emitter *e, const char *name, const char *value)
+void gpumem__emitter_label(struct gpumem_emitter *e, const char *name, const char *value)
 {
     if (!is_prometheus(e)) return;
     if (e->labels < 0) {
@@ -702,7 +702,7 @@ void gm_emitter_label(struct gm_emitter *e, const char *name, const char *value)
     e->labels++;
 }
 
-static void sample_end(struct gm_emitter *e, const char *value, size_t n)
+static void sample_end(struct gpumem_emitter *e, const char *value, size_t n)
 {
     if (e->labels < 0) e->failed = 1;
     if (e->labels > 0) put(e, "}", 1);
@@ -712,14 +712,14 @@ static void sample_end(struct gm_emitter *e, const char *value, size_t n)
     e->labels = -1;
 }
 
-void gm_emitter_sample_uint(struct gm_emitter *e, uint64_t v)
+void gpumem__emitter_sample_uint(struct gpumem_emitter *e, uint64_t v)
 {
     if (!is_prometheus(e)) return;
     char b[24], *end = b + sizeof b, *s = digits(end, v, 10, 0);
     sample_end(e, s, (size_t)(end - s));
 }
 
-void gm_emitter_sample_int(struct gm_emitter *e, int64_t v)
+void gpumem__emitter_sample_int(struct gpumem_emitter *e, int64_t v)
 {
     if (!is_prometheus(e)) return;
     char b[24], *end = b + sizeof b, *s = digits(end, magnitude(v), 10, 0);
@@ -727,7 +727,7 @@ void gm_emitter_sample_int(struct gm_emitter *e, int64_t v)
     sample_end(e, s, (size_t)(end - s));
 }
 
-void gm_emitter_sample_number(struct gm_emitter *e, const char *number)
+void gpumem__emitter_sample_number(struct gpumem_emitter *e, const char *number)
 {
     if (!is_prometheus(e)) return;
     int ok = number && (json_number(number) || strcmp(number, "NaN") == 0 || strcmp(number, "+Inf") == 0 ||

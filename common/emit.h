@@ -1,7 +1,7 @@
 /*
  * emit.h - the one writer of everything gpumem prints: human text, JSON, the
  * Prometheus text exposition format and CSV, in the manner of jemalloc's
- * emitter.h. A struct gm_emitter holds where the output goes (a stream, a
+ * emitter.h. A struct gpumem_emitter holds where the output goes (a stream, a
  * caller's buffer, or a JSON string open in another emitter), the format,
  * and the nesting state; each call below writes in the formats it names and
  * nothing in the others, so one rendering can drive several formats.
@@ -23,30 +23,30 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum gm_emit_format {
-    GM_EMIT_TEXT,       /* free text and aligned table rows            */
-    GM_EMIT_JSON,       /* objects, arrays, keys and values            */
-    GM_EMIT_PROMETHEUS, /* # HELP, # TYPE and samples with labels       */
-    GM_EMIT_CSV,        /* rows of fields, RFC 4180 quoting, CRLF ends  */
+enum gpumem_emit_format {
+    GPUMEM_EMIT_TEXT,       /* free text and aligned table rows            */
+    GPUMEM_EMIT_JSON,       /* objects, arrays, keys and values            */
+    GPUMEM_EMIT_PROMETHEUS, /* # HELP, # TYPE and samples with labels       */
+    GPUMEM_EMIT_CSV,        /* rows of fields, RFC 4180 quoting, CRLF ends  */
 };
 
-#define GM_EMIT_MAX_DEPTH 16 /* JSON nesting */
+#define GPUMEM_EMIT_MAX_DEPTH 16 /* JSON nesting */
 
-struct gm_emitter {
-    enum gm_emit_format format;
+struct gpumem_emitter {
+    enum gpumem_emit_format format;
     /* Where the output goes: exactly one of these. */
     FILE *file;
     char *buf; /* a caller's buffer of size bytes, NUL-terminated, cut short when full */
     size_t size;
-    struct gm_emitter *string_of; /* into the JSON string open in that emitter */
+    struct gpumem_emitter *string_of; /* into the JSON string open in that emitter */
     size_t length;                /* bytes written (a cut buffer: that would have been) */
     int failed;                   /* a write failed, the buffer was cut, or a call was misused */
     /* JSON */
     int depth;                                      /* containers open                      */
-    unsigned char items[GM_EMIT_MAX_DEPTH + 1];     /* whether each has an item yet         */
-    unsigned char is_object[GM_EMIT_MAX_DEPTH + 1]; /* an object, or an array               */
+    unsigned char items[GPUMEM_EMIT_MAX_DEPTH + 1];     /* whether each has an item yet         */
+    unsigned char is_object[GPUMEM_EMIT_MAX_DEPTH + 1]; /* an object, or an array               */
     int newline;                                    /* next item on a new line: indent + 1  */
-    int in_string;                                  /* gm_emitter_string_begin is open      */
+    int in_string;                                  /* gpumem__emitter_string_begin is open      */
     unsigned char carry[4];                         /* a UTF-8 sequence cut by a write      */
     int ncarry;
     /* rows (TEXT, CSV) and samples (PROMETHEUS) */
@@ -56,42 +56,42 @@ struct gm_emitter {
 
 /* ---- setting up ------------------------------------------------------------ */
 
-void gm_emitter_init_file(struct gm_emitter *e, enum gm_emit_format format, FILE *f);
+void gpumem__emitter_init_file(struct gpumem_emitter *e, enum gpumem_emit_format format, FILE *f);
 /* Into buf: always NUL-terminated (size > 0), cut short when full, as
  * snprintf cuts; e->length is then the length the whole output has. */
-void gm_emitter_init_buffer(struct gm_emitter *e, enum gm_emit_format format, char *buf, size_t size);
+void gpumem__emitter_init_buffer(struct gpumem_emitter *e, enum gpumem_emit_format format, char *buf, size_t size);
 /* A TEXT emitter whose output becomes the JSON string value opened in json
- * with gm_emitter_string_begin: escaped as it is written, with no copy, the
- * same bytes as gm_emitter_string of the whole text would give. */
-void gm_emitter_init_string(struct gm_emitter *e, struct gm_emitter *json);
+ * with gpumem__emitter_string_begin: escaped as it is written, with no copy, the
+ * same bytes as gpumem__emitter_string of the whole text would give. */
+void gpumem__emitter_init_string(struct gpumem_emitter *e, struct gpumem_emitter *json);
 /* Ends the output: JSON ends the document with a newline. 0 when every write
  * went through and every container was closed; -1 otherwise. */
-int gm_emitter_finish(struct gm_emitter *e);
+int gpumem__emitter_finish(struct gpumem_emitter *e);
 
 /* ---- JSON ------------------------------------------------------------------ *
  * key names the member in an object; it is NULL for an array's element and
  * for the document itself. Items are separated by ", " on one line unless
- * gm_emitter_newline asked for a new line before the next. */
+ * gpumem__emitter_newline asked for a new line before the next. */
 
-void gm_emitter_object_begin(struct gm_emitter *e, const char *key);
-void gm_emitter_object_end(struct gm_emitter *e);
-void gm_emitter_array_begin(struct gm_emitter *e, const char *key);
-void gm_emitter_array_end(struct gm_emitter *e);
+void gpumem__emitter_object_begin(struct gpumem_emitter *e, const char *key);
+void gpumem__emitter_object_end(struct gpumem_emitter *e);
+void gpumem__emitter_array_begin(struct gpumem_emitter *e, const char *key);
+void gpumem__emitter_array_end(struct gpumem_emitter *e);
 /* The next item (key or element) starts a new line, indented by indent spaces. */
-void gm_emitter_newline(struct gm_emitter *e, int indent);
+void gpumem__emitter_newline(struct gpumem_emitter *e, int indent);
 
-void gm_emitter_uint(struct gm_emitter *e, const char *key, uint64_t v);
-void gm_emitter_int(struct gm_emitter *e, const char *key, int64_t v);
-void gm_emitter_string(struct gm_emitter *e, const char *key, const char *s);
-/* A number already written out, such as gm_format_percent's "32.35"; what is
+void gpumem__emitter_uint(struct gpumem_emitter *e, const char *key, uint64_t v);
+void gpumem__emitter_int(struct gpumem_emitter *e, const char *key, int64_t v);
+void gpumem__emitter_string(struct gpumem_emitter *e, const char *key, const char *s);
+/* A number already written out, such as gpumem__format_percent's "32.35"; what is
  * not a JSON number is written as null. */
-void gm_emitter_number(struct gm_emitter *e, const char *key, const char *number);
-void gm_emitter_bool(struct gm_emitter *e, const char *key, int v);
-void gm_emitter_null(struct gm_emitter *e, const char *key);
+void gpumem__emitter_number(struct gpumem_emitter *e, const char *key, const char *number);
+void gpumem__emitter_bool(struct gpumem_emitter *e, const char *key, int v);
+void gpumem__emitter_null(struct gpumem_emitter *e, const char *key);
 /* A string value written in pieces, by an emitter set up with
- * gm_emitter_init_string between these two calls. */
-void gm_emitter_string_begin(struct gm_emitter *e, const char *key);
-void gm_emitter_string_end(struct gm_emitter *e);
+ * gpumem__emitter_init_string between these two calls. */
+void gpumem__emitter_string_begin(struct gpumem_emitter *e, const char *key);
+void gpumem__emitter_string_end(struct gpumem_emitter *e);
 
 /* ---- TEXT: free text --------------------------------------------------------- *
  * printf's integer, character and string conversions (flags '-' and '0',
@@ -99,11 +99,11 @@ void gm_emitter_string_end(struct gm_emitter *e);
  * written by emit.c itself: no floating point, no locale. Any other
  * conversion (%f, %g, %n...) ends the call there and marks the emitter failed. */
 
-void gm_emitter_text(struct gm_emitter *e, const char *s);
-void gm_emitter_printf(struct gm_emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void gm_emitter_vprintf(struct gm_emitter *e, const char *fmt, va_list ap);
+void gpumem__emitter_text(struct gpumem_emitter *e, const char *s);
+void gpumem__emitter_printf(struct gpumem_emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gpumem__emitter_vprintf(struct gpumem_emitter *e, const char *fmt, va_list ap);
 /* snprintf with the conversions above, for a cell or a line built apart. */
-size_t gm_emitter_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+size_t gpumem__emitter_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- TEXT and CSV: table rows ------------------------------------------------ *
  * TEXT: cells separated by one space, each padded to |width| bytes (width < 0:
@@ -111,24 +111,24 @@ size_t gm_emitter_snprintf(char *buf, size_t size, const char *fmt, ...) __attri
  * CSV: fields separated by ',' and quoted where RFC 4180 asks (a ',', '"',
  * CR or LF inside), widths ignored, the row ended by "\r\n". */
 
-void gm_emitter_row_begin(struct gm_emitter *e);
-void gm_emitter_cell(struct gm_emitter *e, int width, const char *s);
-void gm_emitter_cell_uint(struct gm_emitter *e, int width, uint64_t v);
-void gm_emitter_cell_int(struct gm_emitter *e, int width, int64_t v);
-void gm_emitter_row_end(struct gm_emitter *e);
+void gpumem__emitter_row_begin(struct gpumem_emitter *e);
+void gpumem__emitter_cell(struct gpumem_emitter *e, int width, const char *s);
+void gpumem__emitter_cell_uint(struct gpumem_emitter *e, int width, uint64_t v);
+void gpumem__emitter_cell_int(struct gpumem_emitter *e, int width, int64_t v);
+void gpumem__emitter_row_end(struct gpumem_emitter *e);
 
 /* ---- PROMETHEUS: the text exposition format ---------------------------------- *
  * Names are written with any character a name may not have replaced by '_'.
  * A sample is name{label="value",...} value, one per line. */
 
 /* "# HELP name help" and "# TYPE name type" (gauge, counter, untyped...). */
-void gm_emitter_metric(struct gm_emitter *e, const char *name, const char *type, const char *help);
-void gm_emitter_sample_begin(struct gm_emitter *e, const char *name);
-void gm_emitter_label(struct gm_emitter *e, const char *name, const char *value);
+void gpumem__emitter_metric(struct gpumem_emitter *e, const char *name, const char *type, const char *help);
+void gpumem__emitter_sample_begin(struct gpumem_emitter *e, const char *name);
+void gpumem__emitter_label(struct gpumem_emitter *e, const char *name, const char *value);
 /* Each ends the sample's line. */
-void gm_emitter_sample_uint(struct gm_emitter *e, uint64_t v);
-void gm_emitter_sample_int(struct gm_emitter *e, int64_t v);
-void gm_emitter_sample_number(struct gm_emitter *e, const char *number); /* not a number: NaN */
+void gpumem__emitter_sample_uint(struct gpumem_emitter *e, uint64_t v);
+void gpumem__emitter_sample_int(struct gpumem_emitter *e, int64_t v);
+void gpumem__emitter_sample_number(struct gpumem_emitter *e, const char *number); /* not a number: NaN */
 
 /* ---- one string, as JSON, to a stream ---------------------------------------- */
 
@@ -136,6 +136,6 @@ void gm_emitter_sample_number(struct gm_emitter *e, const char *number); /* not 
  * Each ill-formed sequence (overlong, surrogate, above U+10FFFF, cut short,
  * a stray byte) becomes one \ufffd per maximal subpart, as Unicode
  * recommends and as Python's decoder does; control characters are escaped. */
-void gm_json_string(FILE *f, const char *s);
+void gpumem__json_string(FILE *f, const char *s);
 
 #endif /* GPUMEM_EMIT_H */

@@ -23,23 +23,23 @@ static uint64_t scaled(uint64_t n, uint64_t d, uint64_t scale, int nearest, uint
     return v;
 }
 
-unsigned gm_percent_hundredths(uint64_t part, uint64_t whole)
+unsigned gpumem__percent_hundredths(uint64_t part, uint64_t whole)
 {
-    return (unsigned)scaled(part, whole, 10000, 1, GM_PERCENT_MAX_HUNDREDTHS);
+    return (unsigned)scaled(part, whole, 10000, 1, GPUMEM_PERCENT_MAX_HUNDREDTHS);
 }
 
-unsigned gm_percent_whole(uint64_t part, uint64_t whole)
+unsigned gpumem__percent_whole(uint64_t part, uint64_t whole)
 {
-    return (unsigned)scaled(part, whole, 100, 0, GM_PERCENT_MAX_HUNDREDTHS / 100);
+    return (unsigned)scaled(part, whole, 100, 0, GPUMEM_PERCENT_MAX_HUNDREDTHS / 100);
 }
 
-void gm_format_percent(char *buf, size_t size, uint64_t part, uint64_t whole)
+void gpumem__format_percent(char *buf, size_t size, uint64_t part, uint64_t whole)
 {
-    unsigned h = gm_percent_hundredths(part, whole);
+    unsigned h = gpumem__percent_hundredths(part, whole);
     snprintf(buf, size, "%u.%02u", h / 100, h % 100);
 }
 
-void gm_format_size(char *buf, size_t size, uint64_t bytes)
+void gpumem__format_size(char *buf, size_t size, uint64_t bytes)
 {
     static const char *const units[] = { "KiB", "MiB", "GiB" };
     if (bytes < 1024) {
@@ -51,13 +51,13 @@ void gm_format_size(char *buf, size_t size, uint64_t bytes)
     snprintf(buf, size, "%llu.%02u %s", (unsigned long long)(v / 100), (unsigned)(v % 100), units[u]);
 }
 
-void gm_format_gb(char *buf, size_t size, uint64_t bytes)
+void gpumem__format_gb(char *buf, size_t size, uint64_t bytes)
 {
     uint64_t v = scaled(bytes, 1ull << 30, 10, 1, UINT64_MAX);
     snprintf(buf, size, "%llu.%uGB", (unsigned long long)(v / 10), (unsigned)(v % 10));
 }
 
-void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns)
+void gpumem__format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns)
 {
     int negative = then_ns > at_ns;
     uint64_t ms = scaled(negative ? then_ns - at_ns : at_ns - then_ns, 1000000, 1, 1, UINT64_MAX);
@@ -79,7 +79,7 @@ static void civil_from_days(uint64_t days, uint64_t *year, unsigned *month, unsi
     *year = yoe + era * 400 + (*month <= 2);
 }
 
-void gm_format_utc(char *buf, size_t size, uint64_t unix_ns)
+void gpumem__format_utc(char *buf, size_t size, uint64_t unix_ns)
 {
     uint64_t s = unix_ns / 1000000000u, year;
     unsigned month, day, second = (unsigned)(s % 86400);
@@ -88,7 +88,7 @@ void gm_format_utc(char *buf, size_t size, uint64_t unix_ns)
              second / 60 % 60, second % 60, (unsigned)(unix_ns / 1000000u % 1000u));
 }
 
-const char *gm_level_name(unsigned level)
+const char *gpumem__level_name(unsigned level)
 {
     return level == GPUMEM_LEVEL_CRITICAL ? "critical" : level == GPUMEM_LEVEL_WARNING ? "warning" : "healthy";
 }

@@ -15,22 +15,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "emit.h" /* gm_json_string, which every escape lives beside */
+#include "emit.h" /* gpumem__json_string, which every escape lives beside */
 
 /* Percentages are capped at 9999.99 (shown as 9999 % where whole), so a
  * corrupt or absurd segment (reserved far above total) still prints a
  * bounded figure; a total of 0 gives 0. */
-#define GM_PERCENT_MAX_HUNDREDTHS 999999u
+#define GPUMEM_PERCENT_MAX_HUNDREDTHS 999999u
 
 /* part / whole * 100 in hundredths, to the nearest (ties to even, as %.2f). */
-unsigned gm_percent_hundredths(uint64_t part, uint64_t whole);
+unsigned gpumem__percent_hundredths(uint64_t part, uint64_t whole);
 /* part / whole * 100, rounded down: 89.9 % shows as 89 %, never 90 %. */
-unsigned gm_percent_whole(uint64_t part, uint64_t whole);
+unsigned gpumem__percent_whole(uint64_t part, uint64_t whole);
 
 /* total * percent / 100 rounded down, in integers and exact: the byte
  * figure of a level bound. *exact (if not NULL) says whether nothing was
  * rounded away. A figure beyond 64 bits gives UINT64_MAX, not exact. */
-static inline uint64_t gm_percent_of(uint64_t total, unsigned percent, int *exact)
+static inline uint64_t gpumem__percent_of(uint64_t total, unsigned percent, int *exact)
 {
     uint64_t whole = total / 100, rest = total % 100 * percent; /* below 2^39 */
     if ((percent && whole > UINT64_MAX / percent) || rest / 100 > UINT64_MAX - whole * percent) {
@@ -43,14 +43,14 @@ static inline uint64_t gm_percent_of(uint64_t total, unsigned percent, int *exac
 
 /* "healthy", "warning" or "critical" (enum gpumem_level; anything above
  * critical reads as healthy, as a segment's clamped level does). */
-const char *gm_level_name(unsigned level);
+const char *gpumem__level_name(unsigned level);
 
-void gm_format_percent(char *buf, size_t size, uint64_t part, uint64_t whole); /* "32.35" */
-void gm_format_size(char *buf, size_t size, uint64_t bytes);                   /* "2.00 GiB" */
-void gm_format_gb(char *buf, size_t size, uint64_t bytes);                     /* "15.2GB", GB = 1024^3 */
+void gpumem__format_percent(char *buf, size_t size, uint64_t part, uint64_t whole); /* "32.35" */
+void gpumem__format_size(char *buf, size_t size, uint64_t bytes);                   /* "2.00 GiB" */
+void gpumem__format_gb(char *buf, size_t size, uint64_t bytes);                     /* "15.2GB", GB = 1024^3 */
 /* at - then in seconds, three decimals, "-" when then is later: "1.234". */
-void gm_format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns);
+void gpumem__format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns);
 /* A time in UTC to the millisecond: "2027-01-15 08:00:00.000 UTC". */
-void gm_format_utc(char *buf, size_t size, uint64_t unix_ns);
+void gpumem__format_utc(char *buf, size_t size, uint64_t unix_ns);
 
 #endif /* GPUMEM_FORMAT_H */

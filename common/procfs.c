@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-int gm_proc_stat_parse_start(const char *buf, size_t len, uint64_t *start)
+int gpumem__proc_stat_parse_start(const char *buf, size_t len, uint64_t *start)
 {
     if (!buf) return -1;
     const char *p = memrchr(buf, ')', len), *end = buf + len;
@@ -27,8 +27,8 @@ int gm_proc_stat_parse_start(const char *buf, size_t len, uint64_t *start)
     return 0;
 }
 
-uint64_t gm_proc_stat_start(const char *buf, size_t len)
+uint64_t gpumem__proc_stat_start(const char *buf, size_t len)
 {
     uint64_t start;
-    return gm_proc_stat_parse_start(buf, len, &start) == 0 ? start : 0;
+    return gpumem__proc_stat_parse_start(buf, len, &start) == 0 ? start : 0;
 }

@@ -12,14 +12,14 @@
 #include "format.h"
 #include "segment_read.h"
 
-#define GM_REPORT_SCHEMA 1
-#define GM_REPORT_TOP 16     /* largest live allocations listed */
-#define GM_REPORT_EVENTS 256 /* last events listed */
+#define GPUMEM_REPORT_SCHEMA 1
+#define GPUMEM_REPORT_TOP 16     /* largest live allocations listed */
+#define GPUMEM_REPORT_EVENTS 256 /* last events listed */
 
-void gm_report_json(FILE *f, const struct gm_process *p, const struct gm_oom *o);
-void gm_report_text(FILE *f, const struct gm_process *p, const struct gm_oom *o);
+void gpumem__report_json(FILE *f, const struct gpumem_process *p, const struct gpumem_oom *o);
+void gpumem__report_text(FILE *f, const struct gpumem_process *p, const struct gpumem_oom *o);
 
 /* Shared by every rendering of gpumem (numbers and JSON strings: format.h). */
-const char *gm_api_name(unsigned api);
+const char *gpumem__api_name(unsigned api);
 
 #endif /* GPUMEM_REPORT_H */

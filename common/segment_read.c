@@ -35,13 +35,13 @@ static void copy_text(char *dst, size_t dst_size, const char *src, size_t size)
     dst[n] = '\0';
 }
 
-int gm_prefix_valid(const char *s)
+int gpumem__prefix_valid(const char *s)
 {
     size_t n = strlen(s);
     return n > 0 && n <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_values *v)
+void gpumem__segment_header_fill(struct gpumem_shm_header *h, const struct gpumem_header_values *v)
 {
     const struct gpumem_shm_segment *s = NULL; /* for sizeof only */
     h->layout_version = GPUMEM_SHM_LAYOUT_VERSION;
@@ -85,7 +85,7 @@ static int section_ok(uint64_t offset, uint64_t count, uint64_t stride, size_t l
  * before the seq load, or the second seq before the fields, and a record
  * rewritten meanwhile would pass both checks torn. On x86 every load is
  * already an acquire, so this costs nothing there. */
-void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n)
+void gpumem__segment_copy_words(uint64_t *dst, const void *src, size_t n)
 {
     const volatile uint64_t *s = src;
     for (size_t i = 0; i < n / 8; i++) dst[i] = __atomic_load_n(&s[i], __ATOMIC_ACQUIRE);
@@ -100,11 +100,11 @@ static int stable_seq(const unsigned char *b, const unsigned char *recheck, uint
 }
 
 static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
-                            const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gm_oom *o);
+                            const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gpumem_oom *o);
 
 /* The OOM record and what it froze; sections that do not fit are left out. */
 static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_t len, const struct gpumem_shm_header *hd,
-                     struct gm_oom *o)
+                     struct gpumem_oom *o)
 {
     if (hd->oom_size < sizeof(struct gpumem_shm_oom) || !section_ok(hd->oom_offset, 1, hd->oom_size, len)) return -1;
     /* On the heap: the record is 20 KiB and this may run on a small stack. */
@@ -117,7 +117,7 @@ static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_
 }
 
 static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
-                            const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gm_oom *o)
+                            const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gpumem_oom *o)
 {
 #define r (*rp)
     if (r.seq == 0 || (r.seq & 1)) return 0; /* none yet, or being written */
@@ -143,7 +143,7 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
         for (uint32_t i = 0; i < r.nlarge && i < hd->large_slots && o->nlarge < GPUMEM_SHM_LARGE_SLOTS; i++) {
             struct gpumem_shm_large l;
             memcpy(&l, b + hd->large_offset + (uint64_t)i * hd->large_stride, sizeof l);
-            struct gm_large *g = &o->large[o->nlarge++];
+            struct gpumem_large *g = &o->large[o->nlarge++];
             g->address = l.address;
             g->bytes = l.bytes;
             g->unix_ns = l.unix_ns;
@@ -155,7 +155,7 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
     /* The events frozen with the failure, oldest first. */
     for (uint32_t i = 0; i < r.nevents && i < GPUMEM_SHM_OOM_EVENTS; i++) {
         const struct gpumem_shm_event *e = &r.events[i];
-        struct gm_event *g = &o->events[o->nevents++];
+        struct gpumem_event *g = &o->events[o->nevents++];
         g->unix_ns = e->unix_ns;
         g->bytes = e->bytes;
         g->address = e->address;
@@ -173,7 +173,7 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
             if (!stable_seq(b, recheck, at, j + 1)) continue;
             struct gpumem_shm_transition t;
             memcpy(&t, b + at, sizeof t);
-            struct gm_transition *g = &o->transitions[o->ntransitions++];
+            struct gpumem_transition *g = &o->transitions[o->ntransitions++];
             g->unix_ns = t.unix_ns;
             g->reserved_bytes = t.reserved_bytes;
             g->device = t.device;
@@ -185,7 +185,7 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
 #undef r
 }
 
-int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm_process *out, struct gm_oom *oom,
+int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out, struct gpumem_oom *oom,
                      char *why, size_t why_len)
 {
     const unsigned char *b = buf;
@@ -203,7 +203,7 @@ int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm
     struct gpumem_shm_header hd;
     memcpy(&hd, b, sizeof hd);
     if (hd.pid <= 0) return WHY("pid %d is not a process", hd.pid);
-    if (hd.device_slots > GM_MAX_DEVICE_SLOTS) return WHY("absurd device count %u", hd.device_slots);
+    if (hd.device_slots > GPUMEM_MAX_DEVICE_SLOTS) return WHY("absurd device count %u", hd.device_slots);
     if (hd.device_stride < sizeof(struct gpumem_shm_device)) return WHY("device entries of %u bytes are too small", hd.device_stride);
     if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len)) return WHY("device table outside the segment");
 
@@ -226,7 +226,7 @@ int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm
         struct gpumem_shm_device d;
         memcpy(&d, b + hd.devices_offset + (uint64_t)i * hd.device_stride, sizeof d);
         if (!(d.flags & GPUMEM_SHM_DEVICE_ACTIVE)) continue;
-        struct gm_device *o = &out->devices[out->ndevices++];
+        struct gpumem_device *o = &out->devices[out->ndevices++];
         o->ordinal = (int)i;
         o->has_info = (d.flags & GPUMEM_SHM_DEVICE_INFO) != 0;
         if (o->has_info) {

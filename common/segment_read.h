@@ -16,10 +16,10 @@
 #include "gpumem.h"
 #include "gpumem_shm.h"
 
-#define GM_MAX_SEGMENT_BYTES (16u << 20) /* larger files are not ours */
-#define GM_MAX_DEVICE_SLOTS 1024u
+#define GPUMEM_MAX_SEGMENT_BYTES (16u << 20) /* larger files are not ours */
+#define GPUMEM_MAX_DEVICE_SLOTS 1024u
 
-struct gm_device {
+struct gpumem_device {
     int ordinal;
     int has_info;
     char uuid[48], pci_bus_id[32], name[128];
@@ -28,22 +28,22 @@ struct gm_device {
     unsigned level; /* enum gpumem_level, clamped to 0..2 */
 };
 
-enum gm_liveness { GM_ALIVE, GM_EXITED, GM_DEAD };
+enum gpumem_liveness { GPUMEM_ALIVE, GPUMEM_EXITED, GPUMEM_DEAD };
 
-struct gm_event {
+struct gpumem_event {
     uint64_t unix_ns, bytes, address;
     int32_t result;
     int device;
     unsigned api, op;
 };
 
-struct gm_transition {
+struct gpumem_transition {
     uint64_t unix_ns, reserved_bytes;
     int device;
     unsigned level, previous;
 };
 
-struct gm_large {
+struct gpumem_large {
     uint64_t address, bytes, unix_ns;
     int device;
     unsigned api;
@@ -51,7 +51,7 @@ struct gm_large {
 };
 
 /* The last out-of-memory failure, as frozen in the segment. */
-struct gm_oom {
+struct gpumem_oom {
     int present;
     uint64_t unix_ns, number, requested_bytes, driver_free_bytes, driver_total_bytes, live_count, oom_count;
     int device, result;
@@ -61,24 +61,24 @@ struct gm_oom {
     char report_path[256];
     char environment[2048];
     size_t nlarge, nevents, ntransitions;
-    struct gm_large large[GPUMEM_SHM_LARGE_SLOTS];
-    struct gm_event events[GPUMEM_SHM_OOM_EVENTS];           /* oldest first, up to the failure */
-    struct gm_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
+    struct gpumem_large large[GPUMEM_SHM_LARGE_SLOTS];
+    struct gpumem_event events[GPUMEM_SHM_OOM_EVENTS];           /* oldest first, up to the failure */
+    struct gpumem_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
 };
 
-struct gm_process {
+struct gpumem_process {
     int pid;
     uint64_t start_time_ticks, created_unix_ns, exited_unix_ns;
     unsigned state; /* enum gpumem_shm_state */
-    enum gm_liveness liveness;
+    enum gpumem_liveness liveness;
     char command[512], hostname[64], shim_version[16];
     uint64_t oom_count, untracked_count;
     unsigned warn_percent, alarm_percent, hysteresis_percent;
     int ndevices;
-    struct gm_device devices[GPUMEM_SHM_DEVICE_SLOTS];
+    struct gpumem_device devices[GPUMEM_SHM_DEVICE_SLOTS];
     char path[256];
     long long owner_uid; /* the segment file's owner (the reader sets it); -1 unknown */
-    struct gm_oom *oom;  /* NULL unless asked for and present */
+    struct gpumem_oom *oom;  /* NULL unless asked for and present */
 };
 
 /* Validate and decode a copy of a segment. 0 on success; otherwise -1 and a
@@ -87,17 +87,17 @@ struct gm_process {
  * ring entries whose sequence differs between the two were being written
  * and are left out. oom, if not NULL, receives the last OOM record (present
  * is 0 when there is none) and out->oom points to it. */
-int gm_segment_parse(const void *buf, const void *recheck, size_t len, struct gm_process *out, struct gm_oom *oom,
+int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out, struct gpumem_oom *oom,
                      char *why, size_t why_len);
 
 /* Whether s may name segments /<s>.<pid>: 1 to 32 letters, digits, '_'
  * or '-' (GPUMEM_SHM_PREFIX, the reader's --prefix). */
-int gm_prefix_valid(const char *s);
+int gpumem__prefix_valid(const char *s);
 
 /* What a writer stamps into its header besides the layout. */
-struct gm_header_values {
+struct gpumem_header_values {
     int32_t pid;
-    uint64_t start_time_ticks; /* gm_proc_stat_start of the writer, 0 unknown */
+    uint64_t start_time_ticks; /* gpumem__proc_stat_start of the writer, 0 unknown */
     uint64_t created_unix_ns;
     uint32_t warn_percent, alarm_percent, hysteresis_percent;
     const char *hostname, *command; /* NULL: left as they are */
@@ -107,10 +107,10 @@ struct gm_header_values {
  * sizes, and each section's offset, slots and stride, all from struct
  * gpumem_shm_segment), the shim's version and v. magic and state are left
  * alone: a writer stores them last, in that order, to publish the rest. */
-void gm_segment_header_fill(struct gpumem_shm_header *h, const struct gm_header_values *v);
+void gpumem__segment_header_fill(struct gpumem_shm_header *h, const struct gpumem_header_values *v);
 
 /* Copy n bytes of a live segment with 64-bit atomic loads (n a multiple
  * of 8, both 8-byte aligned), so no counter is ever seen torn. */
-void gm_segment_copy_words(uint64_t *dst, const void *src, size_t n);
+void gpumem__segment_copy_words(uint64_t *dst, const void *src, size_t n);
 
 #endif /* GPUMEM_SEGMENT_READ_H */

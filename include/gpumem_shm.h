@@ -21,7 +21,7 @@
  *
  * How a reader stays consistent without locks (common/segment.c,
  * tools/snapshot.c): it copies the segment twice with 64-bit acquire loads
- * (gm_segment_copy_words), the second copy after the first.
+ * (gpumem__segment_copy_words), the second copy after the first.
  *  - A ring entry (event, transition) has its own seq: the writer stores 0,
  *    then the fields, then 1 + its index, all with release stores. The entry
  *    is kept only if its seq is the index expected in both copies.

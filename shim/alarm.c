@@ -44,7 +44,7 @@ void gpumem__alarm_deliver(void)
 void gpumem__alarm_before_fork(void) { pthread_mutex_lock(&register_lock); }
 void gpumem__alarm_after_fork(void) { pthread_mutex_unlock(&register_lock); }
 
-GM_EXPORT int gpumem_on_alarm(gpumem_alarm_fn fn, void *user)
+GPUMEM_EXPORT int gpumem_on_alarm(gpumem_alarm_fn fn, void *user)
 {
     if (!fn) return GPUMEM_EINVAL;
     pthread_mutex_lock(&register_lock);

@@ -15,7 +15,7 @@ void gpumem__alarm_deliver(void);
  * inside a callback or a runtime call (which flush when they end). */
 static inline void gpumem__alarm_flush(void)
 {
-    if (GM_LIKELY(gpumem__alarms.n == 0)) return;
+    if (GPUMEM_LIKELY(gpumem__alarms.n == 0)) return;
     gpumem__alarm_deliver();
 }
 void gpumem__alarm_before_fork(void);

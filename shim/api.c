@@ -6,9 +6,9 @@
 #include "gpumem.h"
 #include "segment_write.h"
 
-GM_EXPORT const char *gpumem_version(void) { return GPUMEM_VERSION_STRING; }
+GPUMEM_EXPORT const char *gpumem_version(void) { return GPUMEM_VERSION_STRING; }
 
-GM_EXPORT const char *gpumem_strerror(int err)
+GPUMEM_EXPORT const char *gpumem_strerror(int err)
 {
     switch (err) {
 #define GPUMEM_ERR_CASE(name, value, text) case (value): return text;
@@ -18,7 +18,7 @@ GM_EXPORT const char *gpumem_strerror(int err)
     return "unknown gpumem error";
 }
 
-GM_EXPORT int gpumem_device_count(void)
+GPUMEM_EXPORT int gpumem_device_count(void)
 {
     const struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
     if (!s) return 0;
@@ -27,7 +27,7 @@ GM_EXPORT int gpumem_device_count(void)
     return 0;
 }
 
-GM_EXPORT int gpumem_device_stats(int device_id, gpumem_device_stats_t *out)
+GPUMEM_EXPORT int gpumem_device_stats(int device_id, gpumem_device_stats_t *out)
 {
     if (!out || device_id < 0) return GPUMEM_EINVAL;
     const struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);

@@ -73,7 +73,7 @@ uint32_t gpumem__census_events(const struct gpumem_shm_segment *s, struct gpumem
     for (uint64_t j = first; j < head; j++) {
         const struct gpumem_shm_event *e = &s->events[j & (GPUMEM_SHM_EVENT_SLOTS - 1)];
         if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != j + 1) continue;
-        gm_segment_copy_words((uint64_t *)&all[n], e, sizeof *e);
+        gpumem__segment_copy_words((uint64_t *)&all[n], e, sizeof *e);
         if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != j + 1) continue;
         n++;
     }

@@ -6,8 +6,8 @@
 #ifndef GPUMEM_COMPILER_H
 #define GPUMEM_COMPILER_H
 
-#define GM_EXPORT __attribute__((visibility("default")))
-#define GM_LIKELY(x) __builtin_expect(!!(x), 1)
-#define GM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GPUMEM_EXPORT __attribute__((visibility("default")))
+#define GPUMEM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GPUMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #endif /* GPUMEM_COMPILER_H */

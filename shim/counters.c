@@ -41,11 +41,11 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     const struct gpumem_shm_device *d = gpumem__device(device);
     if (!d) { gpumem__seg_untracked(); return; }
     struct gpumem_entry e = { .key = key, .bytes = bytes, .unix_ns = gpumem__os_now_ns(),
-                              .trace = GM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0,
+                              .trace = GPUMEM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0,
                               .device = (int8_t)device, .kind = (uint8_t)kind, .api = (uint8_t)api,
                               .pool = pool ? gpumem__pool_index(pool) : 0 };
     struct gpumem_entry old;
-    int rc = gpumem_ledger_insert(kind == GPUMEM_KIND_VMM ? &handles : &pointers, &e, &old);
+    int rc = gpumem__ledger_insert(kind == GPUMEM_KIND_VMM ? &handles : &pointers, &e, &old);
     if (rc < 0) { gpumem__seg_untracked(); return; } /* what cannot be remembered is not counted */
     if (rc == 1) release_entry(&old);     /* the driver reused a key whose free we missed */
     gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, key, 0, e.unix_ns);
@@ -62,7 +62,7 @@ static atomic_uint teardowns;
 void gpumem__free_begin(enum gpumem_kind kind, uint64_t key, struct gpumem_claim *c)
 {
     c->teardowns = atomic_load_explicit(&teardowns, memory_order_relaxed);
-    c->found = key != 0 && gpumem_ledger_remove(kind == GPUMEM_KIND_VMM ? &handles : &pointers, key, &c->e);
+    c->found = key != 0 && gpumem__ledger_remove(kind == GPUMEM_KIND_VMM ? &handles : &pointers, key, &c->e);
     if (!c->found) c->e.kind = (uint8_t)kind;
 }
 
@@ -76,7 +76,7 @@ void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c,
         /* The driver refused: the memory is still there. Should the key be
          * live again (a stale entry), the newer one stays. */
         if (!c->found) return;
-        if (gpumem_ledger_restore(is_handle ? &handles : &pointers, &c->e) != 0) {
+        if (gpumem__ledger_restore(is_handle ? &handles : &pointers, &c->e) != 0) {
             release_entry(&c->e);
             return;
         }
@@ -118,8 +118,8 @@ int gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_resu
 
 void gpumem__census(void (*fn)(const struct gpumem_entry *, void *), void *ctx)
 {
-    gpumem_ledger_foreach(&pointers, fn, ctx);
-    gpumem_ledger_foreach(&handles, fn, ctx);
+    gpumem__ledger_foreach(&pointers, fn, ctx);
+    gpumem__ledger_foreach(&handles, fn, ctx);
 }
 
 /* ---- context teardown ---------------------------------------------------- */
@@ -165,8 +165,8 @@ static void forget_if_gone(int is_handle, uint64_t key, uint64_t *freed, uint32_
     for (int tries = 0; tries < 8; tries++) {
         struct gpumem_entry e;
         uint32_t version;
-        if (!gpumem_ledger_find_version(l, key, &e, &version) || !entry_gone(drv, &e)) return;
-        if (!gpumem_ledger_remove_unchanged(l, key, version, &e)) continue;
+        if (!gpumem__ledger_find_version(l, key, &e, &version) || !entry_gone(drv, &e)) return;
+        if (!gpumem__ledger_remove_unchanged(l, key, version, &e)) continue;
         release_entry(&e);
         if (freed && (unsigned)e.device < GPUMEM_SHM_DEVICE_SLOTS) {
             if (e.kind == GPUMEM_KIND_DEVICE || e.kind == GPUMEM_KIND_VMM) freed[e.device] += e.bytes;
@@ -181,12 +181,12 @@ void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds)
     if (gpumem__thread.runtime_api) api = (enum gpumem_api)gpumem__thread.runtime_api;
     atomic_fetch_add(&teardowns, 1); /* before looking: see gpumem__free_end */
     int with_handles = (kinds & (1u << GPUMEM_KIND_VMM)) != 0;
-    size_t live = gpumem_ledger_count(&pointers) + (with_handles ? gpumem_ledger_count(&handles) : 0);
+    size_t live = gpumem__ledger_count(&pointers) + (with_handles ? gpumem__ledger_count(&handles) : 0);
     struct sweep w = { .device = device, .kinds = kinds, .cap = live + live / 4 + 64 };
     w.list = malloc(w.cap * sizeof *w.list);
     if (!w.list) { gpumem__seg_untracked(); return; } /* out of host memory: what was not looked at stays charged */
-    gpumem_ledger_foreach(&pointers, sweep_collect, &w);
-    if (with_handles) gpumem_ledger_foreach(&handles, sweep_collect, &w);
+    gpumem__ledger_foreach(&pointers, sweep_collect, &w);
+    if (with_handles) gpumem__ledger_foreach(&handles, sweep_collect, &w);
     uint64_t freed[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
     uint32_t count[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
     for (size_t i = 0; i < w.n; i++)
@@ -203,20 +203,20 @@ void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds)
  * belongs to it (CUDA does not survive fork). */
 void gpumem__counters_after_fork_child(void)
 {
-    gpumem_ledger_unlock_all(&pointers);
-    gpumem_ledger_unlock_all(&handles);
-    gpumem_ledger_clear(&pointers);
-    gpumem_ledger_clear(&handles);
+    gpumem__ledger_unlock_all(&pointers);
+    gpumem__ledger_unlock_all(&handles);
+    gpumem__ledger_clear(&pointers);
+    gpumem__ledger_clear(&handles);
 }
 
 void gpumem__counters_before_fork(void)
 {
-    gpumem_ledger_lock_all(&pointers);
-    gpumem_ledger_lock_all(&handles);
+    gpumem__ledger_lock_all(&pointers);
+    gpumem__ledger_lock_all(&handles);
 }
 
 void gpumem__counters_after_fork_parent(void)
 {
-    gpumem_ledger_unlock_all(&pointers);
-    gpumem_ledger_unlock_all(&handles);
+    gpumem__ledger_unlock_all(&pointers);
+    gpumem__ledger_unlock_all(&handles);
 }

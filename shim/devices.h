@@ -18,7 +18,7 @@ static inline const struct gpumem_shm_device *gpumem__device(int dev)
 {
     if ((unsigned)dev >= GPUMEM_SHM_DEVICE_SLOTS) return NULL;
     const struct gpumem_shm_device *d = &gpumem__segment()->devices[dev];
-    if (GM_UNLIKELY(!(GM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_INFO))) gpumem__device_first_use(dev, d);
+    if (GPUMEM_UNLIKELY(!(GPUMEM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_INFO))) gpumem__device_first_use(dev, d);
     return d;
 }
 

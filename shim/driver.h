@@ -20,7 +20,7 @@ void *gpumem__resolve(_Atomic(void *) *slot, const char *name);
 static inline void *gpumem__real(_Atomic(void *) *slot, const char *name)
 {
     void *p = atomic_load_explicit(slot, memory_order_acquire);
-    return GM_LIKELY(p != NULL) ? p : gpumem__resolve(slot, name);
+    return GPUMEM_LIKELY(p != NULL) ? p : gpumem__resolve(slot, name);
 }
 /* The program reached the driver through dlopen: its handle is where the
  * shim looks for functions that RTLD_NEXT does not find. */
@@ -47,7 +47,7 @@ extern atomic_int gpumem__driver_state;
 const struct gpumem_driver *gpumem__driver_resolve(void);
 static inline const struct gpumem_driver *gpumem__driver(void)
 {
-    if (GM_LIKELY(atomic_load_explicit(&gpumem__driver_state, memory_order_acquire) == 2))
+    if (GPUMEM_LIKELY(atomic_load_explicit(&gpumem__driver_state, memory_order_acquire) == 2))
         return &gpumem__driver_table;
     return gpumem__driver_resolve();
 }

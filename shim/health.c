@@ -24,7 +24,7 @@ atomic_int gpumem__alarms_wanted;
 
 void gpumem__health_limits(int device, uint64_t total)
 {
-    limits[device] = gpumem_limits_make(total, gpumem__opt.warn_percent, gpumem__opt.alarm_percent,
+    limits[device] = gpumem__limits_make(total, gpumem__opt.warn_percent, gpumem__opt.alarm_percent,
                                         gpumem__opt.hysteresis_percent);
     atomic_store_explicit(&gpumem__warn_up[device], limits[device].warn_up, memory_order_release);
 }
@@ -32,9 +32,9 @@ void gpumem__health_limits(int device, uint64_t total)
 static void log_transition(int device, gpumem_level_t level, uint64_t reserved, uint64_t total)
 {
     char held[32], all[32];
-    gm_format_gb(held, sizeof held, reserved);
-    gm_format_gb(all, sizeof all, total);
-    unsigned pct = gm_percent_whole(reserved, total);
+    gpumem__format_gb(held, sizeof held, reserved);
+    gpumem__format_gb(all, sizeof all, total);
+    unsigned pct = gpumem__percent_whole(reserved, total);
     if (level == GPUMEM_LEVEL_CRITICAL)
         gpumem__log("CRITICAL cuda:%d %u%% %s / %s (alarm above %u%%)", device, pct, held, all, gpumem__opt.alarm_percent);
     else if (level == GPUMEM_LEVEL_WARNING)
@@ -65,7 +65,7 @@ void gpumem__health_change(int device, const struct gpumem_shm_device *d)
     for (int round = 0; round < 8; round++) {
         uint32_t cur = __atomic_load_n(&d->level, __ATOMIC_SEQ_CST);
         uint64_t reserved = __atomic_load_n(&d->reserved_bytes, __ATOMIC_SEQ_CST);
-        gpumem_level_t next = gpumem_level_next(&limits[device], (gpumem_level_t)cur, reserved);
+        gpumem_level_t next = gpumem__level_next(&limits[device], (gpumem_level_t)cur, reserved);
         if (next == cur) return;
         if (!gpumem__seg_level_claim(d, cur, (uint32_t)next)) continue;
         uint64_t now = gpumem__os_now_ns();

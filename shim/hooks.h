@@ -69,10 +69,10 @@
     MARK(cudaEventSynchronize, CUDA_EVENT_SYNCHRONIZE, (gcu_event event), (event))
 
 #define GPUMEM_DECLARE_DRIVER_HOOK(sym, type, base, version, ptds) \
-    extern __typeof__(*(gcu_##type##_fn)0) sym GM_EXPORT;                \
+    extern __typeof__(*(gcu_##type##_fn)0) sym GPUMEM_EXPORT;                \
     extern _Atomic(void *) gpumem__real_##sym;
 #define GPUMEM_DECLARE_RUNTIME_HOOK(sym, ...) \
-    extern __typeof__(*(gcu_##sym##_fn)0) sym GM_EXPORT; \
+    extern __typeof__(*(gcu_##sym##_fn)0) sym GPUMEM_EXPORT; \
     extern _Atomic(void *) gpumem__real_##sym;
 GPUMEM_DRIVER_HOOKS(GPUMEM_DECLARE_DRIVER_HOOK)
 GPUMEM_RUNTIME_HOOKS(GPUMEM_DECLARE_RUNTIME_HOOK, GPUMEM_DECLARE_RUNTIME_HOOK, GPUMEM_DECLARE_RUNTIME_HOOK)

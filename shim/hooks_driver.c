@@ -22,7 +22,7 @@
 #define DEFINE_SLOT(sym, ...) _Atomic(void *) gpumem__real_##sym;
 GPUMEM_DRIVER_HOOKS(DEFINE_SLOT)
 
-#define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
+#define DISABLED() GPUMEM_UNLIKELY(gpumem__opt.disabled)
 
 /* Bookkeeping after an allocation call, with errno saved before anything
  * (the current device included) is asked of the driver. */
@@ -41,7 +41,7 @@ static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api
  * progress has claimed is left to the runtime layer. The ledger never
  * touches errno. */
 #define FREE_BODY(kind, api, key, call)                                                 \
-    if (DISABLED() || GM_UNLIKELY((kind) != GPUMEM_KIND_VMM && (key) &&                 \
+    if (DISABLED() || GPUMEM_UNLIKELY((kind) != GPUMEM_KIND_VMM && (key) &&                 \
                                   gpumem__thread.runtime_free == (key)))                \
         return call;                                                                    \
     struct gpumem_claim claim;                                                    \
@@ -56,7 +56,7 @@ static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api
 gcu_result cuMemAlloc_v2(gcu_deviceptr *dptr, size_t bytes)
 {
     gcu_cuMemAlloc_v2_fn real = GPUMEM_REAL(cuMemAlloc_v2, cuMemAlloc_v2);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(dptr, bytes);
     if (DISABLED()) return r;
     after_alloc(r, GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_ALLOC, r == GCU_SUCCESS ? *dptr : 0, bytes);
@@ -66,7 +66,7 @@ gcu_result cuMemAlloc_v2(gcu_deviceptr *dptr, size_t bytes)
 gcu_result cuMemAllocPitch_v2(gcu_deviceptr *dptr, size_t *pitch, size_t width, size_t height, unsigned int elem)
 {
     gcu_cuMemAllocPitch_v2_fn real = GPUMEM_REAL(cuMemAllocPitch_v2, cuMemAllocPitch_v2);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(dptr, pitch, width, height, elem);
     if (DISABLED()) return r;
     /* On success the driver reserved pitch x height; on failure the request
@@ -79,7 +79,7 @@ gcu_result cuMemAllocPitch_v2(gcu_deviceptr *dptr, size_t *pitch, size_t width, 
 gcu_result cuMemAllocManaged(gcu_deviceptr *dptr, size_t bytes, unsigned int flags)
 {
     gcu_cuMemAllocManaged_fn real = GPUMEM_REAL(cuMemAllocManaged, cuMemAllocManaged);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(dptr, bytes, flags);
     if (DISABLED()) return r;
     after_alloc(r, GPUMEM_KIND_MANAGED, GPUMEM_API_CU_MEM_ALLOC_MANAGED, r == GCU_SUCCESS ? *dptr : 0, bytes);
@@ -89,7 +89,7 @@ gcu_result cuMemAllocManaged(gcu_deviceptr *dptr, size_t bytes, unsigned int fla
 gcu_result cuMemFree_v2(gcu_deviceptr ptr)
 {
     gcu_cuMemFree_v2_fn real = GPUMEM_REAL(cuMemFree_v2, cuMemFree_v2);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     /* Unknown pointers too reach the driver: it decides. */
     FREE_BODY(GPUMEM_KIND_DEVICE, GPUMEM_API_CU_MEM_FREE, ptr, real(ptr))
 }
@@ -100,7 +100,7 @@ gcu_result cuMemFree_v2(gcu_deviceptr ptr)
 gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_allocation_prop *prop, unsigned long long flags)
 {
     gcu_cuMemCreate_fn real = GPUMEM_REAL(cuMemCreate, cuMemCreate);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(handle, bytes, prop, flags);
     if (DISABLED()) return r;
     /* Host and host-NUMA locations are not device memory. */
@@ -117,7 +117,7 @@ gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_alloc
 gcu_result cuMemRelease(gcu_mem_handle handle)
 {
     gcu_cuMemRelease_fn real = GPUMEM_REAL(cuMemRelease, cuMemRelease);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     FREE_BODY(GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_RELEASE, handle, real(handle))
 }
 
@@ -156,7 +156,7 @@ static void after_async_alloc(gcu_result r, enum gpumem_api api, gcu_deviceptr *
     gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_stream stream)              \
     {                                                                                 \
         gcu_cuMemAllocAsync_fn real = GPUMEM_REAL(cuMemAllocAsync, sym);              \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                           \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                           \
         gcu_result r = real(dptr, bytes, stream);                                     \
         if (!DISABLED()) after_async_alloc(r, GPUMEM_API_CU_MEM_ALLOC_ASYNC, dptr, bytes, NULL); \
         return r;                                                                     \
@@ -168,7 +168,7 @@ ASYNC_ALLOC(cuMemAllocAsync_ptsz)
     gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_mempool pool, gcu_stream stream)       \
     {                                                                                            \
         gcu_cuMemAllocFromPoolAsync_fn real = GPUMEM_REAL(cuMemAllocFromPoolAsync, sym);         \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                      \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                      \
         gcu_result r = real(dptr, bytes, pool, stream);                                          \
         if (!DISABLED()) after_async_alloc(r, GPUMEM_API_CU_MEM_ALLOC_FROM_POOL_ASYNC, dptr, bytes, pool); \
         return r;                                                                                \
@@ -180,7 +180,7 @@ POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
     gcu_result sym(gcu_deviceptr ptr, gcu_stream stream)                                \
     {                                                                                   \
         gcu_cuMemFreeAsync_fn real = GPUMEM_REAL(cuMemFreeAsync, sym);                  \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                             \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                             \
         FREE_BODY(GPUMEM_KIND_ASYNC, GPUMEM_API_CU_MEM_FREE_ASYNC, ptr, real(ptr, stream)) \
     }
 ASYNC_FREE(cuMemFreeAsync)
@@ -189,7 +189,7 @@ ASYNC_FREE(cuMemFreeAsync_ptsz)
 gcu_result cuMemPoolTrimTo(gcu_mempool pool, size_t keep)
 {
     gcu_cuMemPoolTrimTo_fn real = GPUMEM_REAL(cuMemPoolTrimTo, cuMemPoolTrimTo);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(pool, keep);
     if (DISABLED() || r != GCU_SUCCESS) return r;
     int saved = errno;
@@ -202,7 +202,7 @@ gcu_result cuMemPoolTrimTo(gcu_mempool pool, size_t keep)
 gcu_result cuMemPoolCreate(gcu_mempool *pool, const gcu_mem_pool_props *props)
 {
     gcu_cuMemPoolCreate_fn real = GPUMEM_REAL(cuMemPoolCreate, cuMemPoolCreate);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(pool, props);
     if (DISABLED() || r != GCU_SUCCESS || props->location.type != GCU_MEM_LOCATION_TYPE_DEVICE) return r;
     int saved = errno;
@@ -214,7 +214,7 @@ gcu_result cuMemPoolCreate(gcu_mempool *pool, const gcu_mem_pool_props *props)
 gcu_result cuMemPoolDestroy(gcu_mempool pool)
 {
     gcu_cuMemPoolDestroy_fn real = GPUMEM_REAL(cuMemPoolDestroy, cuMemPoolDestroy);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(pool);
     if (DISABLED() || r != GCU_SUCCESS) return r;
     int saved = errno;
@@ -229,7 +229,7 @@ gcu_result cuMemPoolDestroy(gcu_mempool pool)
 
 static inline void after_sync(void)
 {
-    if (GM_LIKELY(atomic_load_explicit(&gpumem__pools_pending, memory_order_relaxed) == 0) || DISABLED()) return;
+    if (GPUMEM_LIKELY(atomic_load_explicit(&gpumem__pools_pending, memory_order_relaxed) == 0) || DISABLED()) return;
     int saved = errno;
     gpumem__pools_synchronized();
     gpumem__alarm_flush();
@@ -240,7 +240,7 @@ static inline void after_sync(void)
     gcu_result sym params                                    \
     {                                                        \
         gcu_##type##_fn real = GPUMEM_REAL(type, sym);       \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;  \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;  \
         gcu_result r = real args;                            \
         after_sync();                                        \
         return r;                                            \
@@ -267,7 +267,7 @@ static void after_teardown(enum gpumem_api api, int device, unsigned kinds)
 gcu_result cuCtxDestroy_v2(gcu_context ctx)
 {
     gcu_cuCtxDestroy_v2_fn real = GPUMEM_REAL(cuCtxDestroy_v2, cuCtxDestroy_v2);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(ctx);
     if (r == GCU_SUCCESS && !DISABLED()) after_teardown(GPUMEM_API_CU_CTX_DESTROY, -1, GPUMEM_SWEEP_CONTEXT_BOUND);
     return r;
@@ -278,7 +278,7 @@ gcu_result cuCtxDestroy_v2(gcu_context ctx)
     gcu_result sym(gcu_device dev)                                                                          \
     {                                                                                                       \
         gcu_cuDevicePrimaryCtxReset_fn real = GPUMEM_REAL(cuDevicePrimaryCtxReset, sym);                    \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                                 \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                                 \
         gcu_result r = real(dev);                                                                           \
         if (r == GCU_SUCCESS && !DISABLED()) after_teardown(GPUMEM_API_CU_DEVICE_PRIMARY_CTX_RESET, dev, GPUMEM_SWEEP_ALL); \
         return r;                                                                                           \
@@ -294,7 +294,7 @@ static atomic_uint primary_retains[GPUMEM_SHM_DEVICE_SLOTS];
 gcu_result cuDevicePrimaryCtxRetain(gcu_context *ctx, gcu_device dev)
 {
     gcu_cuDevicePrimaryCtxRetain_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRetain);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     gcu_result r = real(ctx, dev);
     if (r == GCU_SUCCESS && (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS)
         atomic_fetch_add_explicit(&primary_retains[dev], 1, memory_order_relaxed);
@@ -321,7 +321,7 @@ static void after_release(gcu_device dev, unsigned retains)
     gcu_result sym(gcu_device dev)                                                                \
     {                                                                                             \
         gcu_cuDevicePrimaryCtxRelease_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRelease, sym);      \
-        if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                       \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                       \
         unsigned retains = (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS ? atomic_load(&primary_retains[dev]) : 0; \
         gcu_result r = real(dev);                                                                 \
         if (r == GCU_SUCCESS && !DISABLED() && (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS)          \

@@ -52,7 +52,7 @@ static int adopt(const struct hook *h, void *p)
 
 void *gpumem__dlsym_hook(void *handle, const char *name)
 {
-    if (GM_UNLIKELY(!gpumem__real_dlsym)) gpumem__os_find_dlsym();
+    if (GPUMEM_UNLIKELY(!gpumem__real_dlsym)) gpumem__os_find_dlsym();
     /* Fast exit for everything that is not a CUDA lookup on a real handle:
      * RTLD_DEFAULT and RTLD_NEXT go to the real dlsym untouched. */
     if (handle == RTLD_DEFAULT || handle == RTLD_NEXT || !name || name[0] != 'c' || name[1] != 'u') return NULL;
@@ -120,13 +120,13 @@ static void *gpumem__substitute(const char *symbol, void *found, int version, gc
 gcu_result cuGetProcAddress_v2(const char *symbol, void **pfn, int version, gcu_uint64 flags, gcu_proc_status *status)
 {
     gcu_cuGetProcAddress_v2_fn real = GPUMEM_REAL(cuGetProcAddress_v2, cuGetProcAddress_v2);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     LOOKUP_WRAPPER_BODY(real(symbol, pfn, version, flags, status))
 }
 
 gcu_result cuGetProcAddress(const char *symbol, void **pfn, int version, gcu_uint64 flags)
 {
     gcu_cuGetProcAddress_fn real = GPUMEM_REAL(cuGetProcAddress, cuGetProcAddress);
-    if (GM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
+    if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
     LOOKUP_WRAPPER_BODY(real(symbol, pfn, version, flags))
 }

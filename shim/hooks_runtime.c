@@ -94,11 +94,11 @@ static gcu_rt_error left(struct outer outer, gcu_rt_error r)
     return r;
 }
 
-#define DISABLED() GM_UNLIKELY(gpumem__opt.disabled)
+#define DISABLED() GPUMEM_UNLIKELY(gpumem__opt.disabled)
 /* The real function, or cudaErrorInsufficientDriver from the caller. */
 #define REAL_OR_FAIL(sym)                                                          \
     gcu_##sym##_fn real = (gcu_##sym##_fn)gpumem__real(&gpumem__real_##sym, #sym); \
-    if (GM_UNLIKELY(!real)) return 35
+    if (GPUMEM_UNLIKELY(!real)) return 35
 
 #define ALLOC_WRAPPER(sym, api, kind, params, args, bytes)                                   \
     gcu_rt_error sym params                                                                  \

@@ -91,12 +91,12 @@ static int insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct 
     return rc;
 }
 
-int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old)
+int gpumem__ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old)
 {
     return insert(l, e, old, 1);
 }
 
-int gpumem_ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e)
+int gpumem__ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e)
 {
     return insert(l, e, NULL, 0);
 }
@@ -124,7 +124,7 @@ static void remove_at(struct gpumem_shard *s, size_t i)
     s->version++;
 }
 
-int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
+int gpumem__ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
 {
     if (key == 0) return 0;
     uint64_t h = mix(key);
@@ -138,7 +138,7 @@ int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_en
     return 1;
 }
 
-int gpumem_ledger_find_version(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out, uint32_t *version)
+int gpumem__ledger_find_version(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out, uint32_t *version)
 {
     if (key == 0) return 0;
     uint64_t h = mix(key);
@@ -152,7 +152,7 @@ int gpumem_ledger_find_version(struct gpumem_ledger *l, uint64_t key, struct gpu
     return found;
 }
 
-int gpumem_ledger_remove_unchanged(struct gpumem_ledger *l, uint64_t key, uint32_t version, struct gpumem_entry *out)
+int gpumem__ledger_remove_unchanged(struct gpumem_ledger *l, uint64_t key, uint32_t version, struct gpumem_entry *out)
 {
     if (key == 0) return 0;
     uint64_t h = mix(key);
@@ -168,16 +168,16 @@ int gpumem_ledger_remove_unchanged(struct gpumem_ledger *l, uint64_t key, uint32
     return same;
 }
 
-int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
+int gpumem__ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out)
 {
     struct gpumem_entry e;
     uint32_t version;
-    int found = gpumem_ledger_find_version(l, key, &e, &version);
+    int found = gpumem__ledger_find_version(l, key, &e, &version);
     if (found && out) *out = e;
     return found;
 }
 
-size_t gpumem_ledger_count(struct gpumem_ledger *l)
+size_t gpumem__ledger_count(struct gpumem_ledger *l)
 {
     size_t n = 0;
     for (int k = 0; k < GPUMEM_LEDGER_SHARDS; k++) {
@@ -188,7 +188,7 @@ size_t gpumem_ledger_count(struct gpumem_ledger *l)
     return n;
 }
 
-void gpumem_ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpumem_entry *, void *), void *ctx)
+void gpumem__ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpumem_entry *, void *), void *ctx)
 {
     for (int k = 0; k < GPUMEM_LEDGER_SHARDS; k++) {
         struct gpumem_shard *s = &l->shards[k];
@@ -199,7 +199,7 @@ void gpumem_ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpum
     }
 }
 
-void gpumem_ledger_clear(struct gpumem_ledger *l)
+void gpumem__ledger_clear(struct gpumem_ledger *l)
 {
     for (int k = 0; k < GPUMEM_LEDGER_SHARDS; k++) {
         struct gpumem_shard *s = &l->shards[k];
@@ -212,12 +212,12 @@ void gpumem_ledger_clear(struct gpumem_ledger *l)
     }
 }
 
-void gpumem_ledger_lock_all(struct gpumem_ledger *l)
+void gpumem__ledger_lock_all(struct gpumem_ledger *l)
 {
     for (int k = 0; k < GPUMEM_LEDGER_SHARDS; k++) lock(&l->shards[k]);
 }
 
-void gpumem_ledger_unlock_all(struct gpumem_ledger *l)
+void gpumem__ledger_unlock_all(struct gpumem_ledger *l)
 {
     for (int k = 0; k < GPUMEM_LEDGER_SHARDS; k++) unlock(&l->shards[k]);
 }

@@ -44,28 +44,28 @@ struct gpumem_ledger {
 
 /* 0 on success, -1 when memory ran out (the entry is then not kept). An
  * existing entry with the same key is replaced and copied to *old (return 1). */
-int gpumem_ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old);
+int gpumem__ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct gpumem_entry *old);
 /* Puts back an entry taken out by remove: 1 (and nothing changed) when the
  * key is present again, 0 when stored, -1 when memory ran out. */
-int gpumem_ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e);
+int gpumem__ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e);
 /* 1 and a copy in *out when key was present (now removed), else 0. */
-int gpumem_ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
+int gpumem__ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
 /* 1, a copy in *out and its shard's version when key is present. */
-int gpumem_ledger_find_version(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out, uint32_t *version);
+int gpumem__ledger_find_version(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out, uint32_t *version);
 /* Removes key only if its shard has not changed since find_version gave
  * version, so never a newer entry that reused the key meanwhile (even one
  * identical in every field): 1 and a copy in *out when removed. */
-int gpumem_ledger_remove_unchanged(struct gpumem_ledger *l, uint64_t key, uint32_t version, struct gpumem_entry *out);
+int gpumem__ledger_remove_unchanged(struct gpumem_ledger *l, uint64_t key, uint32_t version, struct gpumem_entry *out);
 /* 1 and a copy in *out when key is present. */
-int gpumem_ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
-size_t gpumem_ledger_count(struct gpumem_ledger *l);
+int gpumem__ledger_find(struct gpumem_ledger *l, uint64_t key, struct gpumem_entry *out);
+size_t gpumem__ledger_count(struct gpumem_ledger *l);
 /* Calls fn on a copy of every entry, one shard locked at a time. */
-void gpumem_ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpumem_entry *, void *), void *ctx);
+void gpumem__ledger_foreach(struct gpumem_ledger *l, void (*fn)(const struct gpumem_entry *, void *), void *ctx);
 /* Forget everything and free the memory. */
-void gpumem_ledger_clear(struct gpumem_ledger *l);
+void gpumem__ledger_clear(struct gpumem_ledger *l);
 /* fork(): take every shard lock before, release after (parent), and in the
  * child release them without touching the tables. */
-void gpumem_ledger_lock_all(struct gpumem_ledger *l);
-void gpumem_ledger_unlock_all(struct gpumem_ledger *l);
+void gpumem__ledger_lock_all(struct gpumem_ledger *l);
+void gpumem__ledger_unlock_all(struct gpumem_ledger *l);
 
 #endif /* GPUMEM_LEDGER_H */

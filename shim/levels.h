@@ -21,17 +21,17 @@ struct gpumem_limits {
     uint64_t crit_down; /* reserved <  this: CRITICAL -> WARNING */
 };
 
-static inline struct gpumem_limits gpumem_limits_make(uint64_t total, unsigned warn, unsigned alarm, unsigned hyst)
+static inline struct gpumem_limits gpumem__limits_make(uint64_t total, unsigned warn, unsigned alarm, unsigned hyst)
 {
     struct gpumem_limits l;
-    l.warn_up = gm_percent_of(total, warn, NULL);
-    l.crit_up = gm_percent_of(total, alarm, NULL);
-    l.warn_down = gm_percent_of(total, warn > hyst ? warn - hyst : 0, NULL);
-    l.crit_down = gm_percent_of(total, alarm > hyst ? alarm - hyst : 0, NULL);
+    l.warn_up = gpumem__percent_of(total, warn, NULL);
+    l.crit_up = gpumem__percent_of(total, alarm, NULL);
+    l.warn_down = gpumem__percent_of(total, warn > hyst ? warn - hyst : 0, NULL);
+    l.crit_down = gpumem__percent_of(total, alarm > hyst ? alarm - hyst : 0, NULL);
     return l;
 }
 
-static inline gpumem_level_t gpumem_level_next(const struct gpumem_limits *l, gpumem_level_t cur, uint64_t reserved)
+static inline gpumem_level_t gpumem__level_next(const struct gpumem_limits *l, gpumem_level_t cur, uint64_t reserved)
 {
     gpumem_level_t raw = reserved > l->crit_up    ? GPUMEM_LEVEL_CRITICAL
                        : reserved >= l->warn_up   ? GPUMEM_LEVEL_WARNING

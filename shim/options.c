@@ -163,7 +163,7 @@ static int parse_mode(const char *v, void *field, size_t size, char *why, size_t
 static int parse_prefix(const char *v, void *field, size_t size, char *why, size_t why_size)
 {
     size_t len = strlen(v);
-    if (!gm_prefix_valid(v) || len >= size) return 0;
+    if (!gpumem__prefix_valid(v) || len >= size) return 0;
     memcpy(field, v, len + 1);
     return 1;
 }

@@ -54,7 +54,7 @@ uint64_t gpumem__os_start_ticks(void)
 {
     char buf[1024];
     ssize_t n = read_small("/proc/self/stat", buf, sizeof buf);
-    return n > 0 ? gm_proc_stat_start(buf, (size_t)n) : 0;
+    return n > 0 ? gpumem__proc_stat_start(buf, (size_t)n) : 0;
 }
 
 void gpumem__os_command(char *out, size_t size)

@@ -76,15 +76,15 @@ static int render(const struct gpumem_shm_segment *s, FILE *f)
 {
     size_t n = sizeof *s;
     uint64_t *a = malloc(n), *b = malloc(n);
-    struct gm_process *p = malloc(sizeof *p);
-    struct gm_oom *o = malloc(sizeof *o);
+    struct gpumem_process *p = malloc(sizeof *p);
+    struct gpumem_oom *o = malloc(sizeof *o);
     int rc = -1;
     char why[192];
     if (a && b && p && o) {
-        gm_segment_copy_words(a, s, n);
-        gm_segment_copy_words(b, s, n);
-        if (gm_segment_parse(a, b, n, p, o, why, sizeof why) == 0 && p->oom) {
-            gm_report_json(f, p, o);
+        gpumem__segment_copy_words(a, s, n);
+        gpumem__segment_copy_words(b, s, n);
+        if (gpumem__segment_parse(a, b, n, p, o, why, sizeof why) == 0 && p->oom) {
+            gpumem__report_json(f, p, o);
             rc = 0;
         }
     }
@@ -196,12 +196,12 @@ void gpumem__postmortem(enum gpumem_api api, uint64_t bytes, int device, gcu_res
     char path[640];
     report(api, bytes, device, result, free_bytes, total_bytes, path, sizeof path);
     char want[32], held[32], total[32], free_text[48] = "";
-    gm_format_size(want, sizeof want, bytes);
-    gm_format_gb(held, sizeof held, __atomic_load_n(&d->reserved_bytes, __ATOMIC_RELAXED));
-    gm_format_gb(total, sizeof total, __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED));
+    gpumem__format_size(want, sizeof want, bytes);
+    gpumem__format_gb(held, sizeof held, __atomic_load_n(&d->reserved_bytes, __ATOMIC_RELAXED));
+    gpumem__format_gb(total, sizeof total, __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED));
     if (have_info) {
         char f[32];
-        gm_format_gb(f, sizeof f, free_bytes);
+        gpumem__format_gb(f, sizeof f, free_bytes);
         snprintf(free_text, sizeof free_text, ", driver free %s", f);
     }
     gpumem__log("OOM cuda:%d Tried to allocate %s; reserved %s / %s%s; report %s", device, want, held, total, free_text,

@@ -40,7 +40,7 @@ static int owner_pid;
 static void fill_header(struct gpumem_shm_segment *s)
 {
     struct gpumem_shm_header *h = &s->header;
-    struct gm_header_values v = {
+    struct gpumem_header_values v = {
         .pid = gpumem__os_pid(),
         .start_time_ticks = gpumem__os_start_ticks(),
         .created_unix_ns = gpumem__os_now_ns(),
@@ -48,7 +48,7 @@ static void fill_header(struct gpumem_shm_segment *s)
         .alarm_percent = gpumem__opt.alarm_percent,
         .hysteresis_percent = gpumem__opt.hysteresis_percent,
     };
-    gm_segment_header_fill(h, &v);
+    gpumem__segment_header_fill(h, &v);
     gpumem__os_hostname(h->hostname, sizeof h->hostname);
     gpumem__os_command(h->command, sizeof h->command);
     __atomic_store_n(&h->state, GPUMEM_SHM_STATE_RUNNING, __ATOMIC_RELAXED);
@@ -143,7 +143,7 @@ static void copy_text(char *field, size_t size, const char *text)
 void gpumem__seg_device_info(const struct gpumem_shm_device *cd, uint64_t total, const char *uuid, const char *pci_bus_id,
                              const char *name)
 {
-    struct gpumem_shm_device *d = GM_W(cd);
+    struct gpumem_shm_device *d = GPUMEM_W(cd);
     copy_text(d->uuid, sizeof d->uuid, uuid);
     copy_text(d->pci_bus_id, sizeof d->pci_bus_id, pci_bus_id);
     copy_text(d->name, sizeof d->name, name);
@@ -153,11 +153,11 @@ void gpumem__seg_device_info(const struct gpumem_shm_device *cd, uint64_t total,
 void gpumem__seg_transition(int device, const struct gpumem_shm_device *cd, uint32_t level, uint32_t previous,
                             uint64_t reserved, uint64_t now)
 {
-    struct gpumem_shm_device *d = GM_W(cd);
-    GM_ADD(&d->alarm_count, 1);
+    struct gpumem_shm_device *d = GPUMEM_W(cd);
+    GPUMEM_ADD(&d->alarm_count, 1);
     __atomic_store_n(&d->last_transition_unix_ns, now, __ATOMIC_RELAXED);
     struct gpumem_shm_segment *s = gpumem__seg_mut();
-    uint64_t i = GM_ADD(&s->header.transitions_head, 1);
+    uint64_t i = GPUMEM_ADD(&s->header.transitions_head, 1);
     struct gpumem_shm_transition *t = &s->transitions[i & (GPUMEM_SHM_TRANSITION_SLOTS - 1)];
     /* seq 0 while the entry changes; release stores keep that order. */
     __atomic_store_n(&t->seq, 0, __ATOMIC_RELAXED);

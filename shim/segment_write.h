@@ -28,7 +28,7 @@ const struct gpumem_shm_segment *gpumem__segment_create(void);
 static inline struct gpumem_shm_segment *gpumem__seg_mut(void)
 {
     const struct gpumem_shm_segment *s = atomic_load_explicit(&gpumem__seg, memory_order_acquire);
-    if (GM_UNLIKELY(s == NULL)) s = gpumem__segment_create();
+    if (GPUMEM_UNLIKELY(s == NULL)) s = gpumem__segment_create();
     return (struct gpumem_shm_segment *)(uintptr_t)s;
 }
 /* The segment, created at the first call: shared memory when publication
@@ -38,7 +38,7 @@ static inline struct gpumem_shm_segment *gpumem__seg_mut(void)
 static inline const struct gpumem_shm_segment *gpumem__segment(void) { return gpumem__seg_mut(); }
 /* A device slot as the functions below take it: the caller's read-only
  * view, made writable here only. */
-#define GM_W(d) ((struct gpumem_shm_device *)(uintptr_t)(d))
+#define GPUMEM_W(d) ((struct gpumem_shm_device *)(uintptr_t)(d))
 /* Normal exit: remove the segment (or mark it exited with GPUMEM_KEEP=1). */
 void gpumem__segment_exit(void);
 /* fork(): the creation lock is held across it; the child forgets the
@@ -47,21 +47,21 @@ void gpumem__segment_before_fork(void);
 void gpumem__segment_after_fork_parent(void);
 void gpumem__segment_after_fork_child(void);
 
-#define GM_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define GM_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define GPUMEM_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define GPUMEM_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
 /* ---- header counters ---- */
 
-static inline void gpumem__seg_untracked(void) { GM_ADD(&gpumem__seg_mut()->header.untracked_count, 1); }
-static inline void gpumem__seg_oom(void) { GM_ADD(&gpumem__seg_mut()->header.oom_count, 1); }
+static inline void gpumem__seg_untracked(void) { GPUMEM_ADD(&gpumem__seg_mut()->header.untracked_count, 1); }
+static inline void gpumem__seg_oom(void) { GPUMEM_ADD(&gpumem__seg_mut()->header.oom_count, 1); }
 
 /* ---- a device's slot ---- */
 
 static inline void gpumem__seg_device_active(const struct gpumem_shm_device *d, int ordinal)
 {
-    if (GM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_ACTIVE) return;
-    __atomic_store_n(&GM_W(d)->ordinal, ordinal, __ATOMIC_RELAXED);
-    __atomic_fetch_or(&GM_W(d)->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
+    if (GPUMEM_LOAD(&d->flags) & GPUMEM_SHM_DEVICE_ACTIVE) return;
+    __atomic_store_n(&GPUMEM_W(d)->ordinal, ordinal, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&GPUMEM_W(d)->flags, GPUMEM_SHM_DEVICE_ACTIVE, __ATOMIC_RELEASE);
 }
 /* Total, UUID, PCI bus id and name, then (once the level bounds are set,
  * health.h) the INFO flag that publishes them: a thread that finds INFO, or
@@ -70,7 +70,7 @@ void gpumem__seg_device_info(const struct gpumem_shm_device *d, uint64_t total, 
                              const char *name);
 static inline void gpumem__seg_device_ready(const struct gpumem_shm_device *d)
 {
-    __atomic_fetch_or(&GM_W(d)->flags, GPUMEM_SHM_DEVICE_INFO, __ATOMIC_RELEASE);
+    __atomic_fetch_or(&GPUMEM_W(d)->flags, GPUMEM_SHM_DEVICE_INFO, __ATOMIC_RELEASE);
 }
 
 /* reserved += bytes, keeping the peak; returns the new reserved. Reserved
@@ -80,9 +80,9 @@ static inline void gpumem__seg_device_ready(const struct gpumem_shm_device *d)
  * the other's change (health.c). */
 static inline uint64_t gpumem__seg_charge(const struct gpumem_shm_device *d, uint64_t bytes)
 {
-    struct gpumem_shm_device *w = GM_W(d);
+    struct gpumem_shm_device *w = GPUMEM_W(d);
     uint64_t now = __atomic_add_fetch(&w->reserved_bytes, bytes, __ATOMIC_SEQ_CST);
-    uint64_t peak = GM_LOAD(&w->peak_bytes);
+    uint64_t peak = GPUMEM_LOAD(&w->peak_bytes);
     while (now > peak) {
         if (__atomic_compare_exchange_n(&w->peak_bytes, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
             __atomic_store_n(&w->peak_unix_ns, gpumem__os_now_ns(), __ATOMIC_RELAXED);
@@ -95,7 +95,7 @@ static inline uint64_t gpumem__seg_charge(const struct gpumem_shm_device *d, uin
 /* *field -= bytes, never below zero; returns the new value. */
 static inline uint64_t gpumem__seg_subtract(uint64_t *field, uint64_t bytes)
 {
-    uint64_t cur = GM_LOAD(field), next;
+    uint64_t cur = GPUMEM_LOAD(field), next;
     do {
         next = cur > bytes ? cur - bytes : 0;
     } while (!__atomic_compare_exchange_n(field, &cur, next, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
@@ -104,23 +104,23 @@ static inline uint64_t gpumem__seg_subtract(uint64_t *field, uint64_t bytes)
 
 static inline uint64_t gpumem__seg_uncharge(const struct gpumem_shm_device *d, uint64_t bytes)
 {
-    return gpumem__seg_subtract(&GM_W(d)->reserved_bytes, bytes);
+    return gpumem__seg_subtract(&GPUMEM_W(d)->reserved_bytes, bytes);
 }
-static inline void gpumem__seg_managed_add(const struct gpumem_shm_device *d, uint64_t b) { GM_ADD(&GM_W(d)->managed_bytes, b); }
+static inline void gpumem__seg_managed_add(const struct gpumem_shm_device *d, uint64_t b) { GPUMEM_ADD(&GPUMEM_W(d)->managed_bytes, b); }
 static inline void gpumem__seg_managed_sub(const struct gpumem_shm_device *d, uint64_t b)
 {
-    gpumem__seg_subtract(&GM_W(d)->managed_bytes, b);
+    gpumem__seg_subtract(&GPUMEM_W(d)->managed_bytes, b);
 }
-static inline void gpumem__seg_count_alloc(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->alloc_count, 1); }
-static inline void gpumem__seg_count_free(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->free_count, 1); }
-static inline void gpumem__seg_count_failed(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->failed_count, 1); }
-static inline void gpumem__seg_count_unknown_free(const struct gpumem_shm_device *d) { GM_ADD(&GM_W(d)->unknown_free_count, 1); }
+static inline void gpumem__seg_count_alloc(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->alloc_count, 1); }
+static inline void gpumem__seg_count_free(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->free_count, 1); }
+static inline void gpumem__seg_count_failed(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->failed_count, 1); }
+static inline void gpumem__seg_count_unknown_free(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->unknown_free_count, 1); }
 
 /* The level moves from cur to next only if it is still cur: each change
  * is claimed by exactly one thread. */
 static inline int gpumem__seg_level_claim(const struct gpumem_shm_device *d, uint32_t cur, uint32_t next)
 {
-    return __atomic_compare_exchange_n(&GM_W(d)->level, &cur, next, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(&GPUMEM_W(d)->level, &cur, next, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 /* A claimed change: counted, stamped, and appended to the transitions ring. */
 void gpumem__seg_transition(int device, const struct gpumem_shm_device *d, uint32_t level, uint32_t previous,
@@ -146,10 +146,10 @@ extern __thread struct gpumem_event_batch gpumem__event_batch __attribute__((tls
 static inline uint64_t gpumem__seg_event_index(struct gpumem_shm_segment *s, int newest)
 {
     struct gpumem_event_batch *b = &gpumem__event_batch;
-    if (GM_UNLIKELY(newest)) return GM_ADD(&s->header.events_head, 1);
-    if (GM_LIKELY(b->next != b->end && b->seg == s && GM_LOAD(&s->header.events_head) - b->next <= GPUMEM_EVENT_STALE))
+    if (GPUMEM_UNLIKELY(newest)) return GPUMEM_ADD(&s->header.events_head, 1);
+    if (GPUMEM_LIKELY(b->next != b->end && b->seg == s && GPUMEM_LOAD(&s->header.events_head) - b->next <= GPUMEM_EVENT_STALE))
         return b->next++;
-    b->next = GM_ADD(&s->header.events_head, GPUMEM_EVENT_BATCH);
+    b->next = GPUMEM_ADD(&s->header.events_head, GPUMEM_EVENT_BATCH);
     b->end = b->next + GPUMEM_EVENT_BATCH;
     b->seg = s;
     return b->next++;

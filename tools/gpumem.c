@@ -87,7 +87,7 @@ static int parse_args(int argc, char **argv, struct args *a)
             return usage(msg);
         }
     }
-    if (!gm_prefix_valid(a->prefix)) return usage("--prefix takes 1 to 32 letters, digits, '_' or '-'");
+    if (!gpumem__prefix_valid(a->prefix)) return usage("--prefix takes 1 to 32 letters, digits, '_' or '-'");
     return EXIT_OK;
 }
 
@@ -103,7 +103,7 @@ static int open_dir(const struct args *a, int *rc)
     return fd;
 }
 
-static void add_skip(struct gm_view *v, const struct args *a, const char *name, const char *why)
+static void add_skip(struct gpumem_view *v, const struct args *a, const char *name, const char *why)
 {
     snprintf(v->skips[v->nskips].path, sizeof v->skips[v->nskips].path, "%s/%s", a->dir, name);
     snprintf(v->skips[v->nskips].why, sizeof v->skips[v->nskips].why, "%s", why);
@@ -113,13 +113,13 @@ static void add_skip(struct gm_view *v, const struct args *a, const char *name, 
 /* Load every segment of the prefix (or of the PIDs asked for). Exit status
  * 1 only for a segment that is damaged or cannot be trusted: other users'
  * unreadable segments and unfinished ones of ended processes are counted. */
-static int load_view(const struct args *a, struct gm_view *v)
+static int load_view(const struct args *a, struct gpumem_view *v)
 {
     memset(v, 0, sizeof *v);
     int rc = EXIT_OK;
     int dirfd = open_dir(a, &rc);
     char **names = NULL;
-    size_t n = dirfd >= 0 ? gm_snapshot_list(dirfd, a->prefix, &names) : 0;
+    size_t n = dirfd >= 0 ? gpumem__snapshot_list(dirfd, a->prefix, &names) : 0;
     v->procs = calloc(n ? n : 1, sizeof *v->procs);
     v->skips = calloc(n ? n : 1, sizeof *v->skips);
     if (!v->procs || !v->skips) {
@@ -128,34 +128,34 @@ static int load_view(const struct args *a, struct gm_view *v)
     }
     int found[256] = { 0 }, unreadable[256] = { 0 };
     for (size_t i = 0; i < n; i++) {
-        int pid = gm_snapshot_pid_of(names[i], a->prefix);
+        int pid = gpumem__snapshot_pid_of(names[i], a->prefix);
         int wanted = a->npids == 0;
         for (int k = 0; k < a->npids; k++) wanted |= a->pids[k] == pid;
         if (wanted) {
             char why[192];
-            struct gm_process *p = &v->procs[v->nprocs];
-            enum gm_snapshot r = gm_snapshot_load_at(dirfd, names[i], p, NULL, NULL, NULL, why, sizeof why);
+            struct gpumem_process *p = &v->procs[v->nprocs];
+            enum gpumem_snapshot r = gpumem__snapshot_load_at(dirfd, names[i], p, NULL, NULL, NULL, why, sizeof why);
             for (int k = 0; k < a->npids; k++)
                 if (a->pids[k] == pid) {
-                    found[k] |= r == GM_SNAPSHOT_OK || r == GM_SNAPSHOT_BAD;
-                    unreadable[k] |= r == GM_SNAPSHOT_UNREADABLE;
+                    found[k] |= r == GPUMEM_SNAPSHOT_OK || r == GPUMEM_SNAPSHOT_BAD;
+                    unreadable[k] |= r == GPUMEM_SNAPSHOT_UNREADABLE;
                 }
             switch (r) {
-            case GM_SNAPSHOT_OK:
+            case GPUMEM_SNAPSHOT_OK:
                 snprintf(p->path, sizeof p->path, "%s/%s", a->dir, names[i]);
                 v->nprocs++;
                 break;
-            case GM_SNAPSHOT_BAD:
+            case GPUMEM_SNAPSHOT_BAD:
                 add_skip(v, a, names[i], why);
                 break;
-            case GM_SNAPSHOT_UNREADABLE:
+            case GPUMEM_SNAPSHOT_UNREADABLE:
                 v->unreadable++;
                 break;
-            case GM_SNAPSHOT_UNFINISHED:
+            case GPUMEM_SNAPSHOT_UNFINISHED:
                 v->unfinished++;
                 break;
-            case GM_SNAPSHOT_GONE:     /* its process just exited */
-            case GM_SNAPSHOT_STARTING: /* its live process is creating it */
+            case GPUMEM_SNAPSHOT_GONE:     /* its process just exited */
+            case GPUMEM_SNAPSHOT_STARTING: /* its live process is creating it */
                 break;
             }
         }
@@ -177,7 +177,7 @@ static int load_view(const struct args *a, struct gm_view *v)
 }
 
 /* What was passed over without a line each: said once, on stderr. */
-static void print_counts(const struct gm_view *v)
+static void print_counts(const struct gpumem_view *v)
 {
     if (v->unreadable)
         fprintf(stderr, "gpumem: %zu segment%s of other users not readable\n", v->unreadable,
@@ -187,7 +187,7 @@ static void print_counts(const struct gm_view *v)
                 v->unfinished, v->unfinished == 1 ? "" : "s");
 }
 
-static void free_view(struct gm_view *v)
+static void free_view(struct gpumem_view *v)
 {
     free(v->procs);
     free(v->skips);
@@ -196,15 +196,15 @@ static void free_view(struct gm_view *v)
 /* Remove the segments of processes that have ended, never a live one:
  * each file is read through a descriptor kept open, its writer checked as
  * it is now, and it is removed only as that same file (see
- * gm_snapshot_remove_at), from the directory that was read. A user other
+ * gpumem__snapshot_remove_at), from the directory that was read. A user other
  * than root removes only files of its own. */
 static int cmd_gc(const struct args *a)
 {
     int rc = EXIT_OK;
     int dirfd = open_dir(a, &rc);
     char **names = NULL;
-    size_t n = dirfd >= 0 ? gm_snapshot_list(dirfd, a->prefix, &names) : 0;
-    struct gm_process *p = malloc(sizeof *p);
+    size_t n = dirfd >= 0 ? gpumem__snapshot_list(dirfd, a->prefix, &names) : 0;
+    struct gpumem_process *p = malloc(sizeof *p);
     if (!p) {
         fprintf(stderr, "gpumem: out of memory\n");
         return EXIT_SKIPPED;
@@ -213,23 +213,23 @@ static int cmd_gc(const struct args *a)
     size_t removed = 0, unreadable = 0, others = 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = names[i];
-        int pid = gm_snapshot_pid_of(name, a->prefix), wanted = a->npids == 0;
+        int pid = gpumem__snapshot_pid_of(name, a->prefix), wanted = a->npids == 0;
         for (int k = 0; k < a->npids; k++) wanted |= a->pids[k] == pid;
         char why[256];
         struct stat st;
         int fd = -1;
         uint64_t start = 0;
         const char *what = NULL;
-        enum gm_snapshot r = wanted ? gm_snapshot_load_at(dirfd, name, p, NULL, &st, &fd, why, sizeof why) : GM_SNAPSHOT_GONE;
-        if (r == GM_SNAPSHOT_OK && p->liveness != GM_ALIVE) {
+        enum gpumem_snapshot r = wanted ? gpumem__snapshot_load_at(dirfd, name, p, NULL, &st, &fd, why, sizeof why) : GPUMEM_SNAPSHOT_GONE;
+        if (r == GPUMEM_SNAPSHOT_OK && p->liveness != GPUMEM_ALIVE) {
             start = p->start_time_ticks;
-            what = gm_liveness_name(p->liveness);
-        } else if (r == GM_SNAPSHOT_UNFINISHED) {
+            what = gpumem__liveness_name(p->liveness);
+        } else if (r == GPUMEM_SNAPSHOT_UNFINISHED) {
             what = "dead, never stamped";
-        } else if (r == GM_SNAPSHOT_BAD) {
+        } else if (r == GPUMEM_SNAPSHOT_BAD) {
             fprintf(stderr, "gpumem: skipped %s/%s: %s\n", a->dir, name, why);
             rc = EXIT_SKIPPED;
-        } else if (r == GM_SNAPSHOT_UNREADABLE) {
+        } else if (r == GPUMEM_SNAPSHOT_UNREADABLE) {
             unreadable++;
         }
         if (what && me != 0 && st.st_uid != me) {
@@ -237,20 +237,20 @@ static int cmd_gc(const struct args *a)
             what = NULL;
         }
         if (what) {
-            switch (gm_snapshot_remove_at(dirfd, name, &st, pid, start, why, sizeof why)) {
-            case GM_REMOVED:
+            switch (gpumem__snapshot_remove_at(dirfd, name, &st, pid, start, why, sizeof why)) {
+            case GPUMEM_REMOVED:
                 printf("removed %s/%s (pid %d %s)\n", a->dir, name, pid, what);
                 removed++;
                 break;
-            case GM_REMOVE_FAILED:
+            case GPUMEM_REMOVE_FAILED:
                 fprintf(stderr, "gpumem: cannot remove %s/%s: %s\n", a->dir, name, why);
                 rc = EXIT_SKIPPED;
                 break;
-            case GM_REMOVE_REPLACED:
+            case GPUMEM_REMOVE_REPLACED:
                 printf("kept %s/%s: a new process with pid %d replaced it while gc worked\n", a->dir, name, pid);
                 break;
-            case GM_REMOVE_KEPT: /* its process runs after all */
-            case GM_REMOVE_GONE:
+            case GPUMEM_REMOVE_KEPT: /* its process runs after all */
+            case GPUMEM_REMOVE_GONE:
                 break;
             }
         }
@@ -269,10 +269,10 @@ static int cmd_gc(const struct args *a)
     return rc;
 }
 
-static void print_frame(const struct gm_view *v)
+static void print_frame(const struct gpumem_view *v)
 {
-    struct gm_line lines[512];
-    size_t n = gm_top_frame(v, lines, 512);
+    struct gpumem_line lines[512];
+    size_t n = gpumem__top_frame(v, lines, 512);
     for (size_t i = 0; i < n; i++) puts(lines[i].text);
 }
 
@@ -282,7 +282,7 @@ static void on_winch(int sig) { (void)sig; resized = 1; }
 static int cmd_top(const struct args *a)
 {
     if (a->once || !isatty(STDOUT_FILENO)) {
-        struct gm_view v;
+        struct gpumem_view v;
         int rc = load_view(a, &v);
         print_frame(&v);
         print_counts(&v);
@@ -305,10 +305,10 @@ static int cmd_top(const struct args *a)
     }
     timeout((int)(a->interval * 1000));
     for (;;) {
-        struct gm_view v;
+        struct gpumem_view v;
         load_view(a, &v);
-        struct gm_line lines[512];
-        size_t n = gm_top_frame(&v, lines, 512);
+        struct gpumem_line lines[512];
+        size_t n = gpumem__top_frame(&v, lines, 512);
         free_view(&v);
         if (resized) {
             endwin();
@@ -382,35 +382,35 @@ static int cmd_report(const struct args *a)
     if (a->npids != 1) return usage("report takes one FILE or one PID");
     char name[64], why[192];
     snprintf(name, sizeof name, "%s.%d", a->prefix, a->pids[0]);
-    struct gm_process *p = calloc(1, sizeof *p);
-    struct gm_oom *o = calloc(1, sizeof *o);
+    struct gpumem_process *p = calloc(1, sizeof *p);
+    struct gpumem_oom *o = calloc(1, sizeof *o);
     int rc = EXIT_OK, dirfd = open_dir(a, &rc);
-    enum gm_snapshot r = !p || !o ? GM_SNAPSHOT_BAD
-                         : dirfd < 0 ? GM_SNAPSHOT_GONE
-                                     : gm_snapshot_load_at(dirfd, name, p, o, NULL, NULL, why, sizeof why);
+    enum gpumem_snapshot r = !p || !o ? GPUMEM_SNAPSHOT_BAD
+                         : dirfd < 0 ? GPUMEM_SNAPSHOT_GONE
+                                     : gpumem__snapshot_load_at(dirfd, name, p, o, NULL, NULL, why, sizeof why);
     if (dirfd >= 0) close(dirfd);
     if (!p || !o) {
         fprintf(stderr, "gpumem: out of memory\n");
         rc = EXIT_SKIPPED;
-    } else if (r == GM_SNAPSHOT_GONE) {
+    } else if (r == GPUMEM_SNAPSHOT_GONE) {
         fprintf(stderr, "gpumem: no segment for pid %d at %s/%s\n", a->pids[0], a->dir, name);
         rc = EXIT_NOT_FOUND;
-    } else if (r == GM_SNAPSHOT_STARTING || r == GM_SNAPSHOT_UNFINISHED) {
+    } else if (r == GPUMEM_SNAPSHOT_STARTING || r == GPUMEM_SNAPSHOT_UNFINISHED) {
         fprintf(stderr, "gpumem: pid %d's segment was never stamped (%s)\n", a->pids[0],
-                r == GM_SNAPSHOT_STARTING ? "being created" : "its process was killed while creating it");
+                r == GPUMEM_SNAPSHOT_STARTING ? "being created" : "its process was killed while creating it");
         rc = EXIT_NOT_FOUND;
-    } else if (r == GM_SNAPSHOT_UNREADABLE) {
+    } else if (r == GPUMEM_SNAPSHOT_UNREADABLE) {
         fprintf(stderr, "gpumem: pid %d's segment at %s/%s belongs to another user and is not readable\n", a->pids[0],
                 a->dir, name);
         rc = EXIT_NOT_FOUND;
-    } else if (r != GM_SNAPSHOT_OK) {
+    } else if (r != GPUMEM_SNAPSHOT_OK) {
         fprintf(stderr, "gpumem: %s/%s: %s\n", a->dir, name, why);
         rc = EXIT_SKIPPED;
     } else if (!p->oom) {
         fprintf(stderr, "gpumem: pid %d has had no out-of-memory failure\n", a->pids[0]);
         rc = EXIT_NOT_FOUND;
-    } else if (a->json) gm_report_json(stdout, p, o);
-    else gm_report_text(stdout, p, o);
+    } else if (a->json) gpumem__report_json(stdout, p, o);
+    else gpumem__report_text(stdout, p, o);
     free(p);
     free(o);
     return rc;
@@ -425,11 +425,11 @@ int main(int argc, char **argv)
     if (strcmp(a.command, "top") == 0) return cmd_top(&a);
     if (strcmp(a.command, "report") == 0) return cmd_report(&a);
     if (strcmp(a.command, "ls") != 0 && strcmp(a.command, "show") != 0) return usage("unknown command");
-    struct gm_view v;
+    struct gpumem_view v;
     rc = load_view(&a, &v);
-    if (strcmp(a.command, "ls") == 0) gm_emit_ls(stdout, &v);
-    else if (a.json) gm_emit_json(stdout, &v);
-    else gm_emit_show(stdout, &v);
+    if (strcmp(a.command, "ls") == 0) gpumem__emit_ls(stdout, &v);
+    else if (a.json) gpumem__emit_json(stdout, &v);
+    else gpumem__emit_show(stdout, &v);
     for (size_t i = 0; i < v.nskips; i++)
         fprintf(stderr, "gpumem: skipped %s: %s\n", v.skips[i].path, v.skips[i].why);
     print_counts(&v);

@@ -5,9 +5,9 @@
 
 #include <string.h>
 
-const char *gm_liveness_name(enum gm_liveness l)
+const char *gpumem__liveness_name(enum gpumem_liveness l)
 {
-    return l == GM_ALIVE ? "running" : l == GM_EXITED ? "exited" : "dead";
+    return l == GPUMEM_ALIVE ? "running" : l == GPUMEM_EXITED ? "exited" : "dead";
 }
 
 /* reserved / total * 100 > bound (or >= with or_equal), exactly, in integers.
@@ -16,7 +16,7 @@ static int percent_above(uint64_t reserved, uint64_t total, unsigned bound, int 
 {
     if (total == 0) return 0; /* no total known: healthy, 0 % */
     int exact;
-    uint64_t floor = gm_percent_of(total, bound, &exact);
+    uint64_t floor = gpumem__percent_of(total, bound, &exact);
     return reserved > floor || (or_equal && reserved == floor && exact);
 }
 
@@ -27,14 +27,14 @@ static unsigned level_of(uint64_t reserved, uint64_t total, unsigned warn, unsig
                                                      : GPUMEM_LEVEL_HEALTHY;
 }
 
-size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
+size_t gpumem__gpus(const struct gpumem_view *v, struct gpumem_gpu *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < v->nprocs; i++) {
-        const struct gm_process *p = &v->procs[i];
-        if (p->liveness != GM_ALIVE) continue;
+        const struct gpumem_process *p = &v->procs[i];
+        if (p->liveness != GPUMEM_ALIVE) continue;
         for (int k = 0; k < p->ndevices; k++) {
-            const struct gm_device *d = &p->devices[k];
+            const struct gpumem_device *d = &p->devices[k];
             if (!d->has_info || d->uuid[0] == '\0') continue;
             size_t g = 0;
             while (g < n && strcmp(out[g].uuid, d->uuid) != 0) g++;
@@ -48,7 +48,7 @@ size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
             }
             out[g].reserved_bytes += d->reserved_bytes > UINT64_MAX - out[g].reserved_bytes
                                          ? UINT64_MAX - out[g].reserved_bytes : d->reserved_bytes;
-            if (out[g].npids < GM_MAX_GPU_PIDS) out[g].pids[out[g].npids++] = p->pid;
+            if (out[g].npids < GPUMEM_MAX_GPU_PIDS) out[g].pids[out[g].npids++] = p->pid;
         }
     }
     for (size_t g = 0; g < n; g++) {
@@ -64,203 +64,203 @@ size_t gm_gpus(const struct gm_view *v, struct gm_gpu *out, size_t max)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-void gm_emit_json(FILE *f, const struct gm_view *v)
+void gpumem__emit_json(FILE *f, const struct gpumem_view *v)
 {
-    struct gm_emitter e;
-    gm_emitter_init_file(&e, GM_EMIT_JSON, f);
-    gm_emitter_object_begin(&e, NULL);
-    gm_emitter_int(&e, "schema", GM_JSON_SCHEMA);
-    gm_emitter_newline(&e, 1);
-    gm_emitter_array_begin(&e, "processes");
+    struct gpumem_emitter e;
+    gpumem__emitter_init_file(&e, GPUMEM_EMIT_JSON, f);
+    gpumem__emitter_object_begin(&e, NULL);
+    gpumem__emitter_int(&e, "schema", GPUMEM_JSON_SCHEMA);
+    gpumem__emitter_newline(&e, 1);
+    gpumem__emitter_array_begin(&e, "processes");
     for (size_t i = 0; i < v->nprocs; i++) {
-        const struct gm_process *p = &v->procs[i];
+        const struct gpumem_process *p = &v->procs[i];
         int alarms = 0;
         for (int k = 0; k < p->ndevices; k++) alarms += p->devices[k].level == GPUMEM_LEVEL_CRITICAL;
-        gm_emitter_newline(&e, 2);
-        gm_emitter_object_begin(&e, NULL);
-        gm_emitter_int(&e, "pid", p->pid);
-        gm_emitter_bool(&e, "alive", p->liveness == GM_ALIVE);
-        gm_emitter_string(&e, "state", gm_liveness_name(p->liveness));
-        gm_emitter_uint(&e, "start_time_ticks", p->start_time_ticks);
-        gm_emitter_string(&e, "command", p->command);
-        gm_emitter_string(&e, "host", p->hostname);
-        if (p->owner_uid >= 0) gm_emitter_int(&e, "owner_uid", p->owner_uid);
-        gm_emitter_uint(&e, "oom_count", p->oom_count);
-        gm_emitter_bool(&e, "has_memory_alarm", alarms);
-        gm_emitter_array_begin(&e, "memory_alarm_devices");
+        gpumem__emitter_newline(&e, 2);
+        gpumem__emitter_object_begin(&e, NULL);
+        gpumem__emitter_int(&e, "pid", p->pid);
+        gpumem__emitter_bool(&e, "alive", p->liveness == GPUMEM_ALIVE);
+        gpumem__emitter_string(&e, "state", gpumem__liveness_name(p->liveness));
+        gpumem__emitter_uint(&e, "start_time_ticks", p->start_time_ticks);
+        gpumem__emitter_string(&e, "command", p->command);
+        gpumem__emitter_string(&e, "host", p->hostname);
+        if (p->owner_uid >= 0) gpumem__emitter_int(&e, "owner_uid", p->owner_uid);
+        gpumem__emitter_uint(&e, "oom_count", p->oom_count);
+        gpumem__emitter_bool(&e, "has_memory_alarm", alarms);
+        gpumem__emitter_array_begin(&e, "memory_alarm_devices");
         for (int k = 0; k < p->ndevices; k++)
             if (p->devices[k].level == GPUMEM_LEVEL_CRITICAL) {
                 char name[32];
-                gm_emitter_snprintf(name, sizeof name, "cuda:%d", p->devices[k].ordinal);
-                gm_emitter_string(&e, NULL, name);
+                gpumem__emitter_snprintf(name, sizeof name, "cuda:%d", p->devices[k].ordinal);
+                gpumem__emitter_string(&e, NULL, name);
             }
-        gm_emitter_array_end(&e);
-        gm_emitter_newline(&e, 3);
-        gm_emitter_array_begin(&e, "devices");
+        gpumem__emitter_array_end(&e);
+        gpumem__emitter_newline(&e, 3);
+        gpumem__emitter_array_begin(&e, "devices");
         for (int k = 0; k < p->ndevices; k++) {
-            const struct gm_device *d = &p->devices[k];
+            const struct gpumem_device *d = &p->devices[k];
             char percent[32];
-            gm_format_percent(percent, sizeof percent, d->reserved_bytes, d->total_bytes);
-            gm_emitter_newline(&e, 4);
-            gm_emitter_object_begin(&e, NULL);
-            gm_emitter_int(&e, "device_id", d->ordinal);
-            gm_emitter_string(&e, "uuid", d->uuid);
-            gm_emitter_string(&e, "name", d->name);
-            gm_emitter_string(&e, "pci_bus_id", d->pci_bus_id);
-            gm_emitter_uint(&e, "reserved_bytes", d->reserved_bytes);
-            gm_emitter_uint(&e, "peak_bytes", d->peak_bytes);
-            gm_emitter_uint(&e, "total_bytes", d->total_bytes);
-            gm_emitter_uint(&e, "managed_bytes", d->managed_bytes);
-            gm_emitter_number(&e, "percent", percent);
-            gm_emitter_string(&e, "level", gm_level_name(d->level));
-            gm_emitter_uint(&e, "alloc_count", d->alloc_count);
-            gm_emitter_uint(&e, "free_count", d->free_count);
-            gm_emitter_uint(&e, "failed_count", d->failed_count);
-            gm_emitter_uint(&e, "unknown_free_count", d->unknown_free_count);
-            gm_emitter_uint(&e, "alarm_count", d->alarm_count);
-            gm_emitter_uint(&e, "peak_time_unix_ns", d->peak_unix_ns);
-            gm_emitter_uint(&e, "last_transition_unix_ns", d->last_transition_unix_ns);
-            gm_emitter_object_end(&e);
+            gpumem__format_percent(percent, sizeof percent, d->reserved_bytes, d->total_bytes);
+            gpumem__emitter_newline(&e, 4);
+            gpumem__emitter_object_begin(&e, NULL);
+            gpumem__emitter_int(&e, "device_id", d->ordinal);
+            gpumem__emitter_string(&e, "uuid", d->uuid);
+            gpumem__emitter_string(&e, "name", d->name);
+            gpumem__emitter_string(&e, "pci_bus_id", d->pci_bus_id);
+            gpumem__emitter_uint(&e, "reserved_bytes", d->reserved_bytes);
+            gpumem__emitter_uint(&e, "peak_bytes", d->peak_bytes);
+            gpumem__emitter_uint(&e, "total_bytes", d->total_bytes);
+            gpumem__emitter_uint(&e, "managed_bytes", d->managed_bytes);
+            gpumem__emitter_number(&e, "percent", percent);
+            gpumem__emitter_string(&e, "level", gpumem__level_name(d->level));
+            gpumem__emitter_uint(&e, "alloc_count", d->alloc_count);
+            gpumem__emitter_uint(&e, "free_count", d->free_count);
+            gpumem__emitter_uint(&e, "failed_count", d->failed_count);
+            gpumem__emitter_uint(&e, "unknown_free_count", d->unknown_free_count);
+            gpumem__emitter_uint(&e, "alarm_count", d->alarm_count);
+            gpumem__emitter_uint(&e, "peak_time_unix_ns", d->peak_unix_ns);
+            gpumem__emitter_uint(&e, "last_transition_unix_ns", d->last_transition_unix_ns);
+            gpumem__emitter_object_end(&e);
         }
-        gm_emitter_array_end(&e);
-        gm_emitter_object_end(&e);
+        gpumem__emitter_array_end(&e);
+        gpumem__emitter_object_end(&e);
     }
-    gm_emitter_array_end(&e);
+    gpumem__emitter_array_end(&e);
 
-    gm_emitter_newline(&e, 1);
-    gm_emitter_array_begin(&e, "gpus");
-    struct gm_gpu gpus[64];
-    size_t ng = gm_gpus(v, gpus, 64);
+    gpumem__emitter_newline(&e, 1);
+    gpumem__emitter_array_begin(&e, "gpus");
+    struct gpumem_gpu gpus[64];
+    size_t ng = gpumem__gpus(v, gpus, 64);
     for (size_t g = 0; g < ng; g++) {
         char percent[32];
-        gm_format_percent(percent, sizeof percent, gpus[g].reserved_bytes, gpus[g].total_bytes);
-        gm_emitter_newline(&e, 2);
-        gm_emitter_object_begin(&e, NULL);
-        gm_emitter_string(&e, "uuid", gpus[g].uuid);
-        gm_emitter_string(&e, "name", gpus[g].name);
-        gm_emitter_uint(&e, "total_bytes", gpus[g].total_bytes);
-        gm_emitter_uint(&e, "reserved_bytes", gpus[g].reserved_bytes);
-        gm_emitter_number(&e, "percent", percent);
-        gm_emitter_string(&e, "level", gm_level_name(gpus[g].level));
-        gm_emitter_array_begin(&e, "pids");
-        for (int k = 0; k < gpus[g].npids; k++) gm_emitter_int(&e, NULL, gpus[g].pids[k]);
-        gm_emitter_array_end(&e);
-        gm_emitter_object_end(&e);
+        gpumem__format_percent(percent, sizeof percent, gpus[g].reserved_bytes, gpus[g].total_bytes);
+        gpumem__emitter_newline(&e, 2);
+        gpumem__emitter_object_begin(&e, NULL);
+        gpumem__emitter_string(&e, "uuid", gpus[g].uuid);
+        gpumem__emitter_string(&e, "name", gpus[g].name);
+        gpumem__emitter_uint(&e, "total_bytes", gpus[g].total_bytes);
+        gpumem__emitter_uint(&e, "reserved_bytes", gpus[g].reserved_bytes);
+        gpumem__emitter_number(&e, "percent", percent);
+        gpumem__emitter_string(&e, "level", gpumem__level_name(gpus[g].level));
+        gpumem__emitter_array_begin(&e, "pids");
+        for (int k = 0; k < gpus[g].npids; k++) gpumem__emitter_int(&e, NULL, gpus[g].pids[k]);
+        gpumem__emitter_array_end(&e);
+        gpumem__emitter_object_end(&e);
     }
-    gm_emitter_array_end(&e);
+    gpumem__emitter_array_end(&e);
 
-    gm_emitter_newline(&e, 1);
-    gm_emitter_array_begin(&e, "skipped");
+    gpumem__emitter_newline(&e, 1);
+    gpumem__emitter_array_begin(&e, "skipped");
     for (size_t i = 0; i < v->nskips; i++) {
-        gm_emitter_newline(&e, 2);
-        gm_emitter_object_begin(&e, NULL);
-        gm_emitter_string(&e, "path", v->skips[i].path);
-        gm_emitter_string(&e, "reason", v->skips[i].why);
-        gm_emitter_object_end(&e);
+        gpumem__emitter_newline(&e, 2);
+        gpumem__emitter_object_begin(&e, NULL);
+        gpumem__emitter_string(&e, "path", v->skips[i].path);
+        gpumem__emitter_string(&e, "reason", v->skips[i].why);
+        gpumem__emitter_object_end(&e);
     }
-    gm_emitter_array_end(&e);
-    gm_emitter_newline(&e, 1);
-    gm_emitter_uint(&e, "not_readable", v->unreadable);
-    gm_emitter_uint(&e, "unfinished", v->unfinished);
-    gm_emitter_object_end(&e);
-    gm_emitter_finish(&e);
+    gpumem__emitter_array_end(&e);
+    gpumem__emitter_newline(&e, 1);
+    gpumem__emitter_uint(&e, "not_readable", v->unreadable);
+    gpumem__emitter_uint(&e, "unfinished", v->unfinished);
+    gpumem__emitter_object_end(&e);
+    gpumem__emitter_finish(&e);
 }
 
 /* ---- tables --------------------------------------------------------------- */
 
-static void device_cell(char *buf, size_t size, const struct gm_device *d)
+static void device_cell(char *buf, size_t size, const struct gpumem_device *d)
 {
     char held[32], total[32];
-    gm_format_gb(held, sizeof held, d->reserved_bytes);
-    gm_format_gb(total, sizeof total, d->total_bytes);
-    gm_emitter_snprintf(buf, size, "%scuda:%d %s / %s %u%%", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
-                        d->ordinal, held, total, gm_percent_whole(d->reserved_bytes, d->total_bytes));
+    gpumem__format_gb(held, sizeof held, d->reserved_bytes);
+    gpumem__format_gb(total, sizeof total, d->total_bytes);
+    gpumem__emitter_snprintf(buf, size, "%scuda:%d %s / %s %u%%", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
+                        d->ordinal, held, total, gpumem__percent_whole(d->reserved_bytes, d->total_bytes));
 }
 
-static void skipped_lines(struct gm_emitter *e, const struct gm_view *v)
+static void skipped_lines(struct gpumem_emitter *e, const struct gpumem_view *v)
 {
-    for (size_t i = 0; i < v->nskips; i++) gm_emitter_printf(e, "skipped %s: %s\n", v->skips[i].path, v->skips[i].why);
+    for (size_t i = 0; i < v->nskips; i++) gpumem__emitter_printf(e, "skipped %s: %s\n", v->skips[i].path, v->skips[i].why);
 }
 
-void gm_emit_ls(FILE *f, const struct gm_view *v)
+void gpumem__emit_ls(FILE *f, const struct gpumem_view *v)
 {
-    struct gm_emitter e;
-    gm_emitter_init_file(&e, GM_EMIT_TEXT, f);
-    gm_emitter_row_begin(&e);
-    gm_emitter_cell(&e, -8, "PID");
-    gm_emitter_cell(&e, -8, "STATE");
-    gm_emitter_cell(&e, -32, "COMMAND");
-    gm_emitter_cell(&e, 0, "DEVICES");
-    gm_emitter_row_end(&e);
+    struct gpumem_emitter e;
+    gpumem__emitter_init_file(&e, GPUMEM_EMIT_TEXT, f);
+    gpumem__emitter_row_begin(&e);
+    gpumem__emitter_cell(&e, -8, "PID");
+    gpumem__emitter_cell(&e, -8, "STATE");
+    gpumem__emitter_cell(&e, -32, "COMMAND");
+    gpumem__emitter_cell(&e, 0, "DEVICES");
+    gpumem__emitter_row_end(&e);
     for (size_t i = 0; i < v->nprocs; i++) {
-        const struct gm_process *p = &v->procs[i];
+        const struct gpumem_process *p = &v->procs[i];
         /* The command cut to its column; the devices one after another. */
         char cmd[33], devices[GPUMEM_SHM_DEVICE_SLOTS * 160];
-        gm_emitter_snprintf(cmd, sizeof cmd, "%s", p->command);
-        struct gm_emitter list;
-        gm_emitter_init_buffer(&list, GM_EMIT_TEXT, devices, sizeof devices);
-        if (p->ndevices == 0) gm_emitter_text(&list, "no devices");
+        gpumem__emitter_snprintf(cmd, sizeof cmd, "%s", p->command);
+        struct gpumem_emitter list;
+        gpumem__emitter_init_buffer(&list, GPUMEM_EMIT_TEXT, devices, sizeof devices);
+        if (p->ndevices == 0) gpumem__emitter_text(&list, "no devices");
         for (int k = 0; k < p->ndevices; k++) {
             char cell[128];
             device_cell(cell, sizeof cell, &p->devices[k]);
-            gm_emitter_printf(&list, "%s%s", k ? ", " : "", cell);
+            gpumem__emitter_printf(&list, "%s%s", k ? ", " : "", cell);
         }
-        gm_emitter_row_begin(&e);
-        gm_emitter_cell_int(&e, -8, p->pid);
-        gm_emitter_cell(&e, -8, gm_liveness_name(p->liveness));
-        gm_emitter_cell(&e, -32, cmd);
-        gm_emitter_cell(&e, 0, devices);
-        gm_emitter_row_end(&e);
+        gpumem__emitter_row_begin(&e);
+        gpumem__emitter_cell_int(&e, -8, p->pid);
+        gpumem__emitter_cell(&e, -8, gpumem__liveness_name(p->liveness));
+        gpumem__emitter_cell(&e, -32, cmd);
+        gpumem__emitter_cell(&e, 0, devices);
+        gpumem__emitter_row_end(&e);
     }
     skipped_lines(&e, v);
-    gm_emitter_finish(&e);
+    gpumem__emitter_finish(&e);
 }
 
-void gm_emit_show(FILE *f, const struct gm_view *v)
+void gpumem__emit_show(FILE *f, const struct gpumem_view *v)
 {
-    struct gm_emitter e;
-    gm_emitter_init_file(&e, GM_EMIT_TEXT, f);
+    struct gpumem_emitter e;
+    gpumem__emitter_init_file(&e, GPUMEM_EMIT_TEXT, f);
     for (size_t i = 0; i < v->nprocs; i++) {
-        const struct gm_process *p = &v->procs[i];
-        gm_emitter_printf(&e, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", p->pid, gm_liveness_name(p->liveness),
+        const struct gpumem_process *p = &v->procs[i];
+        gpumem__emitter_printf(&e, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", p->pid, gpumem__liveness_name(p->liveness),
                           p->hostname, p->command);
-        gm_emitter_printf(&e, "  shim %s, levels warning from %u%%, critical above %u%%; out-of-memory failures %llu\n",
+        gpumem__emitter_printf(&e, "  shim %s, levels warning from %u%%, critical above %u%%; out-of-memory failures %llu\n",
                           p->shim_version, p->warn_percent, p->alarm_percent, (unsigned long long)p->oom_count);
-        if (p->ndevices == 0) gm_emitter_text(&e, "  no devices\n");
+        if (p->ndevices == 0) gpumem__emitter_text(&e, "  no devices\n");
         for (int k = 0; k < p->ndevices; k++) {
-            const struct gm_device *d = &p->devices[k];
+            const struct gpumem_device *d = &p->devices[k];
             char cell[128], peak[32], managed[32];
             device_cell(cell, sizeof cell, d);
-            gm_format_gb(peak, sizeof peak, d->peak_bytes);
-            gm_format_gb(managed, sizeof managed, d->managed_bytes);
-            gm_emitter_printf(&e, "  %s %s\n", cell, gm_level_name(d->level));
-            gm_emitter_printf(&e, "    %s  %s  %s\n", d->name, d->uuid, d->pci_bus_id);
-            gm_emitter_printf(&e, "    reserved %llu bytes, peak %s, managed %s\n",
+            gpumem__format_gb(peak, sizeof peak, d->peak_bytes);
+            gpumem__format_gb(managed, sizeof managed, d->managed_bytes);
+            gpumem__emitter_printf(&e, "  %s %s\n", cell, gpumem__level_name(d->level));
+            gpumem__emitter_printf(&e, "    %s  %s  %s\n", d->name, d->uuid, d->pci_bus_id);
+            gpumem__emitter_printf(&e, "    reserved %llu bytes, peak %s, managed %s\n",
                               (unsigned long long)d->reserved_bytes, peak, managed);
-            gm_emitter_printf(&e, "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
+            gpumem__emitter_printf(&e, "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
                               (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
                               (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
                               (unsigned long long)d->alarm_count);
         }
     }
     skipped_lines(&e, v);
-    gm_emitter_finish(&e);
+    gpumem__emitter_finish(&e);
 }
 
 /* ---- top ------------------------------------------------------------------ */
 
-size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max)
+size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines, size_t max)
 {
     size_t n = 0;
-    struct gm_gpu gpus[64];
-    size_t ng = gm_gpus(v, gpus, 64);
+    struct gpumem_gpu gpus[64];
+    size_t ng = gpumem__gpus(v, gpus, 64);
     size_t live = 0;
-    for (size_t i = 0; i < v->nprocs; i++) live += v->procs[i].liveness == GM_ALIVE;
+    for (size_t i = 0; i < v->nprocs; i++) live += v->procs[i].liveness == GPUMEM_ALIVE;
     /* Each line into its own buffer, cut at its size. */
 #define LINE(lvl, head, ...)                                                                                           \
     do {                                                                                                               \
         if (n < max) {                                                                                                 \
-            gm_emitter_snprintf(lines[n].text, sizeof lines[n].text, __VA_ARGS__);                                     \
+            gpumem__emitter_snprintf(lines[n].text, sizeof lines[n].text, __VA_ARGS__);                                     \
             lines[n].level = (lvl);                                                                                    \
             lines[n].heading = (head);                                                                                 \
             n++;                                                                                                       \
@@ -269,16 +269,16 @@ size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max)
     LINE(0, 1, "gpumem top: %zu GPU%s, %zu running process%s", ng, ng == 1 ? "" : "s", live, live == 1 ? "" : "es");
     for (size_t g = 0; g < ng; g++) {
         char held[32], total[32];
-        gm_format_gb(held, sizeof held, gpus[g].reserved_bytes);
-        gm_format_gb(total, sizeof total, gpus[g].total_bytes);
+        gpumem__format_gb(held, sizeof held, gpus[g].reserved_bytes);
+        gpumem__format_gb(total, sizeof total, gpus[g].total_bytes);
         LINE(gpus[g].level, 1, "%s%s  %s  %s / %s  %u%%  %s", gpus[g].level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
-             gpus[g].uuid, gpus[g].name, held, total, gm_percent_whole(gpus[g].reserved_bytes, gpus[g].total_bytes),
-             gm_level_name(gpus[g].level));
+             gpus[g].uuid, gpus[g].name, held, total, gpumem__percent_whole(gpus[g].reserved_bytes, gpus[g].total_bytes),
+             gpumem__level_name(gpus[g].level));
         for (size_t i = 0; i < v->nprocs; i++) {
-            const struct gm_process *p = &v->procs[i];
-            if (p->liveness != GM_ALIVE) continue;
+            const struct gpumem_process *p = &v->procs[i];
+            if (p->liveness != GPUMEM_ALIVE) continue;
             for (int k = 0; k < p->ndevices; k++) {
-                const struct gm_device *d = &p->devices[k];
+                const struct gpumem_device *d = &p->devices[k];
                 if (strcmp(d->uuid, gpus[g].uuid) != 0) continue;
                 char cell[128];
                 device_cell(cell, sizeof cell, d);
@@ -287,15 +287,15 @@ size_t gm_top_frame(const struct gm_view *v, struct gm_line *lines, size_t max)
         }
     }
     size_t ended = 0;
-    for (size_t i = 0; i < v->nprocs; i++) ended += v->procs[i].liveness != GM_ALIVE;
+    for (size_t i = 0; i < v->nprocs; i++) ended += v->procs[i].liveness != GPUMEM_ALIVE;
     if (ended) LINE(0, 1, "ended (last state kept; gpumem gc removes it)");
     for (size_t i = 0; i < v->nprocs; i++) {
-        const struct gm_process *p = &v->procs[i];
-        if (p->liveness == GM_ALIVE) continue;
+        const struct gpumem_process *p = &v->procs[i];
+        if (p->liveness == GPUMEM_ALIVE) continue;
         for (int k = 0; k < p->ndevices || k == 0; k++) {
             char cell[128] = "no devices";
             if (p->ndevices) device_cell(cell, sizeof cell, &p->devices[k]);
-            LINE(0, 0, "    %-8d %-40.40s %s (%s)", p->pid, p->command, cell, gm_liveness_name(p->liveness));
+            LINE(0, 0, "    %-8d %-40.40s %s (%s)", p->pid, p->command, cell, gpumem__liveness_name(p->liveness));
         }
     }
     for (size_t i = 0; i < v->nskips; i++) LINE(0, 0, "skipped %s: %s", v->skips[i].path, v->skips[i].why);

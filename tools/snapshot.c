@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WHY(...) (snprintf(why, why_len, __VA_ARGS__), GM_SNAPSHOT_BAD)
+#define WHY(...) (snprintf(why, why_len, __VA_ARGS__), GPUMEM_SNAPSHOT_BAD)
 
 /* ---- copying a file that may shrink under us --------------------------- */
 
@@ -27,11 +27,11 @@ static void on_sigbus(int sig)
     if (copy_jump) siglongjmp(*copy_jump, 1);
 }
 
-int gm_snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
+int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
                         size_t why_len)
 {
     if (!S_ISREG(st->st_mode)) return WHY("not a regular file");
-    if (st->st_size > GM_MAX_SEGMENT_BYTES)
+    if (st->st_size > GPUMEM_MAX_SEGMENT_BYTES)
         return WHY("%lld bytes: too large for a gpumem segment", (long long)st->st_size);
     size_t n = (size_t)st->st_size & ~(size_t)7;
     if (n == 0) return WHY("truncated: %lld bytes", (long long)st->st_size);
@@ -55,9 +55,9 @@ int gm_snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **rechec
     volatile int faulted = 0;
     if (sigsetjmp(jump, 1) == 0) {
         copy_jump = &jump;
-        gm_segment_copy_words(copy, map, n);
+        gpumem__segment_copy_words(copy, map, n);
         atomic_thread_fence(memory_order_acquire); /* the recheck reads after the copy */
-        gm_segment_copy_words(again, map, n);
+        gpumem__segment_copy_words(again, map, n);
     } else {
         faulted = 1;
     }
@@ -121,7 +121,7 @@ static void proc_now(int pid, struct proc_now *p)
     }
     p->state = PROC_UNKNOWN;
     ssize_t n = read_at(dfd, "stat", buf, sizeof buf);
-    if (n > 0 && gm_proc_stat_parse_start(buf, (size_t)n, &p->start) == 0) p->state = PROC_RUNNING;
+    if (n > 0 && gpumem__proc_stat_parse_start(buf, (size_t)n, &p->start) == 0) p->state = PROC_RUNNING;
     if (p->state == PROC_RUNNING && read_at(dfd, "status", buf, sizeof buf) > 0) {
         const char *u = strstr(buf, "\nUid:");
         unsigned real, eff, saved, fs;
@@ -135,7 +135,7 @@ static void proc_now(int pid, struct proc_now *p)
     if (p->state != PROC_RUNNING && pid_free(pid)) p->state = PROC_NONE;
 }
 
-int gm_process_gone(int pid, uint64_t stamped_start)
+int gpumem__process_gone(int pid, uint64_t stamped_start)
 {
     if (pid <= 0) return 0;
     struct proc_now p;
@@ -146,7 +146,7 @@ int gm_process_gone(int pid, uint64_t stamped_start)
 
 /* ---- one segment ----------------------------------------------------------- */
 
-int gm_snapshot_pid_of(const char *name, const char *prefix)
+int gpumem__snapshot_pid_of(const char *name, const char *prefix)
 {
     size_t n = strlen(prefix);
     if (strncmp(name, prefix, n) != 0 || name[n] != '.' || name[n + 1] == '\0') return -1;
@@ -175,13 +175,13 @@ static int name_pid(const char *name)
  * sized) or with no magic (sized, killed before the header was written;
  * the writer stores the magic last). Its process is the pid of its name:
  * while that pid runs, it may be creating it right now. */
-static enum gm_snapshot unstamped(int pid)
+static enum gpumem_snapshot unstamped(int pid)
 {
-    if (pid <= 0) return GM_SNAPSHOT_BAD;
-    return gm_process_gone(pid, 0) ? GM_SNAPSHOT_UNFINISHED : GM_SNAPSHOT_STARTING;
+    if (pid <= 0) return GPUMEM_SNAPSHOT_BAD;
+    return gpumem__process_gone(pid, 0) ? GPUMEM_SNAPSHOT_UNFINISHED : GPUMEM_SNAPSHOT_STARTING;
 }
 
-enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_process *out, struct gm_oom *oom,
+enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out, struct gpumem_oom *oom,
                                      struct stat *st_out, int *fd_out, char *why, size_t why_len)
 {
     if (fd_out) *fd_out = -1;
@@ -190,13 +190,13 @@ enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_proc
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int err = errno;
-        if (err == ENOENT) return GM_SNAPSHOT_GONE; /* its process just exited normally */
+        if (err == ENOENT) return GPUMEM_SNAPSHOT_GONE; /* its process just exited normally */
         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            return errno == ENOENT ? GM_SNAPSHOT_GONE : WHY("cannot open: %s", strerror(err));
+            return errno == ENOENT ? GPUMEM_SNAPSHOT_GONE : WHY("cannot open: %s", strerror(err));
         if (st_out) *st_out = st;
         if (S_ISLNK(st.st_mode)) return WHY("a symbolic link, not a segment");
         /* On a shared machine other users' segments are 0600: normal, not damage. */
-        if ((err == EACCES || err == EPERM) && st.st_uid != geteuid()) return GM_SNAPSHOT_UNREADABLE;
+        if ((err == EACCES || err == EPERM) && st.st_uid != geteuid()) return GPUMEM_SNAPSHOT_UNREADABLE;
         return WHY("cannot open: %s", strerror(err));
     }
     if (fstat(fd, &st) != 0) {
@@ -204,23 +204,23 @@ enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_proc
         return WHY("cannot stat: %s", strerror(errno));
     }
     if (st_out) *st_out = st;
-    enum gm_snapshot rc = GM_SNAPSHOT_OK;
+    enum gpumem_snapshot rc = GPUMEM_SNAPSHOT_OK;
     void *buf = NULL, *recheck = NULL;
     size_t len = 0;
     if (S_ISREG(st.st_mode) && st.st_size == 0) {
         rc = unstamped(pid);
-    } else if (gm_snapshot_copy_fd(fd, &st, &buf, &recheck, &len, why, why_len) != 0) {
+    } else if (gpumem__snapshot_copy_fd(fd, &st, &buf, &recheck, &len, why, why_len) != 0) {
         struct stat again;
-        rc = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT ? GM_SNAPSHOT_GONE : GM_SNAPSHOT_BAD;
+        rc = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT ? GPUMEM_SNAPSHOT_GONE : GPUMEM_SNAPSHOT_BAD;
     } else {
         uint64_t magic;
         memcpy(&magic, buf, sizeof magic); /* len >= 8 */
         if (magic == 0) rc = unstamped(pid);
-        else if (gm_segment_parse(buf, recheck, len, out, oom, why, why_len) != 0) rc = GM_SNAPSHOT_BAD;
+        else if (gpumem__segment_parse(buf, recheck, len, out, oom, why, why_len) != 0) rc = GPUMEM_SNAPSHOT_BAD;
     }
     free(buf);
     free(recheck);
-    if (rc == GM_SNAPSHOT_OK) {
+    if (rc == GPUMEM_SNAPSHOT_OK) {
         out->owner_uid = (long long)st.st_uid;
         if (out->pid != pid) {
             rc = WHY("named for pid %d but stamped with pid %d", pid, out->pid);
@@ -236,17 +236,17 @@ enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_proc
             int running = now.state == PROC_RUNNING && now.start == out->start_time_ticks && now.have_uids;
             if (running && st.st_uid != 0 && st.st_uid != now.euid && st.st_uid != now.fsuid)
                 rc = WHY("owned by uid %u but pid %d runs as uid %u", (unsigned)st.st_uid, out->pid, now.euid);
-            out->liveness = out->state == GPUMEM_SHM_STATE_EXITED ? GM_EXITED : running ? GM_ALIVE : GM_DEAD;
+            out->liveness = out->state == GPUMEM_SHM_STATE_EXITED ? GPUMEM_EXITED : running ? GPUMEM_ALIVE : GPUMEM_DEAD;
         }
     }
-    if (fd_out && rc != GM_SNAPSHOT_GONE) *fd_out = fd;
+    if (fd_out && rc != GPUMEM_SNAPSHOT_GONE) *fd_out = fd;
     else close(fd);
     return rc;
 }
 
 /* ---- removing one ---------------------------------------------------------- */
 
-#define REMOVE_WHY(...) (snprintf(why, why_len, __VA_ARGS__), GM_REMOVE_FAILED)
+#define REMOVE_WHY(...) (snprintf(why, why_len, __VA_ARGS__), GPUMEM_REMOVE_FAILED)
 
 /* rename without replacing: renameat2(RENAME_NOREPLACE), or on a file
  * system without it, a link (which never replaces) and an unlink. */
@@ -259,18 +259,18 @@ static int move_noreplace(int dirfd, const char *from, const char *to)
     return renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE);
 }
 
-enum gm_remove gm_snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
+enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
                                      char *why, size_t why_len)
 {
     static unsigned serial;
-    if (!gm_process_gone(pid, stamped_start)) return GM_REMOVE_KEPT;
+    if (!gpumem__process_gone(pid, stamped_start)) return GPUMEM_REMOVE_KEPT;
     /* A name no reader lists (a prefix never starts with '.') and no other
      * gc picks: after the rename, no process can reach this file by its
      * public name, and a new process with the same pid creates its own. */
     char private_name[160];
     snprintf(private_name, sizeof private_name, ".gpumem-gc.%d.%u.%s", (int)getpid(), serial++, name);
     if (move_noreplace(dirfd, name, private_name) != 0) {
-        if (errno == ENOENT) return GM_REMOVE_GONE;
+        if (errno == ENOENT) return GPUMEM_REMOVE_GONE;
         return REMOVE_WHY("%s", strerror(errno));
     }
     /* The file now at the private name is the one that was checked (the
@@ -278,12 +278,12 @@ enum gm_remove gm_snapshot_remove_at(int dirfd, const char *name, const struct s
      * and its writer is still gone: only then is it unlinked. */
     struct stat now;
     if (fstatat(dirfd, private_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
-        now.st_ino == st->st_ino && gm_process_gone(pid, stamped_start)) {
-        if (unlinkat(dirfd, private_name, 0) == 0) return GM_REMOVED;
+        now.st_ino == st->st_ino && gpumem__process_gone(pid, stamped_start)) {
+        if (unlinkat(dirfd, private_name, 0) == 0) return GPUMEM_REMOVED;
     }
     /* Replaced meanwhile (a new process with this pid made its own): put it
      * back as it was. */
-    if (move_noreplace(dirfd, private_name, name) == 0) return GM_REMOVE_REPLACED;
+    if (move_noreplace(dirfd, private_name, name) == 0) return GPUMEM_REMOVE_REPLACED;
     return REMOVE_WHY("replaced while gc worked, and could not be put back (%s): it is at %s", strerror(errno),
                       private_name);
 }
@@ -297,7 +297,7 @@ static int by_pid(const void *a, const void *b)
     return (px > py) - (px < py);
 }
 
-size_t gm_snapshot_list(int dirfd, const char *prefix, char ***names)
+size_t gpumem__snapshot_list(int dirfd, const char *prefix, char ***names)
 {
     *names = NULL;
     int fd = dup(dirfd);
@@ -311,7 +311,7 @@ size_t gm_snapshot_list(int dirfd, const char *prefix, char ***names)
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (gm_snapshot_pid_of(e->d_name, prefix) < 0) continue;
+        if (gpumem__snapshot_pid_of(e->d_name, prefix) < 0) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             char **grown = realloc(*names, cap * sizeof **names);

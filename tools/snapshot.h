@@ -17,56 +17,56 @@
 /* Copy the open segment file fd (whose fstat is st) into a fresh buffer
  * (free() it) without ever faulting, even if the file shrinks meanwhile.
  * 0 or -1 with why. */
-int gm_snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
+int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
                         size_t why_len);
 
 /* What reading one segment file found. */
-enum gm_snapshot {
-    GM_SNAPSHOT_OK = 0,      /* decoded and trusted: out is filled           */
-    GM_SNAPSHOT_BAD = -1,    /* damaged, foreign or forged: why says which    */
-    GM_SNAPSHOT_GONE = -2,   /* vanished since it was listed (not an error)   */
-    GM_SNAPSHOT_STARTING = -3,   /* not yet stamped, its pid runs: being made */
-    GM_SNAPSHOT_UNFINISHED = -4, /* never stamped and its pid is gone: its
+enum gpumem_snapshot {
+    GPUMEM_SNAPSHOT_OK = 0,      /* decoded and trusted: out is filled           */
+    GPUMEM_SNAPSHOT_BAD = -1,    /* damaged, foreign or forged: why says which    */
+    GPUMEM_SNAPSHOT_GONE = -2,   /* vanished since it was listed (not an error)   */
+    GPUMEM_SNAPSHOT_STARTING = -3,   /* not yet stamped, its pid runs: being made */
+    GPUMEM_SNAPSHOT_UNFINISHED = -4, /* never stamped and its pid is gone: its
                                   * process was killed while creating it     */
-    GM_SNAPSHOT_UNREADABLE = -5, /* another user's file we may not read      */
+    GPUMEM_SNAPSHOT_UNREADABLE = -5, /* another user's file we may not read      */
 };
 
 /* Read, parse and check one segment dir/name (name: <prefix>.<pid>). oom as
- * in gm_segment_parse. st, if not NULL, receives the fstat of the file read
+ * in gpumem__segment_parse. st, if not NULL, receives the fstat of the file read
  * (also for STARTING/UNFINISHED/UNREADABLE, where it is the lstat). fd, if
  * not NULL, receives the open descriptor of the file read (or -1), which
  * the caller closes: it pins the inode that was checked. */
-enum gm_snapshot gm_snapshot_load_at(int dirfd, const char *name, struct gm_process *out, struct gm_oom *oom,
+enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out, struct gpumem_oom *oom,
                                      struct stat *st, int *fd, char *why, size_t why_len);
 
 /* The pid in a name <prefix>.<pid>, or -1 if name is not one. */
-int gm_snapshot_pid_of(const char *name, const char *prefix);
+int gpumem__snapshot_pid_of(const char *name, const char *prefix);
 
 /* Names <prefix>.<pid> in the directory dirfd, sorted by pid; returns how
  * many were written (each malloc'd, as is the array). */
-size_t gm_snapshot_list(int dirfd, const char *prefix, char ***names);
+size_t gpumem__snapshot_list(int dirfd, const char *prefix, char ***names);
 
 /* Whether the process that wrote a segment is gone now. stamped_start 0
  * means unknown (an unstamped segment: only the pid of its name is known),
  * and then only a pid that no process holds counts as gone. A pid that
  * exists but whose start time cannot be read counts as not gone. */
-int gm_process_gone(int pid, uint64_t stamped_start);
+int gpumem__process_gone(int pid, uint64_t stamped_start);
 
 /* gc's removal of one segment dir/name that was read as st (its inode) and
- * whose writer (pid, stamped_start as in gm_process_gone) is gone. The name
+ * whose writer (pid, stamped_start as in gpumem__process_gone) is gone. The name
  * is first renamed to a private name, and only if the inode there is the
  * one checked and the writer is still gone is it unlinked; otherwise it is
  * put back. So a segment that a new process with the same pid created
  * meanwhile is never removed. */
-enum gm_remove {
-    GM_REMOVED = 0,
-    GM_REMOVE_KEPT = 1,     /* its writer runs after all: left in place      */
-    GM_REMOVE_GONE = 2,     /* someone else removed it first                 */
-    GM_REMOVE_REPLACED = 3, /* a new file took the name meanwhile (a new
+enum gpumem_remove {
+    GPUMEM_REMOVED = 0,
+    GPUMEM_REMOVE_KEPT = 1,     /* its writer runs after all: left in place      */
+    GPUMEM_REMOVE_GONE = 2,     /* someone else removed it first                 */
+    GPUMEM_REMOVE_REPLACED = 3, /* a new file took the name meanwhile (a new
                              * process with the pid): put back, left alone   */
-    GM_REMOVE_FAILED = -1 /* why says (permission, or could not put back)    */
+    GPUMEM_REMOVE_FAILED = -1 /* why says (permission, or could not put back)    */
 };
-enum gm_remove gm_snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
+enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
                                      char *why, size_t why_len);
 
 #endif /* GPUMEM_SNAPSHOT_H */

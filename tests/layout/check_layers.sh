@@ -11,7 +11,10 @@
 #     identity, the dynamic linker) are imported by os.c.o alone;
 #  4. one module writes the segment: every other module sees it through
 #     const pointers (the compiler refuses their writes), and none but
-#     segment_write.[ch] names its writable view or casts a const away.
+#     segment_write.[ch] names its writable view or casts a const away;
+#  5. names: every global symbol of the shim's objects (and the common/
+#     ones compiled into it) is internal (gpumem__), a CUDA entry point it
+#     wraps, dlsym, or a function include/gpumem.h declares.
 # Prints the modules bottom-up (tsort's order) when all hold.
 #
 # What it cannot see: calls through function pointers (the ledger's
@@ -108,14 +111,28 @@ done
 # ---- 4. one writer of the segment ----
 for f in "$src"/*.c "$src"/*.h; do
     case $(basename "$f") in segment_write.c | segment_write.h) continue ;; esac
-    if grep -nE 'gpumem__seg_mut|GM_W\(|gpumem__segment_create|\(struct gpumem_shm_[a-z_]+ *\*\) *\(uintptr_t\)|atomic_[a-z_]+(_explicit)?\(&gpumem__seg\b' "$f" |
+    if grep -nE 'gpumem__seg_mut|GPUMEM_W\(|gpumem__segment_create|\(struct gpumem_shm_[a-z_]+ *\*\) *\(uintptr_t\)|atomic_[a-z_]+(_explicit)?\(&gpumem__seg\b' "$f" |
         grep -vE 'atomic_load(_explicit)?\(&gpumem__seg\b'; then
         echo "FAIL: $(basename "$f") reaches for a writable segment (only segment_write.[ch] may)"
         fail=1
     fi
 done
 
+# ---- 5. names ----
+api=$src/../include/gpumem.h
+for o in $objects $common_objects; do
+    [ -f "$o" ] || continue
+    for name in $(nm -g --defined-only "$o" | awk 'NF == 3 { print $3 }'); do
+        case $name in
+        gpumem__*) ;;
+        cu[A-Z]* | cuda[A-Z]* | dlsym) ;;
+        gpumem_*) grep -q "\b$name\b" "$api" || { echo "FAIL: $(basename "${o%.o}") defines $name, not in include/gpumem.h (internal names begin gpumem__)"; fail=1; } ;;
+        *) echo "FAIL: $(basename "${o%.o}") defines $name (internal names begin gpumem__)"; fail=1 ;;
+        esac
+    done
+done
+
 [ "$fail" = 0 ] || exit 1
-echo "shim/ modules, bottom-up (no circle of includes or calls; system calls in os.c only; one segment writer):"
+echo "shim/ modules, bottom-up (no circle of includes or calls; system calls in os.c only; one segment writer; names):"
 tr '\n' ' ' <"$tmp/order" | fold -s -w 100 | sed 's/^/  /'
 echo

@@ -18,47 +18,47 @@
 #include "snapshot.h"
 
 /* Everything the reader renders from what parsed, to a sink. */
-static void render(struct gm_view *v, struct gm_process *p, struct gm_oom *oom)
+static void render(struct gpumem_view *v, struct gpumem_process *p, struct gpumem_oom *oom)
 {
     static FILE *null;
-    static struct gm_line lines[512];
+    static struct gpumem_line lines[512];
     if (!null) null = fopen("/dev/null", "w");
     if (!null) abort();
-    gm_emit_json(null, v);
-    gm_emit_show(null, v);
-    gm_emit_ls(null, v);
-    gm_top_frame(v, lines, 512);
+    gpumem__emit_json(null, v);
+    gpumem__emit_show(null, v);
+    gpumem__emit_ls(null, v);
+    gpumem__top_frame(v, lines, 512);
     if (p && p->oom) {
-        gm_report_json(null, p, oom);
-        gm_report_text(null, p, oom);
+        gpumem__report_json(null, p, oom);
+        gpumem__report_text(null, p, oom);
     }
     fflush(null);
 }
 
 static void parse_and_render(const unsigned char *data, size_t size, unsigned variant)
 {
-    static struct gm_process procs[2];
-    static struct gm_oom oom;
-    static struct gm_skip skip;
+    static struct gpumem_process procs[2];
+    static struct gpumem_oom oom;
+    static struct gpumem_skip skip;
     char why[192];
     /* A second copy to recheck ring entries against, as the reader does;
      * identical here, as for a writer that is not running. */
     const void *recheck = variant & 1 ? data : NULL;
-    if (gm_segment_parse(data, recheck, size, &procs[0], &oom, why, sizeof why) != 0) {
+    if (gpumem__segment_parse(data, recheck, size, &procs[0], &oom, why, sizeof why) != 0) {
         /* The reason is shown to the user, in JSON too. */
         snprintf(skip.path, sizeof skip.path, "/dev/shm/gpumem.%u", variant);
         snprintf(skip.why, sizeof skip.why, "%s", why);
-        struct gm_view v = { .skips = &skip, .nskips = 1 };
+        struct gpumem_view v = { .skips = &skip, .nskips = 1 };
         render(&v, NULL, NULL);
         return;
     }
-    struct gm_process *p = &procs[0];
-    p->liveness = (enum gm_liveness)((variant >> 1) % 3);
+    struct gpumem_process *p = &procs[0];
+    p->liveness = (enum gpumem_liveness)((variant >> 1) % 3);
     snprintf(p->path, sizeof p->path, "/dev/shm/gpumem.%d", p->pid);
     /* The same process twice, alive: per-GPU sums of two processes. */
     procs[1] = procs[0];
-    procs[1].liveness = GM_ALIVE;
-    struct gm_view v = { .procs = procs, .nprocs = 1 + (variant >> 3 & 1) };
+    procs[1].liveness = GPUMEM_ALIVE;
+    struct gpumem_view v = { .procs = procs, .nprocs = 1 + (variant >> 3 & 1) };
     render(&v, p, &oom);
 }
 
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) { perror(argv[i]); return 1; }
-        static unsigned char buf[GM_MAX_SEGMENT_BYTES];
+        static unsigned char buf[GPUMEM_MAX_SEGMENT_BYTES];
         size_t len = fread(buf, 1, sizeof buf, f);
         fclose(f);
         /* An exact-size copy (ASan sees any overread) and an unaligned one:

@@ -29,7 +29,7 @@ int main(int argc, char **argv)
     struct gpumem_shm_header *h = &seg.header;
     char command[sizeof h->command];
     snprintf(command, sizeof command, "crafted %s", kind);
-    gm_segment_header_fill(h, &(struct gm_header_values){ .pid = atoi(argv[3]),
+    gpumem__segment_header_fill(h, &(struct gpumem_header_values){ .pid = atoi(argv[3]),
                                                           .start_time_ticks = strtoull(argv[4], NULL, 10),
                                                           .warn_percent = 80, .alarm_percent = 90,
                                                           .hysteresis_percent = 2, .hostname = "testhost",

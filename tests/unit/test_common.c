@@ -38,7 +38,7 @@ static uint64_t start_of(const char *comm, const char *start)
 {
     char buf[1024];
     size_t n = stat_line(buf, sizeof buf, comm, start);
-    return gm_proc_stat_start(buf, n);
+    return gpumem__proc_stat_start(buf, n);
 }
 
 static void stat_start_whatever_the_command(void **state)
@@ -59,17 +59,17 @@ static void stat_start_whatever_the_command(void **state)
     assert_int_equal(start_of("x", "12a"), 0);
     assert_int_equal(start_of("x", ""), 0);
     assert_int_equal(start_of("x", "-5"), 0);
-    assert_int_equal(gm_proc_stat_start("4242 x S 1 2 3", 14), 0); /* no ')' */
-    assert_int_equal(gm_proc_stat_start(NULL, 0), 0);
-    assert_int_equal(gm_proc_stat_start("", 0), 0);
+    assert_int_equal(gpumem__proc_stat_start("4242 x S 1 2 3", 14), 0); /* no ')' */
+    assert_int_equal(gpumem__proc_stat_start(NULL, 0), 0);
+    assert_int_equal(gpumem__proc_stat_start("", 0), 0);
     /* A start of 0 is told apart from a failure by the other form. */
     char buf[1024];
     uint64_t start = 99;
     size_t n = stat_line(buf, sizeof buf, "x", "0");
-    assert_int_equal(gm_proc_stat_parse_start(buf, n, &start), 0);
+    assert_int_equal(gpumem__proc_stat_parse_start(buf, n, &start), 0);
     assert_int_equal(start, 0);
     n = stat_line(buf, sizeof buf, "x", "zz");
-    assert_int_equal(gm_proc_stat_parse_start(buf, n, &start), -1);
+    assert_int_equal(gpumem__proc_stat_parse_start(buf, n, &start), -1);
 }
 
 static void stat_start_reads_only_its_buffer(void **state)
@@ -81,15 +81,15 @@ static void stat_start_reads_only_its_buffer(void **state)
     const char *f22 = strstr(buf, " 777 ");
     assert_non_null(f22);
     size_t at = (size_t)(f22 - buf);
-    assert_int_equal(gm_proc_stat_start(buf, at), 0);
-    assert_int_equal(gm_proc_stat_start(buf, at + 1), 0);
-    assert_int_equal(gm_proc_stat_start(buf, at + 4), 777);
+    assert_int_equal(gpumem__proc_stat_start(buf, at), 0);
+    assert_int_equal(gpumem__proc_stat_start(buf, at + 1), 0);
+    assert_int_equal(gpumem__proc_stat_start(buf, at + 4), 777);
     /* No NUL at all, and a ')' after the end that must not be seen. */
     char *exact = malloc(n + 9);
     assert_non_null(exact);
     memcpy(exact, buf, n);
     memcpy(exact + n, ") 1 2 3 4", 9);
-    assert_int_equal(gm_proc_stat_start(exact, n), 777);
+    assert_int_equal(gpumem__proc_stat_start(exact, n), 777);
     free(exact);
 }
 
@@ -103,7 +103,7 @@ static void stat_start_of_this_process(void **state)
     assert_non_null(f);
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    uint64_t before = gm_proc_stat_start(buf, n);
+    uint64_t before = gpumem__proc_stat_start(buf, n);
     assert_true(before > 0);
     prctl(PR_GET_NAME, name);
     assert_int_equal(prctl(PR_SET_NAME, hostile), 0);
@@ -113,7 +113,7 @@ static void stat_start_of_this_process(void **state)
     fclose(f);
     prctl(PR_SET_NAME, name);
     assert_non_null(memmem(buf, n, "(a) 1 2 (b) 3)", 14));
-    assert_int_equal(gm_proc_stat_start(buf, n), before);
+    assert_int_equal(gpumem__proc_stat_start(buf, n), before);
 }
 
 /* ---- the segment's name and header ------------------------------------------- */
@@ -125,8 +125,8 @@ static void prefix_rule(void **state)
                                         "abcdefghijklmnopqrstuvwxyz012345" };
     static const char *const bad[] = { "", "abcdefghijklmnopqrstuvwxyz0123456", "a.b", "a/b", "a b", "..", "gpumem\n",
                                        "\xc3\xa9", "a:b", "a*", "/gpumem" };
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) assert_true(gm_prefix_valid(good[i]));
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(gm_prefix_valid(bad[i]));
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) assert_true(gpumem__prefix_valid(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(gpumem__prefix_valid(bad[i]));
 }
 
 static void header_fill_follows_the_layout(void **state)
@@ -137,10 +137,10 @@ static void header_fill_follows_the_layout(void **state)
     memset(&seg, 0xa5, sizeof seg);
     memset(h->hostname, 0, sizeof h->hostname);
     strcpy(h->hostname, "kept");
-    struct gm_header_values v = { .pid = 4242, .start_time_ticks = 77, .created_unix_ns = 1800000000000000000ull,
+    struct gpumem_header_values v = { .pid = 4242, .start_time_ticks = 77, .created_unix_ns = 1800000000000000000ull,
                                   .warn_percent = 70, .alarm_percent = 95, .hysteresis_percent = 3,
                                   .command = "train.py --lr 1e-3" };
-    gm_segment_header_fill(h, &v);
+    gpumem__segment_header_fill(h, &v);
     assert_int_equal(h->layout_version, GPUMEM_SHM_LAYOUT_VERSION);
     assert_int_equal(h->header_size, sizeof(struct gpumem_shm_header));
     assert_int_equal(h->segment_size, sizeof(struct gpumem_shm_segment));
@@ -173,12 +173,12 @@ static void header_fill_follows_the_layout(void **state)
 
     /* And the reader takes what the fill wrote. */
     memset(&seg, 0, sizeof seg);
-    gm_segment_header_fill(h, &v);
+    gpumem__segment_header_fill(h, &v);
     h->state = GPUMEM_SHM_STATE_RUNNING;
     h->magic = GPUMEM_SHM_MAGIC;
-    static struct gm_process p;
+    static struct gpumem_process p;
     char why[192] = "";
-    assert_int_equal(gm_segment_parse(&seg, NULL, sizeof seg, &p, NULL, why, sizeof why), 0);
+    assert_int_equal(gpumem__segment_parse(&seg, NULL, sizeof seg, &p, NULL, why, sizeof why), 0);
     assert_int_equal(p.pid, 4242);
     assert_int_equal(p.start_time_ticks, 77);
     assert_int_equal(p.warn_percent, 70);
@@ -205,7 +205,7 @@ static void percent_of_is_the_exact_floor(void **state)
         if (i < 200) total = (uint64_t)i, percent = (unsigned)(i % 101);
         unsigned __int128 want = (unsigned __int128)total * percent;
         int exact = -1;
-        uint64_t got = gm_percent_of(total, percent, &exact);
+        uint64_t got = gpumem__percent_of(total, percent, &exact);
         if (want / 100 > UINT64_MAX) {
             assert_int_equal(got, UINT64_MAX);
             assert_int_equal(exact, 0);
@@ -215,21 +215,21 @@ static void percent_of_is_the_exact_floor(void **state)
         }
         /* As the shim's levels.h writes it, where it cannot overflow. */
         if (percent <= 100)
-            assert_int_equal(gm_percent_of(total, percent, NULL), total / 100 * percent + total % 100 * percent / 100);
+            assert_int_equal(gpumem__percent_of(total, percent, NULL), total / 100 * percent + total % 100 * percent / 100);
     }
-    assert_int_equal(gm_percent_of(UINT64_MAX, 100, NULL), UINT64_MAX);
-    assert_int_equal(gm_percent_of(UINT64_MAX, 101, NULL), UINT64_MAX);
-    assert_int_equal(gm_percent_of(16ull << 30, 80, NULL), 13743895347ull);
+    assert_int_equal(gpumem__percent_of(UINT64_MAX, 100, NULL), UINT64_MAX);
+    assert_int_equal(gpumem__percent_of(UINT64_MAX, 101, NULL), UINT64_MAX);
+    assert_int_equal(gpumem__percent_of(16ull << 30, 80, NULL), 13743895347ull);
 }
 
 static void level_names(void **state)
 {
     (void)state;
-    assert_string_equal(gm_level_name(GPUMEM_LEVEL_HEALTHY), "healthy");
-    assert_string_equal(gm_level_name(GPUMEM_LEVEL_WARNING), "warning");
-    assert_string_equal(gm_level_name(GPUMEM_LEVEL_CRITICAL), "critical");
-    assert_string_equal(gm_level_name(3), "healthy");
-    assert_string_equal(gm_level_name(0xffffffffu), "healthy");
+    assert_string_equal(gpumem__level_name(GPUMEM_LEVEL_HEALTHY), "healthy");
+    assert_string_equal(gpumem__level_name(GPUMEM_LEVEL_WARNING), "warning");
+    assert_string_equal(gpumem__level_name(GPUMEM_LEVEL_CRITICAL), "critical");
+    assert_string_equal(gpumem__level_name(3), "healthy");
+    assert_string_equal(gpumem__level_name(0xffffffffu), "healthy");
 }
 
 static void utc_times_are_gmtimes(void **state)
@@ -248,7 +248,7 @@ static void utc_times_are_gmtimes(void **state)
         assert_non_null(gmtime_r(&t, &tm));
         size_t n = strftime(want, sizeof want, "%Y-%m-%d %H:%M:%S", &tm);
         snprintf(want + n, sizeof want - n, ".%03u UTC", (unsigned)(ns / 1000000u % 1000u));
-        gm_format_utc(got, sizeof got, ns);
+        gpumem__format_utc(got, sizeof got, ns);
         assert_string_equal(got, want);
     }
 }

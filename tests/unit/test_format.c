@@ -34,19 +34,19 @@ static void sizes_read_as_printf_wrote_them(void **state)
         uint64_t b = i < (int)(sizeof edges / sizeof edges[0]) ? edges[i] : next_random(&x) >> (11 + i % 50);
         /* Below 2^53 a size divided by a power of two is exact in a double,
          * so printf's rounding (ties to even) is the reference. */
-        gm_format_size(got, sizeof got, b);
+        gpumem__format_size(got, sizeof got, b);
         if (b < 1024) snprintf(want, sizeof want, "%llu bytes", (unsigned long long)b);
         else if (b < (1u << 20)) snprintf(want, sizeof want, "%.2f KiB", (double)b / 1024.0);
         else if (b < GIB) snprintf(want, sizeof want, "%.2f MiB", (double)b / 1048576.0);
         else snprintf(want, sizeof want, "%.2f GiB", (double)b / (double)GIB);
         assert_string_equal(got, want);
-        gm_format_gb(got, sizeof got, b);
+        gpumem__format_gb(got, sizeof got, b);
         snprintf(want, sizeof want, "%.1fGB", (double)b / (double)GIB);
         assert_string_equal(got, want);
     }
-    gm_format_size(got, sizeof got, UINT64_MAX);
+    gpumem__format_size(got, sizeof got, UINT64_MAX);
     assert_string_equal(got, "17179869184.00 GiB");
-    gm_format_gb(got, sizeof got, UINT64_MAX);
+    gpumem__format_gb(got, sizeof got, UINT64_MAX);
     assert_string_equal(got, "17179869184.0GB");
 }
 
@@ -54,30 +54,30 @@ static void percentages_are_exact_and_clamped(void **state)
 {
     (void)state;
     char buf[32];
-    assert_int_equal(gm_percent_hundredths(5557452800ull, 16 * GIB), 3235);
-    assert_int_equal(gm_percent_hundredths(3 << 20, 16 * GIB), 2);
-    assert_int_equal(gm_percent_hundredths(1, 32), 312);  /* 3.125: a tie, to even */
-    assert_int_equal(gm_percent_hundredths(3, 32), 938);  /* 9.375 */
-    assert_int_equal(gm_percent_whole(899, 1000), 89);    /* rounded down */
-    assert_int_equal(gm_percent_whole(8999999, 10000000), 89);
-    assert_int_equal(gm_percent_hundredths(UINT64_MAX / 2, UINT64_MAX), 5000);
-    assert_int_equal(gm_percent_whole(UINT64_MAX, UINT64_MAX), 100);
+    assert_int_equal(gpumem__percent_hundredths(5557452800ull, 16 * GIB), 3235);
+    assert_int_equal(gpumem__percent_hundredths(3 << 20, 16 * GIB), 2);
+    assert_int_equal(gpumem__percent_hundredths(1, 32), 312);  /* 3.125: a tie, to even */
+    assert_int_equal(gpumem__percent_hundredths(3, 32), 938);  /* 9.375 */
+    assert_int_equal(gpumem__percent_whole(899, 1000), 89);    /* rounded down */
+    assert_int_equal(gpumem__percent_whole(8999999, 10000000), 89);
+    assert_int_equal(gpumem__percent_hundredths(UINT64_MAX / 2, UINT64_MAX), 5000);
+    assert_int_equal(gpumem__percent_whole(UINT64_MAX, UINT64_MAX), 100);
     /* No total: 0. Far above the total: the cap, never a wrapped figure. */
-    assert_int_equal(gm_percent_hundredths(1, 0), 0);
-    assert_int_equal(gm_percent_whole(UINT64_MAX, 0), 0);
-    assert_int_equal(gm_percent_hundredths(1ull << 63, 1), GM_PERCENT_MAX_HUNDREDTHS);
-    assert_int_equal(gm_percent_hundredths(UINT64_MAX, 1048576), GM_PERCENT_MAX_HUNDREDTHS);
-    assert_int_equal(gm_percent_hundredths(9999995, 100000), GM_PERCENT_MAX_HUNDREDTHS);
-    assert_int_equal(gm_percent_hundredths(9999994, 100000), 999999);
-    assert_int_equal(gm_percent_hundredths(99999, 1000), 999990);
-    assert_int_equal(gm_percent_whole(1ull << 63, 1), GM_PERCENT_MAX_HUNDREDTHS / 100);
-    gm_format_percent(buf, sizeof buf, 1ull << 63, 1);
+    assert_int_equal(gpumem__percent_hundredths(1, 0), 0);
+    assert_int_equal(gpumem__percent_whole(UINT64_MAX, 0), 0);
+    assert_int_equal(gpumem__percent_hundredths(1ull << 63, 1), GPUMEM_PERCENT_MAX_HUNDREDTHS);
+    assert_int_equal(gpumem__percent_hundredths(UINT64_MAX, 1048576), GPUMEM_PERCENT_MAX_HUNDREDTHS);
+    assert_int_equal(gpumem__percent_hundredths(9999995, 100000), GPUMEM_PERCENT_MAX_HUNDREDTHS);
+    assert_int_equal(gpumem__percent_hundredths(9999994, 100000), 999999);
+    assert_int_equal(gpumem__percent_hundredths(99999, 1000), 999990);
+    assert_int_equal(gpumem__percent_whole(1ull << 63, 1), GPUMEM_PERCENT_MAX_HUNDREDTHS / 100);
+    gpumem__format_percent(buf, sizeof buf, 1ull << 63, 1);
     assert_string_equal(buf, "9999.99");
-    gm_format_percent(buf, sizeof buf, 0, 16 * GIB);
+    gpumem__format_percent(buf, sizeof buf, 0, 16 * GIB);
     assert_string_equal(buf, "0.00");
-    gm_format_percent(buf, sizeof buf, 29 * GIB / 2, 16 * GIB);
+    gpumem__format_percent(buf, sizeof buf, 29 * GIB / 2, 16 * GIB);
     assert_string_equal(buf, "90.62");
-    gm_format_percent(buf, sizeof buf, 16 * GIB, 16 * GIB);
+    gpumem__format_percent(buf, sizeof buf, 16 * GIB, 16 * GIB);
     assert_string_equal(buf, "100.00");
 }
 
@@ -85,15 +85,15 @@ static void seconds_have_three_decimals_and_a_sign(void **state)
 {
     (void)state;
     char buf[32];
-    gm_format_seconds(buf, sizeof buf, 1000000000ull, 4234000000ull);
+    gpumem__format_seconds(buf, sizeof buf, 1000000000ull, 4234000000ull);
     assert_string_equal(buf, "3.234");
-    gm_format_seconds(buf, sizeof buf, 0, 1500000);
+    gpumem__format_seconds(buf, sizeof buf, 0, 1500000);
     assert_string_equal(buf, "0.002");
-    gm_format_seconds(buf, sizeof buf, 1800000000000000000ull, 1800000000000000000ull);
+    gpumem__format_seconds(buf, sizeof buf, 1800000000000000000ull, 1800000000000000000ull);
     assert_string_equal(buf, "0.000");
-    gm_format_seconds(buf, sizeof buf, 2000, 1000);
+    gpumem__format_seconds(buf, sizeof buf, 2000, 1000);
     assert_string_equal(buf, "-0.000");
-    gm_format_seconds(buf, sizeof buf, 5000000000ull, 1000000000ull);
+    gpumem__format_seconds(buf, sizeof buf, 5000000000ull, 1000000000ull);
     assert_string_equal(buf, "-4.000");
 }
 
@@ -103,7 +103,7 @@ static char *json_of(const char *s)
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
     assert_non_null(f);
-    gm_json_string(f, s);
+    gpumem__json_string(f, s);
     fclose(f);
     return out;
 }
