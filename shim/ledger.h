@@ -25,7 +25,7 @@ struct gpumem_entry {
     int8_t device;
     uint8_t kind;     /* enum gpumem_kind */
     uint8_t api;      /* enum gpumem_api */
-    uint8_t pool;     /* an async allocation's pool: its slot (counters.c) + 1, or 0 */
+    uint8_t pool;     /* an async allocation's pool: its slot (pools.c) + 1, or 0 */
 };
 
 _Static_assert(sizeof(struct gpumem_entry) == 32, "entries stay small: a free reads few cache lines");

@@ -1,6 +1,6 @@
 /*
  * snapshot.h - the reader's side of a segment file: found, copied out
- * without ever faulting, decoded (common/segment.h), checked for its owner
+ * without ever faulting, decoded (common/segment_read.h), checked for its owner
  * and whether its process still runs, and removed by gc only once it is
  * proven to be the file of a process that has ended.
  *
