@@ -41,7 +41,7 @@ struct option {
 
 /* The field's offset and size; a field of another type than the parser
  * writes does not compile. */
-#define FIELD(f, type)                                                                                       \
+#define FIELD(f, type)                                                                                    \
     offsetof(struct gpumem_options, f) + 0 * sizeof(_Generic(((struct gpumem_options *)0)->f, type : 1)), \
         sizeof(((struct gpumem_options *)0)->f)
 #define BOOL(f) .parse = parse_bool, FIELD(f, int)
@@ -275,10 +275,7 @@ size_t gpumem__options_parse(const char *(*getenv_fn)(const char *name), struct 
     return w.n;
 }
 
-static const char *environment(const char *name)
-{
-    return getenv(name);
-}
+static const char *environment(const char *name) { return getenv(name); }
 
 static void load(void)
 {
@@ -292,7 +289,4 @@ static void load(void)
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-void gpumem__options_load(void)
-{
-    pthread_once(&once, load);
-}
+void gpumem__options_load(void) { pthread_once(&once, load); }

@@ -20,10 +20,7 @@
 static const char *env_names[16], *env_values[16];
 static size_t env_n;
 
-static void env_clear(void)
-{
-    env_n = 0;
-}
+static void env_clear(void) { env_n = 0; }
 
 static void env_set(const char *name, const char *value)
 {
@@ -121,8 +118,9 @@ static void percents_are_decimal_digits_from_0_to_100(void **state)
     assert_int_equal(opt.warn_percent, 80);
     assert_int_equal(parse_one("GPUMEM_WARN_PERCENT", "075"), 0);
     assert_int_equal(opt.warn_percent, 75);
-    static const char *const bad[] = { "101", "0x10", "", "+70", "-1", " 70", "70 ", "70%", "7e1", "1.5",
-                                       "99999999999999999999", "0000000000070" };
+    static const char *const bad[] = {
+        "101", "0x10", "", "+70", "-1", " 70", "70 ", "70%", "7e1", "1.5", "99999999999999999999", "0000000000070"
+    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse_one("GPUMEM_WARN_PERCENT", bad[i]), 1);
         assert_int_equal(opt.warn_percent, 80);
@@ -150,8 +148,8 @@ static void a_mode_needs_owner_read_write_and_no_execute(void **state)
     assert_int_equal(opt.shm_mode, 0640);
     assert_int_equal(parse_one("GPUMEM_SHM_MODE", "644"), 0);
     assert_int_equal(opt.shm_mode, 0644);
-    static const char *const bad[] = { "0700", "0601", "0610", "0400", "0200", "0000", "0800", "01600", "", "0x1a4",
-                                       "rw-------" };
+    static const char *const bad[] = { "0700", "0601",  "0610", "0400",  "0200",     "0000",
+                                       "0800", "01600", "",     "0x1a4", "rw-------" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse_one("GPUMEM_SHM_MODE", bad[i]), 1);
         assert_int_equal(opt.shm_mode, 0600);
@@ -178,7 +176,9 @@ static void a_prefix_is_1_to_32_name_characters(void **state)
     assert_int_equal(strlen(p32), 32);
     assert_int_equal(parse_one("GPUMEM_SHM_PREFIX", p32), 0);
     assert_string_equal(opt.shm_prefix, p32);
-    static const char *const bad[] = { "abcdefghijklmnopqrstuvwxyz_-AZ09x", "", "a.b", "a/b", "../x", "a b", "\xc3\xa9" };
+    static const char *const bad[] = {
+        "abcdefghijklmnopqrstuvwxyz_-AZ09x", "", "a.b", "a/b", "../x", "a b", "\xc3\xa9"
+    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse_one("GPUMEM_SHM_PREFIX", bad[i]), 1);
         assert_string_equal(opt.shm_prefix, "gpumem");
@@ -246,17 +246,17 @@ static void a_bad_value_gives_one_warning_naming_the_variable_and_the_default(vo
     static const struct {
         const char *name, *bad, *dflt;
     } cases[] = {
-        { "GPUMEM_DISABLE", "yes", "0" },
-        { "GPUMEM_SHM_PREFIX", "a.b", "gpumem" },
-        { "GPUMEM_SHM_MODE", "0700", "0600" },
-        { "GPUMEM_KEEP", "2", "0" },
-        { "GPUMEM_LOG", "relative", "stderr" },
-        { "GPUMEM_WARN_PERCENT", "101", "80" },
-        { "GPUMEM_ALARM_PERCENT", "0x10", "90" },
-        { "GPUMEM_HYSTERESIS_PERCENT", "", "2" },
-        { "GPUMEM_POSTMORTEM_DIR", "tmp", "/tmp" },
-        { "GPUMEM_POSTMORTEM_INTERVAL", "86401", "5" },
-        { "GPUMEM_BACKTRACE", "on", "0" },
+        { "GPUMEM_DISABLE", "yes", "0" },               /* 0 or 1 */
+        { "GPUMEM_SHM_PREFIX", "a.b", "gpumem" },       /* letters, digits, '_' and '-' */
+        { "GPUMEM_SHM_MODE", "0700", "0600" },          /* executable */
+        { "GPUMEM_KEEP", "2", "0" },                    /* 0 or 1 */
+        { "GPUMEM_LOG", "relative", "stderr" },         /* a path must be absolute */
+        { "GPUMEM_WARN_PERCENT", "101", "80" },         /* over 100 */
+        { "GPUMEM_ALARM_PERCENT", "0x10", "90" },       /* decimal digits only */
+        { "GPUMEM_HYSTERESIS_PERCENT", "", "2" },       /* set but empty */
+        { "GPUMEM_POSTMORTEM_DIR", "tmp", "/tmp" },     /* relative */
+        { "GPUMEM_POSTMORTEM_INTERVAL", "86401", "5" }, /* over a day */
+        { "GPUMEM_BACKTRACE", "on", "0" },              /* 0 or 1 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(parse_one(cases[i].name, cases[i].bad), 1);
@@ -274,8 +274,7 @@ static void a_bad_value_gives_one_warning_naming_the_variable_and_the_default(vo
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) env_set(cases[i].name, cases[i].bad);
     parse();
     assert_int_equal(nwarnings, sizeof cases / sizeof cases[0]);
-    for (size_t i = 0; i < nwarnings; i++)
-        assert_memory_equal(warnings[i], cases[i].name, strlen(cases[i].name));
+    for (size_t i = 0; i < nwarnings; i++) assert_memory_equal(warnings[i], cases[i].name, strlen(cases[i].name));
     check_defaults(&opt);
 }
 
@@ -397,15 +396,25 @@ static void load_points_the_log_before_it_warns(void **state)
     rmdir(dir);
 }
 
+/* The tests choose every variable; none leaks in from the caller. */
+static void clear_environment(void)
+{
+    for (size_t i = 0; environ[i];) {
+        size_t n = strcspn(environ[i], "=");
+        if (strncmp(environ[i], "GPUMEM_", 7) != 0 || n >= 128) {
+            i++;
+            continue;
+        }
+        char name[128];
+        memcpy(name, environ[i], n);
+        name[n] = '\0';
+        unsetenv(name); /* environ[i] is now the next variable */
+    }
+}
+
 int main(void)
 {
-    /* The tests choose every variable; none leaks in from the caller. */
-    static const char *const vars[] = { "GPUMEM_DISABLE",          "GPUMEM_SHM_PREFIX",     "GPUMEM_SHM_MODE",
-                                        "GPUMEM_KEEP",             "GPUMEM_LOG",            "GPUMEM_WARN_PERCENT",
-                                        "GPUMEM_ALARM_PERCENT",    "GPUMEM_HYSTERESIS_PERCENT",
-                                        "GPUMEM_POSTMORTEM_DIR",   "GPUMEM_POSTMORTEM_INTERVAL",
-                                        "GPUMEM_BACKTRACE" };
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
+    clear_environment();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(nothing_set_gives_every_default_without_a_word, setup),
         cmocka_unit_test_setup(booleans_are_0_or_1_only, setup),
