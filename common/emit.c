@@ -284,7 +284,10 @@ int gpumem__emitter_finish(struct gpumem_emitter *e)
 static int is_json(struct gpumem_emitter *e) { return e->format == GPUMEM_EMIT_JSON; }
 
 /* The state of the innermost container (containers too deep share the last). */
-static int level(const struct gpumem_emitter *e) { return e->depth < GPUMEM_EMIT_MAX_DEPTH ? e->depth : GPUMEM_EMIT_MAX_DEPTH; }
+static int level(const struct gpumem_emitter *e)
+{
+    return e->depth < GPUMEM_EMIT_MAX_DEPTH ? e->depth : GPUMEM_EMIT_MAX_DEPTH;
+}
 
 /* What comes before an item: the separator, the new line asked for, the key. */
 static void item(struct gpumem_emitter *e, const char *key)
@@ -492,9 +495,7 @@ void gpumem__emitter_vprintf(struct gpumem_emitter *e, const char *fmt, va_list 
         if (conv) p++;
         char b[24], *end = b + sizeof b, *ds;
         switch (conv) {
-        case '%':
-            put(e, "%", 1);
-            break;
+        case '%': put(e, "%", 1); break;
         case 'c': {
             char c = (char)va_arg(ap, int);
             field(e, &c, 1, (size_t)width, left);

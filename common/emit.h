@@ -39,15 +39,15 @@ struct gpumem_emitter {
     char *buf; /* a caller's buffer of size bytes, NUL-terminated, cut short when full */
     size_t size;
     struct gpumem_emitter *string_of; /* into the JSON string open in that emitter */
-    size_t length;                /* bytes written (a cut buffer: that would have been) */
-    int failed;                   /* a write failed, the buffer was cut, or a call was misused */
+    size_t length;                    /* bytes written (a cut buffer: that would have been) */
+    int failed;                       /* a write failed, the buffer was cut, or a call was misused */
     /* JSON */
-    int depth;                                      /* containers open                      */
+    int depth;                                          /* containers open                      */
     unsigned char items[GPUMEM_EMIT_MAX_DEPTH + 1];     /* whether each has an item yet         */
     unsigned char is_object[GPUMEM_EMIT_MAX_DEPTH + 1]; /* an object, or an array               */
-    int newline;                                    /* next item on a new line: indent + 1  */
-    int in_string;                                  /* gpumem__emitter_string_begin is open      */
-    unsigned char carry[4];                         /* a UTF-8 sequence cut by a write      */
+    int newline;                                        /* next item on a new line: indent + 1  */
+    int in_string;                                      /* gpumem__emitter_string_begin is open      */
+    unsigned char carry[4];                             /* a UTF-8 sequence cut by a write      */
     int ncarry;
     /* rows (TEXT, CSV) and samples (PROMETHEUS) */
     int cells;  /* cells written in the open row, -1 when none is open    */

@@ -7,7 +7,8 @@
 const char *gpumem__api_name(unsigned api)
 {
     switch (api) {
-#define GPUMEM_API_CASE(name, value, text) case (value): return text;
+#define GPUMEM_API_CASE(name, value, text) \
+    case (value): return text;
         GPUMEM_SHM_API_MAP(GPUMEM_API_CASE)
 #undef GPUMEM_API_CASE
     }
@@ -34,16 +35,17 @@ static void verdict(char *buf, size_t size, const struct gpumem_process *p, cons
     char want[32], free_b[32];
     gpumem__format_size(want, sizeof want, o->requested_bytes);
     gpumem__format_size(free_b, sizeof free_b, o->driver_free_bytes);
-    uint64_t held = o->device >= 0 && o->device < (int)GPUMEM_SHM_OOM_DEVICES ? o->devices[o->device].reserved_bytes : 0;
+    uint64_t held = o->device >= 0 && o->device < (int)GPUMEM_SHM_OOM_DEVICES ? o->devices[o->device].reserved_bytes
+                                                                              : 0;
     uint64_t total = d ? d->total_bytes : o->driver_total_bytes;
     unsigned pct = gpumem__percent_whole(held, total);
     if (o->driver_total_bytes)
-        gpumem__emitter_snprintf(buf, size,
-                            "cuda:%d was %u%% reserved by this process; the request of %s could not fit in %s free",
-                            o->device, pct, want, free_b);
+        gpumem__emitter_snprintf(
+            buf, size, "cuda:%d was %u%% reserved by this process; the request of %s could not fit in %s free",
+            o->device, pct, want, free_b);
     else
-        gpumem__emitter_snprintf(buf, size, "cuda:%d was %u%% reserved by this process; the request of %s failed", o->device,
-                            pct, want);
+        gpumem__emitter_snprintf(buf, size, "cuda:%d was %u%% reserved by this process; the request of %s failed",
+                                 o->device, pct, want);
 }
 
 /* The next line of multi-line text s (frames, environment): its length;
@@ -71,16 +73,16 @@ static void report_text(struct gpumem_emitter *e, const struct gpumem_process *p
     char when[64], line[512], a[32], b[32], c[32], err[64], secs[32];
     gpumem__format_utc(when, sizeof when, o->unix_ns);
     const struct gpumem_device *fd = device_of(p, o->device);
-    gpumem__emitter_printf(e, "gpumem out-of-memory report #%llu: pid %d on %s, %s\n", (unsigned long long)o->number, p->pid,
-                      p->hostname, when);
+    gpumem__emitter_printf(e, "gpumem out-of-memory report #%llu: pid %d on %s, %s\n", (unsigned long long)o->number,
+                           p->pid, p->hostname, when);
     gpumem__emitter_printf(e, "command: %s\n", p->command);
     verdict(line, sizeof line, p, o);
     gpumem__emitter_printf(e, "\nVerdict: %s.\n", line);
     gpumem__format_size(a, sizeof a, o->requested_bytes);
     error_name(err, sizeof err, o->api, o->result);
-    gpumem__emitter_printf(e, "Failing call: %s -> %s on cuda:%d %s (%s), %llu bytes (%s) requested\n", gpumem__api_name(o->api),
-                      err, o->device, fd ? fd->uuid : "?", fd ? fd->name : "?", (unsigned long long)o->requested_bytes,
-                      a);
+    gpumem__emitter_printf(e, "Failing call: %s -> %s on cuda:%d %s (%s), %llu bytes (%s) requested\n",
+                           gpumem__api_name(o->api), err, o->device, fd ? fd->uuid : "?", fd ? fd->name : "?",
+                           (unsigned long long)o->requested_bytes, a);
 
     gpumem__emitter_text(e, "\nDevices at the failure\n");
     for (int k = 0; k < p->ndevices; k++) {
@@ -96,7 +98,7 @@ static void report_text(struct gpumem_emitter *e, const struct gpumem_process *p
             gpumem__emitter_snprintf(peak_at, sizeof peak_at, "%ss before", secs);
         }
         gpumem__emitter_printf(e, "  cuda:%d  reserved %s of %s (%u%%), peak %s (%s)", d->ordinal, a, b,
-                          gpumem__percent_whole(s->reserved_bytes, d->total_bytes), c, peak_at);
+                               gpumem__percent_whole(s->reserved_bytes, d->total_bytes), c, peak_at);
         gpumem__format_size(a, sizeof a, s->managed_bytes);
         gpumem__emitter_printf(e, ", managed %s", a);
         if (d->ordinal == o->device && o->driver_total_bytes) {
@@ -114,7 +116,7 @@ static void report_text(struct gpumem_emitter *e, const struct gpumem_process *p
         gpumem__format_size(a, sizeof a, l->bytes);
         gpumem__format_seconds(secs, sizeof secs, l->unix_ns, o->unix_ns);
         gpumem__emitter_printf(e, "  %2zu. %12s  cuda:%d  0x%llx  %-24s %ss old\n", i + 1, a, l->device,
-                          (unsigned long long)l->address, gpumem__api_name(l->api), secs);
+                               (unsigned long long)l->address, gpumem__api_name(l->api), secs);
         for (const char *t = l->trace, *next; *t; t = next) {
             size_t len = line_of(t, &next);
             gpumem__emitter_printf(e, "        at %.*s\n", (int)len, t);
@@ -139,8 +141,8 @@ static void report_text(struct gpumem_emitter *e, const struct gpumem_process *p
         const struct gpumem_transition *t = &o->transitions[i];
         gpumem__format_size(a, sizeof a, t->reserved_bytes);
         gpumem__format_seconds(secs, sizeof secs, t->unix_ns, o->unix_ns);
-        gpumem__emitter_printf(e, "  %9ss before  cuda:%d  %s -> %s at %s\n", secs, t->device, gpumem__level_name(t->previous),
-                          gpumem__level_name(t->level), a);
+        gpumem__emitter_printf(e, "  %9ss before  cuda:%d  %s -> %s at %s\n", secs, t->device,
+                               gpumem__level_name(t->previous), gpumem__level_name(t->level), a);
     }
 
     size_t first = o->nevents > GPUMEM_REPORT_EVENTS ? o->nevents - GPUMEM_REPORT_EVENTS : 0;
@@ -151,8 +153,8 @@ static void report_text(struct gpumem_emitter *e, const struct gpumem_process *p
         if (ev->result) error_name(err, sizeof err, ev->api, ev->result);
         gpumem__format_seconds(secs, sizeof secs, ev->unix_ns, o->unix_ns);
         gpumem__emitter_printf(e, "  %9ss before  %-5s %-24s cuda:%-2d %12s  0x%llx  %s\n", secs,
-                          ev->op == GPUMEM_OP_FREE ? "free" : "alloc", gpumem__api_name(ev->api), ev->device, a,
-                          (unsigned long long)ev->address, ev->result ? err : "ok");
+                               ev->op == GPUMEM_OP_FREE ? "free" : "alloc", gpumem__api_name(ev->api), ev->device, a,
+                               (unsigned long long)ev->address, ev->result ? err : "ok");
     }
 
     gpumem__emitter_printf(e, "\nAllocator environment\n%s", o->environment[0] ? "" : "  none set\n");
@@ -160,7 +162,8 @@ static void report_text(struct gpumem_emitter *e, const struct gpumem_process *p
         size_t len = line_of(s, &next);
         gpumem__emitter_printf(e, "  %.*s\n", (int)len, s);
     }
-    gpumem__emitter_printf(e, "\nOut-of-memory failures in this process so far: %llu\n", (unsigned long long)o->oom_count);
+    gpumem__emitter_printf(e, "\nOut-of-memory failures in this process so far: %llu\n",
+                           (unsigned long long)o->oom_count);
 }
 
 void gpumem__report_text(FILE *f, const struct gpumem_process *p, const struct gpumem_oom *o)

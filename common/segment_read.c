@@ -8,8 +8,18 @@
 
 #define WHY(...) (snprintf(why, why_len, __VA_ARGS__), -1)
 
-static uint64_t u64_at(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static uint32_t u32_at(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t u64_at(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static uint32_t u32_at(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
 
 /* A string field: at most size bytes, cut at the first NUL, control
  * characters replaced so nothing can drive a terminal. */
@@ -103,8 +113,8 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
                             const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gpumem_oom *o);
 
 /* The OOM record and what it froze; sections that do not fit are left out. */
-static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_t len, const struct gpumem_shm_header *hd,
-                     struct gpumem_oom *o)
+static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_t len,
+                     const struct gpumem_shm_header *hd, struct gpumem_oom *o)
 {
     if (hd->oom_size < sizeof(struct gpumem_shm_oom) || !section_ok(hd->oom_offset, 1, hd->oom_size, len)) return -1;
     /* On the heap: the record is 20 KiB and this may run on a small stack. */
@@ -139,7 +149,8 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
     copy_string(o->report_path, sizeof o->report_path, (const unsigned char *)r.report_path, sizeof r.report_path);
     copy_text(o->environment, sizeof o->environment, r.environment, sizeof r.environment);
 
-    if (hd->large_stride >= sizeof(struct gpumem_shm_large) && section_ok(hd->large_offset, hd->large_slots, hd->large_stride, len)) {
+    if (hd->large_stride >= sizeof(struct gpumem_shm_large) &&
+        section_ok(hd->large_offset, hd->large_slots, hd->large_stride, len)) {
         for (uint32_t i = 0; i < r.nlarge && i < hd->large_slots && o->nlarge < GPUMEM_SHM_LARGE_SLOTS; i++) {
             struct gpumem_shm_large l;
             memcpy(&l, b + hd->large_offset + (uint64_t)i * hd->large_stride, sizeof l);
@@ -185,27 +196,32 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
 #undef r
 }
 
-int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out, struct gpumem_oom *oom,
-                     char *why, size_t why_len)
+int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
+                          struct gpumem_oom *oom, char *why, size_t why_len)
 {
     const unsigned char *b = buf;
     memset(out, 0, sizeof *out);
     if (len < 32) return WHY("truncated: %zu bytes, not even a header", len);
-    if (u64_at(b + offsetof(struct gpumem_shm_header, magic)) != GPUMEM_SHM_MAGIC) return WHY("bad magic: not a gpumem segment");
+    if (u64_at(b + offsetof(struct gpumem_shm_header, magic)) != GPUMEM_SHM_MAGIC)
+        return WHY("bad magic: not a gpumem segment");
     uint32_t version = u32_at(b + offsetof(struct gpumem_shm_header, layout_version));
     if (version != GPUMEM_SHM_LAYOUT_VERSION)
         return WHY("layout version %u, this reader knows version %u", version, GPUMEM_SHM_LAYOUT_VERSION);
-    if (len < sizeof(struct gpumem_shm_header)) return WHY("truncated: %zu bytes, header needs %zu", len, sizeof(struct gpumem_shm_header));
+    if (len < sizeof(struct gpumem_shm_header))
+        return WHY("truncated: %zu bytes, header needs %zu", len, sizeof(struct gpumem_shm_header));
     uint32_t header_size = u32_at(b + offsetof(struct gpumem_shm_header, header_size));
     uint64_t segment_size = u64_at(b + offsetof(struct gpumem_shm_header, segment_size));
-    if (header_size < sizeof(struct gpumem_shm_header) || header_size > len) return WHY("header size %u is wrong", header_size);
+    if (header_size < sizeof(struct gpumem_shm_header) || header_size > len)
+        return WHY("header size %u is wrong", header_size);
     if (segment_size > len) return WHY("truncated: %zu of %llu bytes", len, (unsigned long long)segment_size);
     struct gpumem_shm_header hd;
     memcpy(&hd, b, sizeof hd);
     if (hd.pid <= 0) return WHY("pid %d is not a process", hd.pid);
     if (hd.device_slots > GPUMEM_MAX_DEVICE_SLOTS) return WHY("absurd device count %u", hd.device_slots);
-    if (hd.device_stride < sizeof(struct gpumem_shm_device)) return WHY("device entries of %u bytes are too small", hd.device_stride);
-    if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len)) return WHY("device table outside the segment");
+    if (hd.device_stride < sizeof(struct gpumem_shm_device))
+        return WHY("device entries of %u bytes are too small", hd.device_stride);
+    if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len))
+        return WHY("device table outside the segment");
 
     out->pid = hd.pid;
     out->owner_uid = -1;
@@ -220,7 +236,8 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
     out->hysteresis_percent = hd.hysteresis_percent;
     copy_string(out->command, sizeof out->command, (const unsigned char *)hd.command, sizeof hd.command);
     copy_string(out->hostname, sizeof out->hostname, (const unsigned char *)hd.hostname, sizeof hd.hostname);
-    copy_string(out->shim_version, sizeof out->shim_version, (const unsigned char *)hd.shim_version, sizeof hd.shim_version);
+    copy_string(out->shim_version, sizeof out->shim_version, (const unsigned char *)hd.shim_version,
+                sizeof hd.shim_version);
 
     for (uint32_t i = 0; i < hd.device_slots && out->ndevices < (int)GPUMEM_SHM_DEVICE_SLOTS; i++) {
         struct gpumem_shm_device d;

@@ -56,13 +56,15 @@ struct gpumem_oom {
     uint64_t unix_ns, number, requested_bytes, driver_free_bytes, driver_total_bytes, live_count, oom_count;
     int device, result;
     unsigned api;
-    struct { uint64_t reserved_bytes, peak_bytes, peak_unix_ns, managed_bytes; } devices[GPUMEM_SHM_OOM_DEVICES];
+    struct {
+        uint64_t reserved_bytes, peak_bytes, peak_unix_ns, managed_bytes;
+    } devices[GPUMEM_SHM_OOM_DEVICES];
     uint64_t hist_count[GPUMEM_SHM_HISTOGRAM_BINS], hist_bytes[GPUMEM_SHM_HISTOGRAM_BINS];
     char report_path[256];
     char environment[2048];
     size_t nlarge, nevents, ntransitions;
     struct gpumem_large large[GPUMEM_SHM_LARGE_SLOTS];
-    struct gpumem_event events[GPUMEM_SHM_OOM_EVENTS];           /* oldest first, up to the failure */
+    struct gpumem_event events[GPUMEM_SHM_OOM_EVENTS];                 /* oldest first, up to the failure */
     struct gpumem_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
 };
 
@@ -77,8 +79,8 @@ struct gpumem_process {
     int ndevices;
     struct gpumem_device devices[GPUMEM_SHM_DEVICE_SLOTS];
     char path[256];
-    long long owner_uid; /* the segment file's owner (the reader sets it); -1 unknown */
-    struct gpumem_oom *oom;  /* NULL unless asked for and present */
+    long long owner_uid;    /* the segment file's owner (the reader sets it); -1 unknown */
+    struct gpumem_oom *oom; /* NULL unless asked for and present */
 };
 
 /* Validate and decode a copy of a segment. 0 on success; otherwise -1 and a
@@ -87,8 +89,8 @@ struct gpumem_process {
  * ring entries whose sequence differs between the two were being written
  * and are left out. oom, if not NULL, receives the last OOM record (present
  * is 0 when there is none) and out->oom points to it. */
-int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out, struct gpumem_oom *oom,
-                     char *why, size_t why_len);
+int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
+                          struct gpumem_oom *oom, char *why, size_t why_len);
 
 /* Whether s may name segments /<s>.<pid>: 1 to 32 letters, digits, '_'
  * or '-' (GPUMEM_SHM_PREFIX, the reader's --prefix). */

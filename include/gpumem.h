@@ -34,11 +34,11 @@ extern "C" {
 #define GPUMEM_MAX_DEVICES 32
 
 /* Errors: one list, expanded into the enum and into gpumem_strerror(). */
-#define GPUMEM_ERRNO_MAP(X)                                                   \
-    X(OK, 0, "success")                                                       \
-    X(EINVAL, -1, "invalid argument")                                         \
-    X(ENODEV, -2, "no such device: nothing was counted on it")                \
-    X(EFULL, -3, "no room left for another callback")                         \
+#define GPUMEM_ERRNO_MAP(X)                                    \
+    X(OK, 0, "success")                                        \
+    X(EINVAL, -1, "invalid argument")                          \
+    X(ENODEV, -2, "no such device: nothing was counted on it") \
+    X(EFULL, -3, "no room left for another callback")          \
     X(ENOSHIM, -4, "libgpumem.so is not loaded in this process")
 
 typedef enum gpumem_err {
@@ -56,21 +56,21 @@ typedef enum gpumem_level {
 
 /* A copy of one device's counters as this process sees it. */
 typedef struct gpumem_device_stats {
-    int device_id;           /* cuda:N as this process numbers it            */
-    char uuid[48];           /* "GPU-xxxxxxxx-...", empty if not yet known    */
-    char pci_bus_id[32];     /* "0000:3b:00.0", empty if not yet known        */
-    char name[128];          /* the driver's device name                     */
-    uint64_t total_bytes;    /* device memory, from cuDeviceTotalMem         */
-    uint64_t reserved_bytes; /* device memory this process holds now         */
-    uint64_t peak_bytes;     /* highest reserved_bytes so far                */
-    uint64_t managed_bytes;  /* unified (managed) memory, not in reserved    */
-    uint64_t alloc_count;    /* successful reservations                      */
-    uint64_t free_count;     /* successful releases of counted memory        */
-    uint64_t failed_count;   /* reservations refused for lack of memory      */
+    int device_id;               /* cuda:N as this process numbers it            */
+    char uuid[48];               /* "GPU-xxxxxxxx-...", empty if not yet known    */
+    char pci_bus_id[32];         /* "0000:3b:00.0", empty if not yet known        */
+    char name[128];              /* the driver's device name                     */
+    uint64_t total_bytes;        /* device memory, from cuDeviceTotalMem         */
+    uint64_t reserved_bytes;     /* device memory this process holds now         */
+    uint64_t peak_bytes;         /* highest reserved_bytes so far                */
+    uint64_t managed_bytes;      /* unified (managed) memory, not in reserved    */
+    uint64_t alloc_count;        /* successful reservations                      */
+    uint64_t free_count;         /* successful releases of counted memory        */
+    uint64_t failed_count;       /* reservations refused for lack of memory      */
     uint64_t unknown_free_count; /* frees of pointers the shim never saw     */
-    double percent;          /* reserved / total * 100, 0 if total unknown   */
-    gpumem_level_t level;    /* health level, with hysteresis                */
-    uint64_t alarm_count;    /* level changes so far                         */
+    double percent;              /* reserved / total * 100, 0 if total unknown   */
+    gpumem_level_t level;        /* health level, with hysteresis                */
+    uint64_t alarm_count;        /* level changes so far                         */
 } gpumem_device_stats_t;
 
 /* The version of the loaded shim, e.g. "0.1.0". */
@@ -89,7 +89,7 @@ GPUMEM_API int gpumem_device_stats(int device_id, gpumem_device_stats_t *out);
 
 /* An alarm: one change of a device's level. */
 typedef struct gpumem_alarm {
-    int device_id;                /* cuda:N as this process sees it */
+    int device_id; /* cuda:N as this process sees it */
     const char *uuid;
     uint64_t reserved_bytes, total_bytes;
     double percent;

@@ -60,91 +60,91 @@ enum gpumem_shm_state {
 
 /* The API that made an event (event.api, large.api): values are part of the
  * ABI; append only. */
-#define GPUMEM_SHM_API_MAP(X)                                   \
-    X(UNKNOWN, 0, "unknown")                                    \
-    X(CU_MEM_ALLOC, 1, "cuMemAlloc")                            \
-    X(CU_MEM_ALLOC_PITCH, 2, "cuMemAllocPitch")                 \
-    X(CU_MEM_FREE, 3, "cuMemFree")                              \
-    X(CU_MEM_ALLOC_MANAGED, 4, "cuMemAllocManaged")             \
-    X(CU_MEM_CREATE, 5, "cuMemCreate")                          \
-    X(CU_MEM_RELEASE, 6, "cuMemRelease")                        \
-    X(CU_MEM_ALLOC_ASYNC, 7, "cuMemAllocAsync")                 \
-    X(CU_MEM_ALLOC_FROM_POOL_ASYNC, 8, "cuMemAllocFromPoolAsync") \
-    X(CU_MEM_FREE_ASYNC, 9, "cuMemFreeAsync")                   \
-    X(CU_MEM_POOL_TRIM_TO, 10, "cuMemPoolTrimTo")               \
-    X(CU_MEM_POOL_DESTROY, 11, "cuMemPoolDestroy")              \
-    X(CUDA_MALLOC, 12, "cudaMalloc")                            \
-    X(CUDA_FREE, 13, "cudaFree")                                \
-    X(CUDA_MALLOC_PITCH, 14, "cudaMallocPitch")                 \
-    X(CUDA_MALLOC_MANAGED, 15, "cudaMallocManaged")             \
-    X(CUDA_MALLOC_ASYNC, 16, "cudaMallocAsync")                 \
-    X(CUDA_FREE_ASYNC, 17, "cudaFreeAsync")                     \
-    X(CUDA_MALLOC_FROM_POOL_ASYNC, 18, "cudaMallocFromPoolAsync") \
-    X(CU_CTX_DESTROY, 19, "cuCtxDestroy")                       \
-    X(CU_DEVICE_PRIMARY_CTX_RESET, 20, "cuDevicePrimaryCtxReset") \
+#define GPUMEM_SHM_API_MAP(X)                                         \
+    X(UNKNOWN, 0, "unknown")                                          \
+    X(CU_MEM_ALLOC, 1, "cuMemAlloc")                                  \
+    X(CU_MEM_ALLOC_PITCH, 2, "cuMemAllocPitch")                       \
+    X(CU_MEM_FREE, 3, "cuMemFree")                                    \
+    X(CU_MEM_ALLOC_MANAGED, 4, "cuMemAllocManaged")                   \
+    X(CU_MEM_CREATE, 5, "cuMemCreate")                                \
+    X(CU_MEM_RELEASE, 6, "cuMemRelease")                              \
+    X(CU_MEM_ALLOC_ASYNC, 7, "cuMemAllocAsync")                       \
+    X(CU_MEM_ALLOC_FROM_POOL_ASYNC, 8, "cuMemAllocFromPoolAsync")     \
+    X(CU_MEM_FREE_ASYNC, 9, "cuMemFreeAsync")                         \
+    X(CU_MEM_POOL_TRIM_TO, 10, "cuMemPoolTrimTo")                     \
+    X(CU_MEM_POOL_DESTROY, 11, "cuMemPoolDestroy")                    \
+    X(CUDA_MALLOC, 12, "cudaMalloc")                                  \
+    X(CUDA_FREE, 13, "cudaFree")                                      \
+    X(CUDA_MALLOC_PITCH, 14, "cudaMallocPitch")                       \
+    X(CUDA_MALLOC_MANAGED, 15, "cudaMallocManaged")                   \
+    X(CUDA_MALLOC_ASYNC, 16, "cudaMallocAsync")                       \
+    X(CUDA_FREE_ASYNC, 17, "cudaFreeAsync")                           \
+    X(CUDA_MALLOC_FROM_POOL_ASYNC, 18, "cudaMallocFromPoolAsync")     \
+    X(CU_CTX_DESTROY, 19, "cuCtxDestroy")                             \
+    X(CU_DEVICE_PRIMARY_CTX_RESET, 20, "cuDevicePrimaryCtxReset")     \
     X(CU_DEVICE_PRIMARY_CTX_RELEASE, 21, "cuDevicePrimaryCtxRelease") \
-    X(CUDA_DEVICE_RESET, 22, "cudaDeviceReset")                 \
-    X(CUDA_DEVICE_SYNCHRONIZE, 23, "cudaDeviceSynchronize")     \
-    X(CUDA_STREAM_SYNCHRONIZE, 24, "cudaStreamSynchronize")     \
+    X(CUDA_DEVICE_RESET, 22, "cudaDeviceReset")                       \
+    X(CUDA_DEVICE_SYNCHRONIZE, 23, "cudaDeviceSynchronize")           \
+    X(CUDA_STREAM_SYNCHRONIZE, 24, "cudaStreamSynchronize")           \
     X(CUDA_EVENT_SYNCHRONIZE, 25, "cudaEventSynchronize")
 
 enum gpumem_api {
 #define GPUMEM_SHM_API_ENUM(name, value, text) GPUMEM_API_##name = (value),
     GPUMEM_SHM_API_MAP(GPUMEM_SHM_API_ENUM)
 #undef GPUMEM_SHM_API_ENUM
-    GPUMEM_API_COUNT
+        GPUMEM_API_COUNT
 };
 
 /* event.op */
 enum gpumem_op { GPUMEM_OP_ALLOC = 1, GPUMEM_OP_FREE = 2 };
 
 struct gpumem_shm_header {
-    uint64_t magic;                /*   0 GPUMEM_SHM_MAGIC, written last    */
-    uint32_t layout_version;       /*   8 GPUMEM_SHM_LAYOUT_VERSION         */
-    uint32_t header_size;          /*  12 sizeof(struct gpumem_shm_header)  */
-    uint64_t segment_size;         /*  16 bytes of the whole segment        */
-    int32_t pid;                   /*  24 the writer                        */
-    uint32_t state;                /*  28 enum gpumem_shm_state             */
-    uint64_t start_time_ticks;     /*  32 /proc/<pid>/stat field 22         */
-    uint64_t created_unix_ns;      /*  40                                   */
-    uint64_t exited_unix_ns;       /*  48 0 while running                   */
-    uint32_t device_slots;         /*  56 entries in the device array       */
-    uint32_t device_stride;        /*  60 sizeof(struct gpumem_shm_device)  */
-    uint64_t devices_offset;       /*  64                                   */
-    uint64_t events_offset;        /*  72 ring of struct gpumem_shm_event   */
-    uint32_t event_slots;          /*  80 power of two                      */
-    uint32_t event_stride;         /*  84                                   */
-    uint64_t events_head;          /*  88 event slots ever claimed (threads
+    uint64_t magic;              /*   0 GPUMEM_SHM_MAGIC, written last    */
+    uint32_t layout_version;     /*   8 GPUMEM_SHM_LAYOUT_VERSION         */
+    uint32_t header_size;        /*  12 sizeof(struct gpumem_shm_header)  */
+    uint64_t segment_size;       /*  16 bytes of the whole segment        */
+    int32_t pid;                 /*  24 the writer                        */
+    uint32_t state;              /*  28 enum gpumem_shm_state             */
+    uint64_t start_time_ticks;   /*  32 /proc/<pid>/stat field 22         */
+    uint64_t created_unix_ns;    /*  40                                   */
+    uint64_t exited_unix_ns;     /*  48 0 while running                   */
+    uint32_t device_slots;       /*  56 entries in the device array       */
+    uint32_t device_stride;      /*  60 sizeof(struct gpumem_shm_device)  */
+    uint64_t devices_offset;     /*  64                                   */
+    uint64_t events_offset;      /*  72 ring of struct gpumem_shm_event   */
+    uint32_t event_slots;        /*  80 power of two                      */
+    uint32_t event_stride;       /*  84                                   */
+    uint64_t events_head;        /*  88 event slots ever claimed (threads
                                     *     claim a few at a time)              */
-    uint64_t large_offset;         /*  96 struct gpumem_shm_large array     */
-    uint32_t large_slots;          /* 104                                   */
-    uint32_t large_stride;         /* 108                                   */
-    uint64_t transitions_offset;   /* 112 ring of struct gpumem_shm_transition */
-    uint32_t transition_slots;     /* 120 power of two                      */
-    uint32_t transition_stride;    /* 124                                   */
-    uint64_t transitions_head;     /* 128 transitions ever appended         */
-    uint64_t oom_count;            /* 136 out-of-memory failures, all devices */
-    uint64_t untracked_count;      /* 144 reservations on ordinals >= slots */
-    uint32_t warn_percent;         /* 152 level bounds in force             */
-    uint32_t alarm_percent;        /* 156                                   */
-    uint32_t hysteresis_percent;   /* 160                                   */
-    uint32_t reserved0;            /* 164                                   */
-    char shim_version[16];         /* 168                                   */
-    char hostname[64];             /* 184                                   */
-    char command[512];             /* 248 argv joined by spaces, truncated  */
-    uint64_t oom_offset;           /* 760 struct gpumem_shm_oom             */
-    uint32_t oom_size;             /* 768 sizeof(struct gpumem_shm_oom)     */
-    uint32_t reserved1;            /* 772                                   */
-    uint8_t reserved[248];         /* 776 .. 1024                           */
+    uint64_t large_offset;       /*  96 struct gpumem_shm_large array     */
+    uint32_t large_slots;        /* 104                                   */
+    uint32_t large_stride;       /* 108                                   */
+    uint64_t transitions_offset; /* 112 ring of struct gpumem_shm_transition */
+    uint32_t transition_slots;   /* 120 power of two                      */
+    uint32_t transition_stride;  /* 124                                   */
+    uint64_t transitions_head;   /* 128 transitions ever appended         */
+    uint64_t oom_count;          /* 136 out-of-memory failures, all devices */
+    uint64_t untracked_count;    /* 144 reservations on ordinals >= slots */
+    uint32_t warn_percent;       /* 152 level bounds in force             */
+    uint32_t alarm_percent;      /* 156                                   */
+    uint32_t hysteresis_percent; /* 160                                   */
+    uint32_t reserved0;          /* 164                                   */
+    char shim_version[16];       /* 168                                   */
+    char hostname[64];           /* 184                                   */
+    char command[512];           /* 248 argv joined by spaces, truncated  */
+    uint64_t oom_offset;         /* 760 struct gpumem_shm_oom             */
+    uint32_t oom_size;           /* 768 sizeof(struct gpumem_shm_oom)     */
+    uint32_t reserved1;          /* 772                                   */
+    uint8_t reserved[248];       /* 776 .. 1024                           */
 };
 
 struct gpumem_shm_device {
-    uint32_t flags;                   /*   0 GPUMEM_SHM_DEVICE_*          */
-    int32_t ordinal;                  /*   4 cuda:N                       */
-    uint64_t total_bytes;             /*   8                              */
-    char uuid[48];                    /*  16 "GPU-xxxxxxxx-xxxx-..."      */
-    char pci_bus_id[32];              /*  64                              */
-    char name[128];                   /*  96                              */
+    uint32_t flags;       /*   0 GPUMEM_SHM_DEVICE_*          */
+    int32_t ordinal;      /*   4 cuda:N                       */
+    uint64_t total_bytes; /*   8                              */
+    char uuid[48];        /*  16 "GPU-xxxxxxxx-xxxx-..."      */
+    char pci_bus_id[32];  /*  64                              */
+    char name[128];       /*  96                              */
     /* 224..255: what every allocation and free updates, in one cache line. */
     uint64_t reserved_bytes;          /* 224                              */
     uint64_t peak_bytes;              /* 232                              */
@@ -165,14 +165,14 @@ struct gpumem_shm_device {
  * written last (release stores): a reader accepts an entry only when seq
  * equals the index it expects, before and after copying. */
 struct gpumem_shm_event {
-    uint64_t seq;     /*  0 1 + index of this event (0: never written) */
-    uint64_t unix_ns; /*  8                                            */
-    uint64_t bytes;   /* 16 requested (alloc) or released (free) size  */
-    uint64_t address; /* 24 pointer or handle, 0 if none               */
-    int32_t result;   /* 32 the CUDA return code                       */
-    int16_t device;   /* 36 ordinal, -1 if unknown                     */
-    uint8_t api;      /* 38 enum gpumem_api (GPUMEM_SHM_API_MAP)       */
-    uint8_t op;       /* 39 1 alloc, 2 free                            */
+    uint64_t seq;         /*  0 1 + index of this event (0: never written) */
+    uint64_t unix_ns;     /*  8                                            */
+    uint64_t bytes;       /* 16 requested (alloc) or released (free) size  */
+    uint64_t address;     /* 24 pointer or handle, 0 if none               */
+    int32_t result;       /* 32 the CUDA return code                       */
+    int16_t device;       /* 36 ordinal, -1 if unknown                     */
+    uint8_t api;          /* 38 enum gpumem_api (GPUMEM_SHM_API_MAP)       */
+    uint8_t op;           /* 39 1 alloc, 2 free                            */
     uint64_t reserved[3]; /* 40 .. 64: one cache line per event, so threads
                            * writing neighbouring events do not share one */
 };
@@ -180,13 +180,13 @@ struct gpumem_shm_event {
 /* One of the largest live allocations at the last out-of-memory failure,
  * largest first; written with the OOM record, under its seq. */
 struct gpumem_shm_large {
-    uint64_t seq;     /*  0 always 0: oom.seq covers the section        */
-    uint64_t address; /*  8 pointer or handle; 0 marks a free slot      */
-    uint64_t bytes;   /* 16                                             */
-    uint64_t unix_ns; /* 24 when it was made                            */
-    int32_t device;   /* 32                                             */
-    uint32_t api;     /* 36                                             */
-    uint64_t reserved;/* 40                                             */
+    uint64_t seq;      /*  0 always 0: oom.seq covers the section        */
+    uint64_t address;  /*  8 pointer or handle; 0 marks a free slot      */
+    uint64_t bytes;    /* 16                                             */
+    uint64_t unix_ns;  /* 24 when it was made                            */
+    int32_t device;    /* 32                                             */
+    uint32_t api;      /* 36                                             */
+    uint64_t reserved; /* 40                                             */
 };
 
 /* One change of a device's health level. */
@@ -227,13 +227,13 @@ struct gpumem_shm_oom {
     uint64_t oom_count;          /*   88 failures so far, this one included */
     struct {
         uint64_t reserved_bytes, peak_bytes, peak_unix_ns, managed_bytes;
-    } devices[GPUMEM_SHM_OOM_DEVICES];              /*   96 */
-    uint64_t hist_count[GPUMEM_SHM_HISTOGRAM_BINS]; /* 1120 */
-    uint64_t hist_bytes[GPUMEM_SHM_HISTOGRAM_BINS]; /* 1504 */
-    char report_path[256];                          /* 1888 */
-    char environment[2048];                         /* 2144 NAME=value lines */
-    uint32_t nevents;                               /* 4192 entries of events */
-    uint8_t reserved[28];                           /* 4196 */
+    } devices[GPUMEM_SHM_OOM_DEVICES];                     /*   96 */
+    uint64_t hist_count[GPUMEM_SHM_HISTOGRAM_BINS];        /* 1120 */
+    uint64_t hist_bytes[GPUMEM_SHM_HISTOGRAM_BINS];        /* 1504 */
+    char report_path[256];                                 /* 1888 */
+    char environment[2048];                                /* 2144 NAME=value lines */
+    uint32_t nevents;                                      /* 4192 entries of events */
+    uint8_t reserved[28];                                  /* 4196 */
     struct gpumem_shm_event events[GPUMEM_SHM_OOM_EVENTS]; /* 4224 the last events, oldest first */
     /* 20608: where the largest live allocations were made (GPUMEM_BACKTRACE=1),
      * one "module+0xoffset (symbol+0xoffset)" line per frame, for the first
@@ -252,8 +252,7 @@ struct gpumem_shm_segment {
     struct gpumem_shm_oom oom;
 };
 
-#define GPUMEM_SHM_PIN(type, field, off) \
-    _Static_assert(offsetof(type, field) == (off), #type "." #field " moved")
+#define GPUMEM_SHM_PIN(type, field, off) _Static_assert(offsetof(type, field) == (off), #type "." #field " moved")
 GPUMEM_SHM_PIN(struct gpumem_shm_header, layout_version, 8);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, segment_size, 16);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, pid, 24);

@@ -11,7 +11,8 @@ GPUMEM_EXPORT const char *gpumem_version(void) { return GPUMEM_VERSION_STRING; }
 GPUMEM_EXPORT const char *gpumem_strerror(int err)
 {
     switch (err) {
-#define GPUMEM_ERR_CASE(name, value, text) case (value): return text;
+#define GPUMEM_ERR_CASE(name, value, text) \
+    case (value): return text;
         GPUMEM_ERRNO_MAP(GPUMEM_ERR_CASE)
 #undef GPUMEM_ERR_CASE
     }

@@ -23,8 +23,11 @@ void gpumem__census_count(const struct gpumem_entry *e, void *ctx)
     uint32_t n = c->ntop < GPUMEM_SHM_LARGE_SLOTS ? c->ntop : GPUMEM_SHM_LARGE_SLOTS - 1;
     memmove(&c->top[at + 1], &c->top[at], (n - at) * sizeof c->top[0]);
     memmove(&c->top_trace[at + 1], &c->top_trace[at], (n - at) * sizeof c->top_trace[0]);
-    c->top[at] = (struct gpumem_shm_large){ .address = e->key, .bytes = e->bytes, .unix_ns = e->unix_ns,
-                                            .device = e->device, .api = e->api };
+    c->top[at] = (struct gpumem_shm_large){ .address = e->key,
+                                            .bytes = e->bytes,
+                                            .unix_ns = e->unix_ns,
+                                            .device = e->device,
+                                            .api = e->api };
     c->top_trace[at] = e->trace;
     if (c->ntop < GPUMEM_SHM_LARGE_SLOTS) c->ntop++;
 }
@@ -33,10 +36,11 @@ static int by_name(const void *a, const void *b) { return strcmp(*(char *const *
 
 void gpumem__census_environment(char *const *env, char *out, size_t size)
 {
-    static const char *const exact[] = { "PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF", "CUDA_VISIBLE_DEVICES",
-                                         "CUDA_DEVICE_ORDER", "XLA_PYTHON_CLIENT_PREALLOCATE",
-                                         "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_ALLOCATOR",
-                                         "TF_FORCE_GPU_ALLOW_GROWTH", "CUPY_GPU_MEMORY_LIMIT" };
+    static const char *const exact[] = { "PYTORCH_CUDA_ALLOC_CONF",       "PYTORCH_ALLOC_CONF",
+                                         "CUDA_VISIBLE_DEVICES",          "CUDA_DEVICE_ORDER",
+                                         "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+                                         "XLA_PYTHON_CLIENT_ALLOCATOR",   "TF_FORCE_GPU_ALLOW_GROWTH",
+                                         "CUPY_GPU_MEMORY_LIMIT" };
     const char *picked[64];
     size_t npicked = 0, used = 0;
     out[0] = '\0';
@@ -82,4 +86,3 @@ uint32_t gpumem__census_events(const struct gpumem_shm_segment *s, struct gpumem
     memcpy(out, all + (n - keep), keep * sizeof all[0]);
     return keep;
 }
-

@@ -39,15 +39,25 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     else th->driver_key = key;
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
     const struct gpumem_shm_device *d = gpumem__device(device);
-    if (!d) { gpumem__seg_untracked(); return; }
-    struct gpumem_entry e = { .key = key, .bytes = bytes, .unix_ns = gpumem__os_now_ns(),
+    if (!d) {
+        gpumem__seg_untracked();
+        return;
+    }
+    struct gpumem_entry e = { .key = key,
+                              .bytes = bytes,
+                              .unix_ns = gpumem__os_now_ns(),
                               .trace = GPUMEM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0,
-                              .device = (int8_t)device, .kind = (uint8_t)kind, .api = (uint8_t)api,
+                              .device = (int8_t)device,
+                              .kind = (uint8_t)kind,
+                              .api = (uint8_t)api,
                               .pool = pool ? gpumem__pool_index(pool) : 0 };
     struct gpumem_entry old;
     int rc = gpumem__ledger_insert(kind == GPUMEM_KIND_VMM ? &handles : &pointers, &e, &old);
-    if (rc < 0) { gpumem__seg_untracked(); return; } /* what cannot be remembered is not counted */
-    if (rc == 1) release_entry(&old);     /* the driver reused a key whose free we missed */
+    if (rc < 0) {
+        gpumem__seg_untracked();
+        return;
+    }                                 /* what cannot be remembered is not counted */
+    if (rc == 1) release_entry(&old); /* the driver reused a key whose free we missed */
     gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, key, 0, e.unix_ns);
     if (kind == GPUMEM_KIND_DEVICE || kind == GPUMEM_KIND_VMM) gpumem__device_charge(device, d, bytes);
     else if (kind == GPUMEM_KIND_MANAGED) gpumem__seg_managed_add(d, bytes);
@@ -184,13 +194,15 @@ void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds)
     size_t live = gpumem__ledger_count(&pointers) + (with_handles ? gpumem__ledger_count(&handles) : 0);
     struct sweep w = { .device = device, .kinds = kinds, .cap = live + live / 4 + 64 };
     w.list = malloc(w.cap * sizeof *w.list);
-    if (!w.list) { gpumem__seg_untracked(); return; } /* out of host memory: what was not looked at stays charged */
+    if (!w.list) {
+        gpumem__seg_untracked();
+        return;
+    } /* out of host memory: what was not looked at stays charged */
     gpumem__ledger_foreach(&pointers, sweep_collect, &w);
     if (with_handles) gpumem__ledger_foreach(&handles, sweep_collect, &w);
     uint64_t freed[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
     uint32_t count[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
-    for (size_t i = 0; i < w.n; i++)
-        forget_if_gone(w.list[i].kind == GPUMEM_KIND_VMM, w.list[i].key, freed, count);
+    for (size_t i = 0; i < w.n; i++) forget_if_gone(w.list[i].kind == GPUMEM_KIND_VMM, w.list[i].key, freed, count);
     free(w.list);
     uint64_t now = gpumem__os_now_ns();
     for (int dev = 0; dev < (int)GPUMEM_SHM_DEVICE_SLOTS; dev++)

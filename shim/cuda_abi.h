@@ -13,19 +13,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef unsigned int gcu_result;         /* CUresult (enum cudaError_enum)  */
-typedef int gcu_device;                  /* CUdevice                         */
-typedef unsigned long long gcu_deviceptr; /* CUdeviceptr (_v2)               */
+typedef unsigned int gcu_result;           /* CUresult (enum cudaError_enum)  */
+typedef int gcu_device;                    /* CUdevice                         */
+typedef unsigned long long gcu_deviceptr;  /* CUdeviceptr (_v2)               */
 typedef unsigned long long gcu_mem_handle; /* CUmemGenericAllocationHandle   */
-typedef uint64_t gcu_uint64;             /* cuuint64_t                       */
+typedef uint64_t gcu_uint64;               /* cuuint64_t                       */
 typedef struct CUctx_st *gcu_context;
 typedef struct CUstream_st *gcu_stream;
 typedef struct CUevent_st *gcu_event;
 typedef struct CUmemPoolHandle_st *gcu_mempool;
-typedef unsigned int gcu_proc_status;    /* CUdriverProcAddressQueryResult   */
-typedef unsigned int gcu_pool_attribute; /* CUmemPool_attribute              */
+typedef unsigned int gcu_proc_status;       /* CUdriverProcAddressQueryResult   */
+typedef unsigned int gcu_pool_attribute;    /* CUmemPool_attribute              */
 typedef unsigned int gcu_pointer_attribute; /* CUpointer_attribute           */
-struct gcu_uuid_own { char bytes[16]; };
+struct gcu_uuid_own {
+    char bytes[16];
+};
 
 enum {
     GCU_SUCCESS = 0,
@@ -40,7 +42,10 @@ enum {
     GCU_POINTER_ATTRIBUTE_MEMORY_TYPE = 2,
 };
 
-typedef struct gcu_mem_location { unsigned int type; int id; } gcu_mem_location;
+typedef struct gcu_mem_location {
+    unsigned int type;
+    int id;
+} gcu_mem_location;
 struct gcu_mem_allocation_prop_own {
     unsigned int type;                 /* CUmemAllocationType       */
     unsigned int requestedHandleTypes; /* CUmemAllocationHandleType */

@@ -64,8 +64,8 @@ const struct gpumem_driver *gpumem__driver_resolve(void)
     d->mem_pool_get_attribute = (gcu_cuMemPoolGetAttribute_fn)driver_symbol(h, "cuMemPoolGetAttribute");
     d->mem_get_info = (gcu_cuMemGetInfo_v2_fn)driver_symbol(h, "cuMemGetInfo_v2");
     d->pointer_get_attribute = (gcu_cuPointerGetAttribute_fn)driver_symbol(h, "cuPointerGetAttribute");
-    d->handle_properties =
-        (gcu_cuMemGetAllocationPropertiesFromHandle_fn)driver_symbol(h, "cuMemGetAllocationPropertiesFromHandle");
+    d->handle_properties = (gcu_cuMemGetAllocationPropertiesFromHandle_fn)driver_symbol(
+        h, "cuMemGetAllocationPropertiesFromHandle");
     d->primary_ctx_get_state = (gcu_cuDevicePrimaryCtxGetState_fn)driver_symbol(h, "cuDevicePrimaryCtxGetState");
     /* dlopen's reference is dropped: the program's own keeps the driver. */
     if (loaded) gpumem__os_release(loaded);

@@ -25,7 +25,7 @@ atomic_int gpumem__alarms_wanted;
 void gpumem__health_limits(int device, uint64_t total)
 {
     limits[device] = gpumem__limits_make(total, gpumem__opt.warn_percent, gpumem__opt.alarm_percent,
-                                        gpumem__opt.hysteresis_percent);
+                                         gpumem__opt.hysteresis_percent);
     atomic_store_explicit(&gpumem__warn_up[device], limits[device].warn_up, memory_order_release);
 }
 
@@ -36,9 +36,11 @@ static void log_transition(int device, gpumem_level_t level, uint64_t reserved, 
     gpumem__format_gb(all, sizeof all, total);
     unsigned pct = gpumem__percent_whole(reserved, total);
     if (level == GPUMEM_LEVEL_CRITICAL)
-        gpumem__log("CRITICAL cuda:%d %u%% %s / %s (alarm above %u%%)", device, pct, held, all, gpumem__opt.alarm_percent);
+        gpumem__log("CRITICAL cuda:%d %u%% %s / %s (alarm above %u%%)", device, pct, held, all,
+                    gpumem__opt.alarm_percent);
     else if (level == GPUMEM_LEVEL_WARNING)
-        gpumem__log("WARNING cuda:%d %u%% %s / %s (warning from %u%%)", device, pct, held, all, gpumem__opt.warn_percent);
+        gpumem__log("WARNING cuda:%d %u%% %s / %s (warning from %u%%)", device, pct, held, all,
+                    gpumem__opt.warn_percent);
     else
         gpumem__log("OK cuda:%d %u%% %s / %s (back below %u%%)", device, pct, held, all,
                     gpumem__opt.warn_percent - gpumem__opt.hysteresis_percent);
@@ -73,9 +75,13 @@ void gpumem__health_change(int device, const struct gpumem_shm_device *d)
         gpumem__seg_transition(device, d, next, cur, reserved, now);
         log_transition(device, next, reserved, total);
         gpumem_alarm_t a = {
-            .device_id = device, .uuid = d->uuid, .reserved_bytes = reserved, .total_bytes = total,
+            .device_id = device,
+            .uuid = d->uuid,
+            .reserved_bytes = reserved,
+            .total_bytes = total,
             .percent = total ? (double)reserved * 100.0 / (double)total : 0.0,
-            .level = next, .previous_level = (gpumem_level_t)cur,
+            .level = next,
+            .previous_level = (gpumem_level_t)cur,
         };
         queue(&a);
     }

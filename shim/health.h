@@ -30,7 +30,7 @@ static inline void gpumem__health_update(int device, const struct gpumem_shm_dev
     uint64_t warn_up = atomic_load_explicit(&gpumem__warn_up[device], memory_order_acquire);
     /* Sequentially consistent (a plain load on x86): see gpumem__health_change. */
     if (GPUMEM_LIKELY((__atomic_load_n(&d->level, __ATOMIC_SEQ_CST) == GPUMEM_LEVEL_HEALTHY && reserved < warn_up) ||
-                  warn_up == 0))
+                      warn_up == 0))
         return;
     gpumem__health_change(device, d);
 }

@@ -40,17 +40,16 @@ static void after_alloc(gcu_result r, enum gpumem_kind kind, enum gpumem_api api
  * settled after it. A pointer (never a handle) that a runtime free in
  * progress has claimed is left to the runtime layer. The ledger never
  * touches errno. */
-#define FREE_BODY(kind, api, key, call)                                                 \
-    if (DISABLED() || GPUMEM_UNLIKELY((kind) != GPUMEM_KIND_VMM && (key) &&                 \
-                                  gpumem__thread.runtime_free == (key)))                \
-        return call;                                                                    \
-    struct gpumem_claim claim;                                                    \
-    gpumem__free_begin(kind, key, &claim);                                        \
-    gcu_result r = call;                                                          \
-    int saved = errno;                                                            \
-    gpumem__free_end(api, key, &claim, r == GCU_SUCCESS);                         \
-    gpumem__alarm_flush();                                                        \
-    errno = saved;                                                                \
+#define FREE_BODY(kind, api, key, call)                                                                            \
+    if (DISABLED() || GPUMEM_UNLIKELY((kind) != GPUMEM_KIND_VMM && (key) && gpumem__thread.runtime_free == (key))) \
+        return call;                                                                                               \
+    struct gpumem_claim claim;                                                                                     \
+    gpumem__free_begin(kind, key, &claim);                                                                         \
+    gcu_result r = call;                                                                                           \
+    int saved = errno;                                                                                             \
+    gpumem__free_end(api, key, &claim, r == GCU_SUCCESS);                                                          \
+    gpumem__alarm_flush();                                                                                         \
+    errno = saved;                                                                                                 \
     return r;
 
 gcu_result cuMemAlloc_v2(gcu_deviceptr *dptr, size_t bytes)
@@ -97,7 +96,8 @@ gcu_result cuMemFree_v2(gcu_deviceptr ptr)
 /* ---- virtual memory management: physical memory is charged at create, by
  * handle, never at map (one handle can be mapped at several addresses). --- */
 
-gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_allocation_prop *prop, unsigned long long flags)
+gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_allocation_prop *prop,
+                       unsigned long long flags)
 {
     gcu_cuMemCreate_fn real = GPUMEM_REAL(cuMemCreate, cuMemCreate);
     if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;
@@ -106,7 +106,8 @@ gcu_result cuMemCreate(gcu_mem_handle *handle, size_t bytes, const gcu_mem_alloc
     /* Host and host-NUMA locations are not device memory. */
     if (prop && prop->location.type == GCU_MEM_LOCATION_TYPE_DEVICE) {
         int saved = errno;
-        if (r == GCU_SUCCESS) gpumem__on_alloc(GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_CREATE, *handle, bytes, prop->location.id, NULL);
+        if (r == GCU_SUCCESS)
+            gpumem__on_alloc(GPUMEM_KIND_VMM, GPUMEM_API_CU_MEM_CREATE, *handle, bytes, prop->location.id, NULL);
         else gpumem__failed(GPUMEM_API_CU_MEM_CREATE, bytes, prop->location.id, r);
         gpumem__alarm_flush();
         errno = saved;
@@ -152,35 +153,35 @@ static void after_async_alloc(gcu_result r, enum gpumem_api api, gcu_deviceptr *
     errno = saved;
 }
 
-#define ASYNC_ALLOC(sym)                                                              \
-    gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_stream stream)              \
-    {                                                                                 \
-        gcu_cuMemAllocAsync_fn real = GPUMEM_REAL(cuMemAllocAsync, sym);              \
-        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                           \
-        gcu_result r = real(dptr, bytes, stream);                                     \
+#define ASYNC_ALLOC(sym)                                                                         \
+    gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_stream stream)                         \
+    {                                                                                            \
+        gcu_cuMemAllocAsync_fn real = GPUMEM_REAL(cuMemAllocAsync, sym);                         \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                  \
+        gcu_result r = real(dptr, bytes, stream);                                                \
         if (!DISABLED()) after_async_alloc(r, GPUMEM_API_CU_MEM_ALLOC_ASYNC, dptr, bytes, NULL); \
-        return r;                                                                     \
+        return r;                                                                                \
     }
 ASYNC_ALLOC(cuMemAllocAsync)
 ASYNC_ALLOC(cuMemAllocAsync_ptsz)
 
-#define POOL_ALLOC(sym)                                                                          \
-    gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_mempool pool, gcu_stream stream)       \
-    {                                                                                            \
-        gcu_cuMemAllocFromPoolAsync_fn real = GPUMEM_REAL(cuMemAllocFromPoolAsync, sym);         \
-        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                      \
-        gcu_result r = real(dptr, bytes, pool, stream);                                          \
+#define POOL_ALLOC(sym)                                                                                    \
+    gcu_result sym(gcu_deviceptr *dptr, size_t bytes, gcu_mempool pool, gcu_stream stream)                 \
+    {                                                                                                      \
+        gcu_cuMemAllocFromPoolAsync_fn real = GPUMEM_REAL(cuMemAllocFromPoolAsync, sym);                   \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                            \
+        gcu_result r = real(dptr, bytes, pool, stream);                                                    \
         if (!DISABLED()) after_async_alloc(r, GPUMEM_API_CU_MEM_ALLOC_FROM_POOL_ASYNC, dptr, bytes, pool); \
-        return r;                                                                                \
+        return r;                                                                                          \
     }
 POOL_ALLOC(cuMemAllocFromPoolAsync)
 POOL_ALLOC(cuMemAllocFromPoolAsync_ptsz)
 
-#define ASYNC_FREE(sym)                                                                 \
-    gcu_result sym(gcu_deviceptr ptr, gcu_stream stream)                                \
-    {                                                                                   \
-        gcu_cuMemFreeAsync_fn real = GPUMEM_REAL(cuMemFreeAsync, sym);                  \
-        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                             \
+#define ASYNC_FREE(sym)                                                                    \
+    gcu_result sym(gcu_deviceptr ptr, gcu_stream stream)                                   \
+    {                                                                                      \
+        gcu_cuMemFreeAsync_fn real = GPUMEM_REAL(cuMemFreeAsync, sym);                     \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                            \
         FREE_BODY(GPUMEM_KIND_ASYNC, GPUMEM_API_CU_MEM_FREE_ASYNC, ptr, real(ptr, stream)) \
     }
 ASYNC_FREE(cuMemFreeAsync)
@@ -236,14 +237,14 @@ static inline void after_sync(void)
     errno = saved;
 }
 
-#define SYNC_HOOK(sym, type, params, args)                   \
-    gcu_result sym params                                    \
-    {                                                        \
-        gcu_##type##_fn real = GPUMEM_REAL(type, sym);       \
-        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;  \
-        gcu_result r = real args;                            \
-        after_sync();                                        \
-        return r;                                            \
+#define SYNC_HOOK(sym, type, params, args)                      \
+    gcu_result sym params                                       \
+    {                                                           \
+        gcu_##type##_fn real = GPUMEM_REAL(type, sym);          \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND; \
+        gcu_result r = real args;                               \
+        after_sync();                                           \
+        return r;                                               \
     }
 SYNC_HOOK(cuCtxSynchronize, cuCtxSynchronize, (void), ())
 SYNC_HOOK(cuCtxSynchronize_v2, cuCtxSynchronize_v2, (gcu_context ctx), (ctx))
@@ -274,14 +275,15 @@ gcu_result cuCtxDestroy_v2(gcu_context ctx)
 }
 
 /* A reset destroys everything of the device's primary context. */
-#define PRIMARY_RESET(sym)                                                                                  \
-    gcu_result sym(gcu_device dev)                                                                          \
-    {                                                                                                       \
-        gcu_cuDevicePrimaryCtxReset_fn real = GPUMEM_REAL(cuDevicePrimaryCtxReset, sym);                    \
-        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                                 \
-        gcu_result r = real(dev);                                                                           \
-        if (r == GCU_SUCCESS && !DISABLED()) after_teardown(GPUMEM_API_CU_DEVICE_PRIMARY_CTX_RESET, dev, GPUMEM_SWEEP_ALL); \
-        return r;                                                                                           \
+#define PRIMARY_RESET(sym)                                                                 \
+    gcu_result sym(gcu_device dev)                                                         \
+    {                                                                                      \
+        gcu_cuDevicePrimaryCtxReset_fn real = GPUMEM_REAL(cuDevicePrimaryCtxReset, sym);   \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                            \
+        gcu_result r = real(dev);                                                          \
+        if (r == GCU_SUCCESS && !DISABLED())                                               \
+            after_teardown(GPUMEM_API_CU_DEVICE_PRIMARY_CTX_RESET, dev, GPUMEM_SWEEP_ALL); \
+        return r;                                                                          \
     }
 PRIMARY_RESET(cuDevicePrimaryCtxReset)
 PRIMARY_RESET(cuDevicePrimaryCtxReset_v2)
@@ -317,16 +319,15 @@ static void after_release(gcu_device dev, unsigned retains)
     errno = saved;
 }
 
-#define PRIMARY_RELEASE(sym)                                                                      \
-    gcu_result sym(gcu_device dev)                                                                \
-    {                                                                                             \
-        gcu_cuDevicePrimaryCtxRelease_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRelease, sym);      \
-        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                       \
-        unsigned retains = (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS ? atomic_load(&primary_retains[dev]) : 0; \
-        gcu_result r = real(dev);                                                                 \
-        if (r == GCU_SUCCESS && !DISABLED() && (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS)          \
-            after_release(dev, retains);                                                          \
-        return r;                                                                                 \
+#define PRIMARY_RELEASE(sym)                                                                                         \
+    gcu_result sym(gcu_device dev)                                                                                   \
+    {                                                                                                                \
+        gcu_cuDevicePrimaryCtxRelease_fn real = GPUMEM_REAL(cuDevicePrimaryCtxRelease, sym);                         \
+        if (GPUMEM_UNLIKELY(!real)) return GCU_ERROR_NOT_FOUND;                                                      \
+        unsigned retains = (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS ? atomic_load(&primary_retains[dev]) : 0;         \
+        gcu_result r = real(dev);                                                                                    \
+        if (r == GCU_SUCCESS && !DISABLED() && (unsigned)dev < GPUMEM_SHM_DEVICE_SLOTS) after_release(dev, retains); \
+        return r;                                                                                                    \
     }
 PRIMARY_RELEASE(cuDevicePrimaryCtxRelease)
 PRIMARY_RELEASE(cuDevicePrimaryCtxRelease_v2)

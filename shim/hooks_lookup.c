@@ -18,8 +18,8 @@
 #include "os.h"
 
 struct hook {
-    const char *symbol;   /* exported name */
-    const char *base;     /* cuGetProcAddress name, NULL for runtime hooks */
+    const char *symbol; /* exported name */
+    const char *base;   /* cuGetProcAddress name, NULL for runtime hooks */
     int version;
     int ptds;
     void *wrapper;
@@ -30,7 +30,7 @@ static const struct hook hooks[] = {
 #define DRIVER_ROW(sym, type, base, version, ptds) { #sym, base, version, ptds, (void *)&sym, &gpumem__real_##sym },
     GPUMEM_DRIVER_HOOKS(DRIVER_ROW)
 #define RUNTIME_ROW(sym, ...) { #sym, NULL, 0, 0, (void *)&sym, &gpumem__real_##sym },
-    GPUMEM_RUNTIME_HOOKS(RUNTIME_ROW, RUNTIME_ROW, RUNTIME_ROW)
+        GPUMEM_RUNTIME_HOOKS(RUNTIME_ROW, RUNTIME_ROW, RUNTIME_ROW)
 };
 #define NHOOKS (sizeof hooks / sizeof hooks[0])
 
@@ -100,7 +100,9 @@ static void *gpumem__substitute(const char *symbol, void *found, int version, gc
         void *same = atomic_load(h->real);
         if (!same) {
             void *p = NULL;
-            if (real_lookup(h->base, &p, h->version, h->ptds ? GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0) == GCU_SUCCESS && p)
+            if (real_lookup(h->base, &p, h->version, h->ptds ? GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM : 0) ==
+                    GCU_SUCCESS &&
+                p)
                 same = adopt(h, p) ? p : atomic_load(h->real);
         }
         if (same == found) return h->wrapper;
@@ -112,7 +114,7 @@ static void *gpumem__substitute(const char *symbol, void *found, int version, gc
     gcu_result r = call;                                                 \
     if (r == GCU_SUCCESS && pfn && *pfn && symbol && symbol[0] == 'c') { \
         int saved = errno;                                               \
-        *pfn = gpumem__substitute(symbol, *pfn, version, flags);        \
+        *pfn = gpumem__substitute(symbol, *pfn, version, flags);         \
         errno = saved;                                                   \
     }                                                                    \
     return r;

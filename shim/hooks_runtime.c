@@ -100,34 +100,34 @@ static gcu_rt_error left(struct outer outer, gcu_rt_error r)
     gcu_##sym##_fn real = (gcu_##sym##_fn)gpumem__real(&gpumem__real_##sym, #sym); \
     if (GPUMEM_UNLIKELY(!real)) return 35
 
-#define ALLOC_WRAPPER(sym, api, kind, params, args, bytes)                                   \
-    gcu_rt_error sym params                                                                  \
-    {                                                                                        \
-        REAL_OR_FAIL(sym);                                                                   \
-        if (DISABLED()) return real args;                                                    \
-        struct outer outer = enter(GPUMEM_API_##api);                                        \
-        gcu_rt_error r = real args;                                                          \
-        leave_alloc(outer, r, GPUMEM_KIND_##kind, GPUMEM_API_##api, ptr, bytes);             \
-        return r;                                                                            \
+#define ALLOC_WRAPPER(sym, api, kind, params, args, bytes)                       \
+    gcu_rt_error sym params                                                      \
+    {                                                                            \
+        REAL_OR_FAIL(sym);                                                       \
+        if (DISABLED()) return real args;                                        \
+        struct outer outer = enter(GPUMEM_API_##api);                            \
+        gcu_rt_error r = real args;                                              \
+        leave_alloc(outer, r, GPUMEM_KIND_##kind, GPUMEM_API_##api, ptr, bytes); \
+        return r;                                                                \
     }
-#define FREE_WRAPPER(sym, api, params, args)                                                 \
-    gcu_rt_error sym params                                                                  \
-    {                                                                                        \
-        REAL_OR_FAIL(sym);                                                                   \
-        if (DISABLED()) return real args;                                                    \
-        struct gpumem_claim claim;                                                           \
-        struct outer outer = enter_free(GPUMEM_API_##api, ptr, &claim);                      \
-        gcu_rt_error r = real args;                                                          \
-        leave_free(outer, r, GPUMEM_API_##api, ptr, &claim);                                 \
-        return r;                                                                            \
+#define FREE_WRAPPER(sym, api, params, args)                            \
+    gcu_rt_error sym params                                             \
+    {                                                                   \
+        REAL_OR_FAIL(sym);                                              \
+        if (DISABLED()) return real args;                               \
+        struct gpumem_claim claim;                                      \
+        struct outer outer = enter_free(GPUMEM_API_##api, ptr, &claim); \
+        gcu_rt_error r = real args;                                     \
+        leave_free(outer, r, GPUMEM_API_##api, ptr, &claim);            \
+        return r;                                                       \
     }
-#define MARK_WRAPPER(sym, api, params, args)                                                 \
-    gcu_rt_error sym params                                                                  \
-    {                                                                                        \
-        REAL_OR_FAIL(sym);                                                                   \
-        if (DISABLED()) return real args;                                                    \
-        struct outer outer = enter(GPUMEM_API_##api);                                        \
-        return left(outer, real args);                                                       \
+#define MARK_WRAPPER(sym, api, params, args)          \
+    gcu_rt_error sym params                           \
+    {                                                 \
+        REAL_OR_FAIL(sym);                            \
+        if (DISABLED()) return real args;             \
+        struct outer outer = enter(GPUMEM_API_##api); \
+        return left(outer, real args);                \
     }
 #define DEFINE_SLOT(sym, ...) _Atomic(void *) gpumem__real_##sym;
 GPUMEM_RUNTIME_HOOKS(DEFINE_SLOT, DEFINE_SLOT, DEFINE_SLOT)

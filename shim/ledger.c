@@ -22,10 +22,7 @@ static inline uint64_t mix(uint64_t key)
     return h ^ (h >> 31);
 }
 
-static inline struct gpumem_shard *shard_of(struct gpumem_ledger *l, uint64_t h)
-{
-    return &l->shards[h >> 58];
-}
+static inline struct gpumem_shard *shard_of(struct gpumem_ledger *l, uint64_t h) { return &l->shards[h >> 58]; }
 
 static inline void lock(struct gpumem_shard *s)
 {
@@ -38,10 +35,7 @@ static inline void lock(struct gpumem_shard *s)
     }
 }
 
-static inline void unlock(struct gpumem_shard *s)
-{
-    atomic_store_explicit(&s->lock, 0, memory_order_release);
-}
+static inline void unlock(struct gpumem_shard *s) { atomic_store_explicit(&s->lock, 0, memory_order_release); }
 
 /* Index of key's slot, or of the empty slot where it would go. */
 static size_t probe(const struct gpumem_shard *s, uint64_t h, uint64_t key)
@@ -75,13 +69,19 @@ static int insert(struct gpumem_ledger *l, const struct gpumem_entry *e, struct 
     lock(s);
     /* At most half full: probe runs stay short, for lookups and deletions. */
     if ((s->count + 1) * 2 > s->mask + 1 || !s->slots) {
-        if (grow(s) != 0) { unlock(s); return -1; }
+        if (grow(s) != 0) {
+            unlock(s);
+            return -1;
+        }
     }
     size_t i = probe(s, h, e->key);
     if (s->slots[i].key == e->key) {
         if (old) *old = s->slots[i];
         rc = 1;
-        if (!replace) { unlock(s); return rc; }
+        if (!replace) {
+            unlock(s);
+            return rc;
+        }
     } else {
         s->count++;
     }
@@ -96,10 +96,7 @@ int gpumem__ledger_insert(struct gpumem_ledger *l, const struct gpumem_entry *e,
     return insert(l, e, old, 1);
 }
 
-int gpumem__ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e)
-{
-    return insert(l, e, NULL, 0);
-}
+int gpumem__ledger_restore(struct gpumem_ledger *l, const struct gpumem_entry *e) { return insert(l, e, NULL, 0); }
 
 static int find_locked(struct gpumem_shard *s, uint64_t h, uint64_t key, size_t *at)
 {
@@ -117,7 +114,10 @@ static void remove_at(struct gpumem_shard *s, size_t i)
         size_t home = (size_t)mix(s->slots[j].key) & s->mask;
         /* Move j into i unless its home lies cyclically in (i, j]. */
         int stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
-        if (!stays) { s->slots[i] = s->slots[j]; i = j; }
+        if (!stays) {
+            s->slots[i] = s->slots[j];
+            i = j;
+        }
     }
     s->slots[i].key = 0;
     s->count--;
@@ -131,7 +131,10 @@ int gpumem__ledger_remove(struct gpumem_ledger *l, uint64_t key, struct gpumem_e
     struct gpumem_shard *s = shard_of(l, h);
     size_t i;
     lock(s);
-    if (!find_locked(s, h, key, &i)) { unlock(s); return 0; }
+    if (!find_locked(s, h, key, &i)) {
+        unlock(s);
+        return 0;
+    }
     if (out) *out = s->slots[i];
     remove_at(s, i);
     unlock(s);

@@ -18,14 +18,14 @@
 #define GPUMEM_LEDGER_SHARDS 64
 
 struct gpumem_entry {
-    uint64_t key;     /* 0 never stored */
+    uint64_t key; /* 0 never stored */
     uint64_t bytes;
     uint64_t unix_ns; /* when it was made */
     uint32_t trace;   /* where it was made (traces.c), 0 unknown */
     int8_t device;
-    uint8_t kind;     /* enum gpumem_kind */
-    uint8_t api;      /* enum gpumem_api */
-    uint8_t pool;     /* an async allocation's pool: its slot (pools.c) + 1, or 0 */
+    uint8_t kind; /* enum gpumem_kind */
+    uint8_t api;  /* enum gpumem_api */
+    uint8_t pool; /* an async allocation's pool: its slot (pools.c) + 1, or 0 */
 };
 
 _Static_assert(sizeof(struct gpumem_entry) == 32, "entries stay small: a free reads few cache lines");
@@ -33,8 +33,8 @@ _Static_assert(sizeof(struct gpumem_entry) == 32, "entries stay small: a free re
 struct gpumem_shard {
     atomic_int lock;
     uint32_t count;
-    uint32_t version;           /* changes with every insert and remove */
-    size_t mask;                /* capacity - 1, or 0 before the first insert */
+    uint32_t version; /* changes with every insert and remove */
+    size_t mask;      /* capacity - 1, or 0 before the first insert */
     struct gpumem_entry *slots;
 } __attribute__((aligned(64)));
 

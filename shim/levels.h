@@ -34,7 +34,7 @@ static inline struct gpumem_limits gpumem__limits_make(uint64_t total, unsigned 
 static inline gpumem_level_t gpumem__level_next(const struct gpumem_limits *l, gpumem_level_t cur, uint64_t reserved)
 {
     gpumem_level_t raw = reserved > l->crit_up    ? GPUMEM_LEVEL_CRITICAL
-                       : reserved >= l->warn_up   ? GPUMEM_LEVEL_WARNING
+                         : reserved >= l->warn_up ? GPUMEM_LEVEL_WARNING
                                                   : GPUMEM_LEVEL_HEALTHY;
     if (raw >= cur) return raw;
     gpumem_level_t lvl = cur;

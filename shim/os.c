@@ -110,8 +110,7 @@ static int reserve(int fd, off_t size)
     return err;
 }
 
-int gpumem__os_shm_create(const char *name, unsigned mode, size_t size, void **map, const char **what,
-                          unsigned *owner)
+int gpumem__os_shm_create(const char *name, unsigned mode, size_t size, void **map, const char **what, unsigned *owner)
 {
     int saved = errno;
     *what = "create";
@@ -175,8 +174,14 @@ int gpumem__os_write_all(int fd, const char *buf, size_t n)
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) { err = errno; break; }
-        if (w == 0) { err = EIO; break; }
+        if (w < 0) {
+            err = errno;
+            break;
+        }
+        if (w == 0) {
+            err = EIO;
+            break;
+        }
         buf += w;
         n -= (size_t)w;
     }
@@ -321,8 +326,7 @@ void gpumem__os_describe_address(const void *addr, char *out, size_t size)
         if (info.dli_sname)
             snprintf(out, size, "%s+0x%lx (%s+0x%lx)", mod, (unsigned long)off, info.dli_sname,
                      (unsigned long)((uintptr_t)addr - (uintptr_t)info.dli_saddr));
-        else
-            snprintf(out, size, "%s+0x%lx", mod, (unsigned long)off);
+        else snprintf(out, size, "%s+0x%lx", mod, (unsigned long)off);
     } else {
         snprintf(out, size, "%p", addr);
     }

@@ -43,8 +43,7 @@ void gpumem__os_hostname(char *out, size_t size);
  * this user's, reserves size bytes of pages and maps them. 0 and *map on
  * success, else an error number, and *what says which step failed. A
  * segment of another user is never touched: EPERM, and *owner is its uid. */
-int gpumem__os_shm_create(const char *name, unsigned mode, size_t size, void **map, const char **what,
-                          unsigned *owner);
+int gpumem__os_shm_create(const char *name, unsigned mode, size_t size, void **map, const char **what, unsigned *owner);
 void gpumem__os_shm_unlink(const char *name);
 void gpumem__os_unmap(void *map, size_t size);
 

@@ -18,10 +18,10 @@ static struct pool_slot {
     _Atomic(uintptr_t) pool; /* 0 free */
     int device;
     uint64_t charged;
-    atomic_int pending;      /* frees since the reserve was last seen settled */
-    uint32_t frees;          /* frees from this pool, and as many at the last */
-    uint32_t frees_seen;     /* synchronisation that re-read it               */
-    uint32_t quiet;          /* synchronisations since that changed nothing   */
+    atomic_int pending;  /* frees since the reserve was last seen settled */
+    uint32_t frees;      /* frees from this pool, and as many at the last */
+    uint32_t frees_seen; /* synchronisation that re-read it               */
+    uint32_t quiet;      /* synchronisations since that changed nothing   */
 } pool_slots[POOL_SLOTS];
 static atomic_int slots_lock; /* taking a free slot for a new pool */
 atomic_int gpumem__pools_pending;
@@ -86,7 +86,6 @@ uint8_t gpumem__pool_index(gcu_mempool pool)
     return s ? (uint8_t)(s - pool_slots + 1) : 0;
 }
 
-
 void gpumem__pool_register(gcu_mempool pool, int device)
 {
     struct pool_slot *s = pool_slot(pool, 1);
@@ -105,7 +104,6 @@ int gpumem__pool_device(gcu_mempool pool)
     slot_unlock(s);
     return device;
 }
-
 
 /* Re-read the slot's pool's reserve and charge the difference; the caller
  * holds the slot's lock, so two threads never apply stale differences.
@@ -135,7 +133,10 @@ void gpumem__pool_update(gcu_mempool pool, int device)
     const struct gpumem_driver *drv = gpumem__driver();
     if (!pool || !drv->mem_pool_get_attribute) return;
     struct pool_slot *s = pool_slot(pool, 1);
-    if (!s) { gpumem__seg_untracked(); return; }
+    if (!s) {
+        gpumem__seg_untracked();
+        return;
+    }
     slot_lock(s);
     if (atomic_load(&s->pool) == (uintptr_t)pool) slot_update(s, pool, device, NULL);
     slot_unlock(s);
@@ -200,7 +201,8 @@ void gpumem__pools_synchronized(void)
         uint64_t before = s->charged, threshold = 0, used = 0;
         uint64_t reserved = pool ? slot_update(s, pool, -1, NULL) : UINT64_MAX;
         int settled = reserved == UINT64_MAX ||
-                      drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold) != GCU_SUCCESS ||
+                      drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &threshold) !=
+                          GCU_SUCCESS ||
                       drv->mem_pool_get_attribute(pool, GCU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used) != GCU_SUCCESS;
         uint64_t in_use = used > UINT64_MAX - POOL_GRANULE ? used : (used + POOL_GRANULE - 1) & ~(POOL_GRANULE - 1);
         s->quiet = reserved == before && s->frees == s->frees_seen ? s->quiet + 1 : 0;
@@ -212,7 +214,6 @@ void gpumem__pools_synchronized(void)
         slot_unlock(s);
     }
 }
-
 
 void gpumem__pools_teardown(int device)
 {

@@ -38,9 +38,9 @@ static uint64_t last_report_ns, reports;
 static int dir_warned;
 
 /* The record of this failure, from the census and the segment as it is. */
-static void freeze(const struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t bytes, int device, gcu_result result,
-                   uint64_t drv_free, uint64_t drv_total, const char *path, const struct gpumem_census *c,
-                   struct gpumem_shm_oom *o)
+static void freeze(const struct gpumem_shm_segment *s, enum gpumem_api api, uint64_t bytes, int device,
+                   gcu_result result, uint64_t drv_free, uint64_t drv_total, const char *path,
+                   const struct gpumem_census *c, struct gpumem_shm_oom *o)
 {
     o->unix_ns = gpumem__os_now_ns();
     o->number = reports;
@@ -121,7 +121,8 @@ static void report(enum gpumem_api api, uint64_t bytes, int device, gcu_result r
     uint64_t now = gpumem__os_now_ns();
     uint64_t interval = (uint64_t)gpumem__opt.postmortem_interval * 1000000000u;
     if (reports && now - last_report_ns < interval) {
-        snprintf(path, path_size, "skipped (one every %us, GPUMEM_POSTMORTEM_INTERVAL)", gpumem__opt.postmortem_interval);
+        snprintf(path, path_size, "skipped (one every %us, GPUMEM_POSTMORTEM_INTERVAL)",
+                 gpumem__opt.postmortem_interval);
         pthread_mutex_unlock(&oom_lock);
         return;
     }
@@ -148,7 +149,8 @@ static void report(enum gpumem_api api, uint64_t bytes, int device, gcu_result r
     FILE *f = gpumem__os_temp_file(dir, tmp, sizeof tmp);
     int err = f ? 0 : errno;
     if (!f && strcmp(dir, "/tmp") != 0) {
-        if (!dir_warned++) gpumem__log("GPUMEM_POSTMORTEM_DIR=%s is not writable (%s); reports go to /tmp", dir, strerror(err));
+        if (!dir_warned++)
+            gpumem__log("GPUMEM_POSTMORTEM_DIR=%s is not writable (%s); reports go to /tmp", dir, strerror(err));
         dir = "/tmp";
         f = gpumem__os_temp_file(dir, tmp, sizeof tmp);
         err = f ? 0 : errno;

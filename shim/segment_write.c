@@ -140,8 +140,8 @@ static void copy_text(char *field, size_t size, const char *text)
     field[n] = '\0';
 }
 
-void gpumem__seg_device_info(const struct gpumem_shm_device *cd, uint64_t total, const char *uuid, const char *pci_bus_id,
-                             const char *name)
+void gpumem__seg_device_info(const struct gpumem_shm_device *cd, uint64_t total, const char *uuid,
+                             const char *pci_bus_id, const char *name)
 {
     struct gpumem_shm_device *d = GPUMEM_W(cd);
     copy_text(d->uuid, sizeof d->uuid, uuid);

@@ -66,8 +66,8 @@ static inline void gpumem__seg_device_active(const struct gpumem_shm_device *d, 
 /* Total, UUID, PCI bus id and name, then (once the level bounds are set,
  * health.h) the INFO flag that publishes them: a thread that finds INFO, or
  * a warning bound, finds the total and the UUID written. */
-void gpumem__seg_device_info(const struct gpumem_shm_device *d, uint64_t total, const char *uuid, const char *pci_bus_id,
-                             const char *name);
+void gpumem__seg_device_info(const struct gpumem_shm_device *d, uint64_t total, const char *uuid,
+                             const char *pci_bus_id, const char *name);
 static inline void gpumem__seg_device_ready(const struct gpumem_shm_device *d)
 {
     __atomic_fetch_or(&GPUMEM_W(d)->flags, GPUMEM_SHM_DEVICE_INFO, __ATOMIC_RELEASE);
@@ -106,15 +106,30 @@ static inline uint64_t gpumem__seg_uncharge(const struct gpumem_shm_device *d, u
 {
     return gpumem__seg_subtract(&GPUMEM_W(d)->reserved_bytes, bytes);
 }
-static inline void gpumem__seg_managed_add(const struct gpumem_shm_device *d, uint64_t b) { GPUMEM_ADD(&GPUMEM_W(d)->managed_bytes, b); }
+static inline void gpumem__seg_managed_add(const struct gpumem_shm_device *d, uint64_t b)
+{
+    GPUMEM_ADD(&GPUMEM_W(d)->managed_bytes, b);
+}
 static inline void gpumem__seg_managed_sub(const struct gpumem_shm_device *d, uint64_t b)
 {
     gpumem__seg_subtract(&GPUMEM_W(d)->managed_bytes, b);
 }
-static inline void gpumem__seg_count_alloc(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->alloc_count, 1); }
-static inline void gpumem__seg_count_free(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->free_count, 1); }
-static inline void gpumem__seg_count_failed(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->failed_count, 1); }
-static inline void gpumem__seg_count_unknown_free(const struct gpumem_shm_device *d) { GPUMEM_ADD(&GPUMEM_W(d)->unknown_free_count, 1); }
+static inline void gpumem__seg_count_alloc(const struct gpumem_shm_device *d)
+{
+    GPUMEM_ADD(&GPUMEM_W(d)->alloc_count, 1);
+}
+static inline void gpumem__seg_count_free(const struct gpumem_shm_device *d)
+{
+    GPUMEM_ADD(&GPUMEM_W(d)->free_count, 1);
+}
+static inline void gpumem__seg_count_failed(const struct gpumem_shm_device *d)
+{
+    GPUMEM_ADD(&GPUMEM_W(d)->failed_count, 1);
+}
+static inline void gpumem__seg_count_unknown_free(const struct gpumem_shm_device *d)
+{
+    GPUMEM_ADD(&GPUMEM_W(d)->unknown_free_count, 1);
+}
 
 /* The level moves from cur to next only if it is still cur: each change
  * is claimed by exactly one thread. */
@@ -147,7 +162,8 @@ static inline uint64_t gpumem__seg_event_index(struct gpumem_shm_segment *s, int
 {
     struct gpumem_event_batch *b = &gpumem__event_batch;
     if (GPUMEM_UNLIKELY(newest)) return GPUMEM_ADD(&s->header.events_head, 1);
-    if (GPUMEM_LIKELY(b->next != b->end && b->seg == s && GPUMEM_LOAD(&s->header.events_head) - b->next <= GPUMEM_EVENT_STALE))
+    if (GPUMEM_LIKELY(b->next != b->end && b->seg == s &&
+                      GPUMEM_LOAD(&s->header.events_head) - b->next <= GPUMEM_EVENT_STALE))
         return b->next++;
     b->next = GPUMEM_ADD(&s->header.events_head, GPUMEM_EVENT_BATCH);
     b->end = b->next + GPUMEM_EVENT_BATCH;

@@ -75,7 +75,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         else if (strcmp(s, "--interval") == 0 && i + 1 < argc) {
             char *end;
             a->interval = strtod(argv[++i], &end);
-            if (*end || !(a->interval >= 0.1 && a->interval <= 3600)) return usage("--interval takes seconds from 0.1 to 3600");
+            if (*end || !(a->interval >= 0.1 && a->interval <= 3600))
+                return usage("--interval takes seconds from 0.1 to 3600");
         } else if (s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s) && strlen(s) < 10) {
             if (a->npids == 256) return usage("at most 256 PIDs");
             a->pids[a->npids++] = atoi(s);
@@ -145,18 +146,11 @@ static int load_view(const struct args *a, struct gpumem_view *v)
                 snprintf(p->path, sizeof p->path, "%s/%s", a->dir, names[i]);
                 v->nprocs++;
                 break;
-            case GPUMEM_SNAPSHOT_BAD:
-                add_skip(v, a, names[i], why);
-                break;
-            case GPUMEM_SNAPSHOT_UNREADABLE:
-                v->unreadable++;
-                break;
-            case GPUMEM_SNAPSHOT_UNFINISHED:
-                v->unfinished++;
-                break;
-            case GPUMEM_SNAPSHOT_GONE:     /* its process just exited */
-            case GPUMEM_SNAPSHOT_STARTING: /* its live process is creating it */
-                break;
+            case GPUMEM_SNAPSHOT_BAD: add_skip(v, a, names[i], why); break;
+            case GPUMEM_SNAPSHOT_UNREADABLE: v->unreadable++; break;
+            case GPUMEM_SNAPSHOT_UNFINISHED: v->unfinished++; break;
+            case GPUMEM_SNAPSHOT_GONE: /* its process just exited */
+            case GPUMEM_SNAPSHOT_STARTING: /* its live process is creating it */ break;
             }
         }
         free(names[i]);
@@ -220,7 +214,8 @@ static int cmd_gc(const struct args *a)
         int fd = -1;
         uint64_t start = 0;
         const char *what = NULL;
-        enum gpumem_snapshot r = wanted ? gpumem__snapshot_load_at(dirfd, name, p, NULL, &st, &fd, why, sizeof why) : GPUMEM_SNAPSHOT_GONE;
+        enum gpumem_snapshot r = wanted ? gpumem__snapshot_load_at(dirfd, name, p, NULL, &st, &fd, why, sizeof why)
+                                        : GPUMEM_SNAPSHOT_GONE;
         if (r == GPUMEM_SNAPSHOT_OK && p->liveness != GPUMEM_ALIVE) {
             start = p->start_time_ticks;
             what = gpumem__liveness_name(p->liveness);
@@ -250,8 +245,7 @@ static int cmd_gc(const struct args *a)
                 printf("kept %s/%s: a new process with pid %d replaced it while gc worked\n", a->dir, name, pid);
                 break;
             case GPUMEM_REMOVE_KEPT: /* its process runs after all */
-            case GPUMEM_REMOVE_GONE:
-                break;
+            case GPUMEM_REMOVE_GONE: break;
             }
         }
         if (fd >= 0) close(fd);
@@ -277,7 +271,11 @@ static void print_frame(const struct gpumem_view *v)
 }
 
 static volatile sig_atomic_t resized;
-static void on_winch(int sig) { (void)sig; resized = 1; }
+static void on_winch(int sig)
+{
+    (void)sig;
+    resized = 1;
+}
 
 static int cmd_top(const struct args *a)
 {
@@ -343,7 +341,10 @@ static int print_summary(const char *text)
     const char *key = strstr(text, "\n \"summary\": \"");
     if (!strstr(text, "\"kind\": \"gpumem-oom-report\"") || !key) return -1;
     for (const char *p = key + strlen("\n \"summary\": \""); *p && *p != '"'; p++) {
-        if (*p != '\\') { putchar(*p); continue; }
+        if (*p != '\\') {
+            putchar(*p);
+            continue;
+        }
         p++;
         if (*p == 'n') putchar('\n');
         else if (*p == 'u' && strlen(p) >= 5) {
@@ -385,9 +386,9 @@ static int cmd_report(const struct args *a)
     struct gpumem_process *p = calloc(1, sizeof *p);
     struct gpumem_oom *o = calloc(1, sizeof *o);
     int rc = EXIT_OK, dirfd = open_dir(a, &rc);
-    enum gpumem_snapshot r = !p || !o ? GPUMEM_SNAPSHOT_BAD
-                         : dirfd < 0 ? GPUMEM_SNAPSHOT_GONE
-                                     : gpumem__snapshot_load_at(dirfd, name, p, o, NULL, NULL, why, sizeof why);
+    enum gpumem_snapshot r = !p || !o    ? GPUMEM_SNAPSHOT_BAD
+                             : dirfd < 0 ? GPUMEM_SNAPSHOT_GONE
+                                         : gpumem__snapshot_load_at(dirfd, name, p, o, NULL, NULL, why, sizeof why);
     if (dirfd >= 0) close(dirfd);
     if (!p || !o) {
         fprintf(stderr, "gpumem: out of memory\n");
@@ -430,8 +431,7 @@ int main(int argc, char **argv)
     if (strcmp(a.command, "ls") == 0) gpumem__emit_ls(stdout, &v);
     else if (a.json) gpumem__emit_json(stdout, &v);
     else gpumem__emit_show(stdout, &v);
-    for (size_t i = 0; i < v.nskips; i++)
-        fprintf(stderr, "gpumem: skipped %s: %s\n", v.skips[i].path, v.skips[i].why);
+    for (size_t i = 0; i < v.nskips; i++) fprintf(stderr, "gpumem: skipped %s: %s\n", v.skips[i].path, v.skips[i].why);
     print_counts(&v);
     free_view(&v);
     return rc;

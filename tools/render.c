@@ -47,7 +47,8 @@ size_t gpumem__gpus(const struct gpumem_view *v, struct gpumem_gpu *out, size_t 
                 n++;
             }
             out[g].reserved_bytes += d->reserved_bytes > UINT64_MAX - out[g].reserved_bytes
-                                         ? UINT64_MAX - out[g].reserved_bytes : d->reserved_bytes;
+                                         ? UINT64_MAX - out[g].reserved_bytes
+                                         : d->reserved_bytes;
             if (out[g].npids < GPUMEM_MAX_GPU_PIDS) out[g].pids[out[g].npids++] = p->pid;
         }
     }
@@ -174,12 +175,13 @@ static void device_cell(char *buf, size_t size, const struct gpumem_device *d)
     gpumem__format_gb(held, sizeof held, d->reserved_bytes);
     gpumem__format_gb(total, sizeof total, d->total_bytes);
     gpumem__emitter_snprintf(buf, size, "%scuda:%d %s / %s %u%%", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
-                        d->ordinal, held, total, gpumem__percent_whole(d->reserved_bytes, d->total_bytes));
+                             d->ordinal, held, total, gpumem__percent_whole(d->reserved_bytes, d->total_bytes));
 }
 
 static void skipped_lines(struct gpumem_emitter *e, const struct gpumem_view *v)
 {
-    for (size_t i = 0; i < v->nskips; i++) gpumem__emitter_printf(e, "skipped %s: %s\n", v->skips[i].path, v->skips[i].why);
+    for (size_t i = 0; i < v->nskips; i++)
+        gpumem__emitter_printf(e, "skipped %s: %s\n", v->skips[i].path, v->skips[i].why);
 }
 
 void gpumem__emit_ls(FILE *f, const struct gpumem_view *v)
@@ -222,10 +224,11 @@ void gpumem__emit_show(FILE *f, const struct gpumem_view *v)
     gpumem__emitter_init_file(&e, GPUMEM_EMIT_TEXT, f);
     for (size_t i = 0; i < v->nprocs; i++) {
         const struct gpumem_process *p = &v->procs[i];
-        gpumem__emitter_printf(&e, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", p->pid, gpumem__liveness_name(p->liveness),
-                          p->hostname, p->command);
-        gpumem__emitter_printf(&e, "  shim %s, levels warning from %u%%, critical above %u%%; out-of-memory failures %llu\n",
-                          p->shim_version, p->warn_percent, p->alarm_percent, (unsigned long long)p->oom_count);
+        gpumem__emitter_printf(&e, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", p->pid,
+                               gpumem__liveness_name(p->liveness), p->hostname, p->command);
+        gpumem__emitter_printf(
+            &e, "  shim %s, levels warning from %u%%, critical above %u%%; out-of-memory failures %llu\n",
+            p->shim_version, p->warn_percent, p->alarm_percent, (unsigned long long)p->oom_count);
         if (p->ndevices == 0) gpumem__emitter_text(&e, "  no devices\n");
         for (int k = 0; k < p->ndevices; k++) {
             const struct gpumem_device *d = &p->devices[k];
@@ -236,11 +239,12 @@ void gpumem__emit_show(FILE *f, const struct gpumem_view *v)
             gpumem__emitter_printf(&e, "  %s %s\n", cell, gpumem__level_name(d->level));
             gpumem__emitter_printf(&e, "    %s  %s  %s\n", d->name, d->uuid, d->pci_bus_id);
             gpumem__emitter_printf(&e, "    reserved %llu bytes, peak %s, managed %s\n",
-                              (unsigned long long)d->reserved_bytes, peak, managed);
-            gpumem__emitter_printf(&e, "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
-                              (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
-                              (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
-                              (unsigned long long)d->alarm_count);
+                                   (unsigned long long)d->reserved_bytes, peak, managed);
+            gpumem__emitter_printf(&e,
+                                   "    allocations %llu, frees %llu, failed %llu, unknown frees %llu, alarms %llu\n",
+                                   (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
+                                   (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
+                                   (unsigned long long)d->alarm_count);
         }
     }
     skipped_lines(&e, v);
@@ -256,15 +260,15 @@ size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines,
     size_t ng = gpumem__gpus(v, gpus, 64);
     size_t live = 0;
     for (size_t i = 0; i < v->nprocs; i++) live += v->procs[i].liveness == GPUMEM_ALIVE;
-    /* Each line into its own buffer, cut at its size. */
-#define LINE(lvl, head, ...)                                                                                           \
-    do {                                                                                                               \
-        if (n < max) {                                                                                                 \
-            gpumem__emitter_snprintf(lines[n].text, sizeof lines[n].text, __VA_ARGS__);                                     \
-            lines[n].level = (lvl);                                                                                    \
-            lines[n].heading = (head);                                                                                 \
-            n++;                                                                                                       \
-        }                                                                                                              \
+        /* Each line into its own buffer, cut at its size. */
+#define LINE(lvl, head, ...)                                                            \
+    do {                                                                                \
+        if (n < max) {                                                                  \
+            gpumem__emitter_snprintf(lines[n].text, sizeof lines[n].text, __VA_ARGS__); \
+            lines[n].level = (lvl);                                                     \
+            lines[n].heading = (head);                                                  \
+            n++;                                                                        \
+        }                                                                               \
     } while (0)
     LINE(0, 1, "gpumem top: %zu GPU%s, %zu running process%s", ng, ng == 1 ? "" : "s", live, live == 1 ? "" : "es");
     for (size_t g = 0; g < ng; g++) {
@@ -272,8 +276,8 @@ size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines,
         gpumem__format_gb(held, sizeof held, gpus[g].reserved_bytes);
         gpumem__format_gb(total, sizeof total, gpus[g].total_bytes);
         LINE(gpus[g].level, 1, "%s%s  %s  %s / %s  %u%%  %s", gpus[g].level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
-             gpus[g].uuid, gpus[g].name, held, total, gpumem__percent_whole(gpus[g].reserved_bytes, gpus[g].total_bytes),
-             gpumem__level_name(gpus[g].level));
+             gpus[g].uuid, gpus[g].name, held, total,
+             gpumem__percent_whole(gpus[g].reserved_bytes, gpus[g].total_bytes), gpumem__level_name(gpus[g].level));
         for (size_t i = 0; i < v->nprocs; i++) {
             const struct gpumem_process *p = &v->procs[i];
             if (p->liveness != GPUMEM_ALIVE) continue;

@@ -28,7 +28,7 @@ static void on_sigbus(int sig)
 }
 
 int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
-                        size_t why_len)
+                             size_t why_len)
 {
     if (!S_ISREG(st->st_mode)) return WHY("not a regular file");
     if (st->st_size > GPUMEM_MAX_SEGMENT_BYTES)
@@ -80,9 +80,9 @@ int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **r
 enum { PROC_NONE, PROC_RUNNING, PROC_UNKNOWN };
 
 struct proc_now {
-    int state;        /* PROC_*                                        */
-    uint64_t start;   /* field 22 of stat, when PROC_RUNNING           */
-    int have_uids;    /* the Uid: line of status was read               */
+    int state;      /* PROC_*                                        */
+    uint64_t start; /* field 22 of stat, when PROC_RUNNING           */
+    int have_uids;  /* the Uid: line of status was read               */
     unsigned euid, fsuid;
 };
 
@@ -100,10 +100,7 @@ static ssize_t read_at(int dfd, const char *file, char *buf, size_t size)
 /* Whether a pid is free: no /proc entry and kill() says no such process.
  * (hidepid=2 hides other users' processes from /proc; kill still answers
  * EPERM for them.) */
-static int pid_free(int pid)
-{
-    return kill(pid, 0) != 0 && errno == ESRCH;
-}
+static int pid_free(int pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
 /* stat and status are read through one descriptor of /proc/<pid>: if the
  * process ends meanwhile, reads through it fail instead of describing a
@@ -181,8 +178,9 @@ static enum gpumem_snapshot unstamped(int pid)
     return gpumem__process_gone(pid, 0) ? GPUMEM_SNAPSHOT_UNFINISHED : GPUMEM_SNAPSHOT_STARTING;
 }
 
-enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out, struct gpumem_oom *oom,
-                                     struct stat *st_out, int *fd_out, char *why, size_t why_len)
+enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out,
+                                              struct gpumem_oom *oom, struct stat *st_out, int *fd_out, char *why,
+                                              size_t why_len)
 {
     if (fd_out) *fd_out = -1;
     int pid = name_pid(name);
@@ -211,7 +209,8 @@ enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struc
         rc = unstamped(pid);
     } else if (gpumem__snapshot_copy_fd(fd, &st, &buf, &recheck, &len, why, why_len) != 0) {
         struct stat again;
-        rc = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT ? GPUMEM_SNAPSHOT_GONE : GPUMEM_SNAPSHOT_BAD;
+        rc = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT ? GPUMEM_SNAPSHOT_GONE
+                                                                                       : GPUMEM_SNAPSHOT_BAD;
     } else {
         uint64_t magic;
         memcpy(&magic, buf, sizeof magic); /* len >= 8 */
@@ -236,7 +235,9 @@ enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struc
             int running = now.state == PROC_RUNNING && now.start == out->start_time_ticks && now.have_uids;
             if (running && st.st_uid != 0 && st.st_uid != now.euid && st.st_uid != now.fsuid)
                 rc = WHY("owned by uid %u but pid %d runs as uid %u", (unsigned)st.st_uid, out->pid, now.euid);
-            out->liveness = out->state == GPUMEM_SHM_STATE_EXITED ? GPUMEM_EXITED : running ? GPUMEM_ALIVE : GPUMEM_DEAD;
+            out->liveness = out->state == GPUMEM_SHM_STATE_EXITED ? GPUMEM_EXITED
+                            : running                             ? GPUMEM_ALIVE
+                                                                  : GPUMEM_DEAD;
         }
     }
     if (fd_out && rc != GPUMEM_SNAPSHOT_GONE) *fd_out = fd;
@@ -259,8 +260,8 @@ static int move_noreplace(int dirfd, const char *from, const char *to)
     return renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE);
 }
 
-enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
-                                     char *why, size_t why_len)
+enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid,
+                                              uint64_t stamped_start, char *why, size_t why_len)
 {
     static unsigned serial;
     if (!gpumem__process_gone(pid, stamped_start)) return GPUMEM_REMOVE_KEPT;

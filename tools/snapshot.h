@@ -18,13 +18,13 @@
  * (free() it) without ever faulting, even if the file shrinks meanwhile.
  * 0 or -1 with why. */
 int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
-                        size_t why_len);
+                             size_t why_len);
 
 /* What reading one segment file found. */
 enum gpumem_snapshot {
-    GPUMEM_SNAPSHOT_OK = 0,      /* decoded and trusted: out is filled           */
-    GPUMEM_SNAPSHOT_BAD = -1,    /* damaged, foreign or forged: why says which    */
-    GPUMEM_SNAPSHOT_GONE = -2,   /* vanished since it was listed (not an error)   */
+    GPUMEM_SNAPSHOT_OK = 0,          /* decoded and trusted: out is filled           */
+    GPUMEM_SNAPSHOT_BAD = -1,        /* damaged, foreign or forged: why says which    */
+    GPUMEM_SNAPSHOT_GONE = -2,       /* vanished since it was listed (not an error)   */
     GPUMEM_SNAPSHOT_STARTING = -3,   /* not yet stamped, its pid runs: being made */
     GPUMEM_SNAPSHOT_UNFINISHED = -4, /* never stamped and its pid is gone: its
                                   * process was killed while creating it     */
@@ -36,8 +36,9 @@ enum gpumem_snapshot {
  * (also for STARTING/UNFINISHED/UNREADABLE, where it is the lstat). fd, if
  * not NULL, receives the open descriptor of the file read (or -1), which
  * the caller closes: it pins the inode that was checked. */
-enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out, struct gpumem_oom *oom,
-                                     struct stat *st, int *fd, char *why, size_t why_len);
+enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out,
+                                              struct gpumem_oom *oom, struct stat *st, int *fd, char *why,
+                                              size_t why_len);
 
 /* The pid in a name <prefix>.<pid>, or -1 if name is not one. */
 int gpumem__snapshot_pid_of(const char *name, const char *prefix);
@@ -64,9 +65,9 @@ enum gpumem_remove {
     GPUMEM_REMOVE_GONE = 2,     /* someone else removed it first                 */
     GPUMEM_REMOVE_REPLACED = 3, /* a new file took the name meanwhile (a new
                              * process with the pid): put back, left alone   */
-    GPUMEM_REMOVE_FAILED = -1 /* why says (permission, or could not put back)    */
+    GPUMEM_REMOVE_FAILED = -1   /* why says (permission, or could not put back)    */
 };
-enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid, uint64_t stamped_start,
-                                     char *why, size_t why_len);
+enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid,
+                                              uint64_t stamped_start, char *why, size_t why_len);
 
 #endif /* GPUMEM_SNAPSHOT_H */

@@ -177,11 +177,18 @@ static void measure_free(const char *name, int live)
             /* batch distinct random slots */
             for (int k = 0; k < batch; k++) pick[k] = k < live ? (int)(rand_r(&seed) % (unsigned)live) : k;
             for (int k = 0; k < batch; k++) /* de-duplicate: one free per slot */
-                for (int j = 0; j < k; j++) if (pick[j] == pick[k]) { pick[k] = -1; break; }
+                for (int j = 0; j < k; j++)
+                    if (pick[j] == pick[k]) {
+                        pick[k] = -1;
+                        break;
+                    }
             double t0 = now_ns();
             int n = 0;
             for (int k = 0; k < batch; k++)
-                if (pick[k] >= 0) { cuMemFree_v2(held[pick[k]]); n++; }
+                if (pick[k] >= 0) {
+                    cuMemFree_v2(held[pick[k]]);
+                    n++;
+                }
             total += now_ns() - t0;
             frees += n;
             for (int k = 0; k < batch; k++)
@@ -204,7 +211,11 @@ static void measure_latency(int mib)
 {
     size_t lines = (size_t)mib << 14, stride = 64 / sizeof(size_t);
     size_t *mem = malloc(lines * 64), *order = malloc(lines * sizeof *order);
-    if (!mem || !order) { free(mem); free(order); return; }
+    if (!mem || !order) {
+        free(mem);
+        free(order);
+        return;
+    }
     unsigned seed = 7;
     for (size_t i = 0; i < lines; i++) order[i] = i;
     for (size_t i = lines - 1; i > 0; i--) {
@@ -255,7 +266,8 @@ int main(int argc, char **argv)
     }
     void *h = dlopen("libcuda.so.1", RTLD_NOW);
     gcu_cuGetProcAddress_v2_fn gpa = h ? (gcu_cuGetProcAddress_v2_fn)dlsym(h, "cuGetProcAddress_v2") : NULL;
-    if (!gpa || gpa("cuMemAlloc", (void **)&gpa_alloc, 3020, 0, NULL) || gpa("cuMemFree", (void **)&gpa_free, 3020, 0, NULL))
+    if (!gpa || gpa("cuMemAlloc", (void **)&gpa_alloc, 3020, 0, NULL) ||
+        gpa("cuMemFree", (void **)&gpa_free, 3020, 0, NULL))
         return 3;
     cudaSetDevice(0);
     printf("%-28s %9s %9s %9s\n", "# ns per alloc+free pair", "median", "p25", "p75");

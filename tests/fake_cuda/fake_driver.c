@@ -126,9 +126,16 @@ typedef struct CUstream_st *CUstream;
 typedef struct CUevent_st *CUevent;
 typedef struct CUarray_st *CUarray;
 typedef struct CUmemPoolHandle_st *CUmemoryPool;
-typedef struct { char bytes[16]; } CUuuid;
-typedef struct { char reserved[64]; } CUipcMemHandle;
-typedef struct { unsigned int type; int id; } CUmemLocation;
+typedef struct {
+    char bytes[16];
+} CUuuid;
+typedef struct {
+    char reserved[64];
+} CUipcMemHandle;
+typedef struct {
+    unsigned int type;
+    int id;
+} CUmemLocation;
 typedef struct {
     unsigned int type, requestedHandleTypes;
     CUmemLocation location;
@@ -149,28 +156,60 @@ typedef struct {
 } CUmemPoolProps;
 typedef struct {
     unsigned int type; /* CUexecAffinityType */
-    union { struct { unsigned int val; } smCount; } param;
+    union {
+        struct {
+            unsigned int val;
+        } smCount;
+    } param;
 } CUexecAffinityParam;
 typedef struct {
     CUexecAffinityParam *execAffinityParams;
     int numExecAffinityParams;
     void *cigParams; /* CUctxCigParam * */
 } CUctxCreateParams;
-typedef struct { size_t Width, Height; unsigned int Format, NumChannels; } CUDA_ARRAY_DESCRIPTOR;
-typedef struct { unsigned int Width, Height; unsigned int Format, NumChannels; } CUDA_ARRAY_DESCRIPTOR_v1;
+typedef struct {
+    size_t Width, Height;
+    unsigned int Format, NumChannels;
+} CUDA_ARRAY_DESCRIPTOR;
+typedef struct {
+    unsigned int Width, Height;
+    unsigned int Format, NumChannels;
+} CUDA_ARRAY_DESCRIPTOR_v1;
 
 enum {
-    CUDA_SUCCESS = 0, CUDA_ERROR_INVALID_VALUE = 1, CUDA_ERROR_OUT_OF_MEMORY = 2,
-    CUDA_ERROR_NOT_INITIALIZED = 3, CUDA_ERROR_NO_DEVICE = 100,
-    CUDA_ERROR_INVALID_DEVICE = 101, CUDA_ERROR_INVALID_CONTEXT = 201,
-    CUDA_ERROR_INVALID_HANDLE = 400, CUDA_ERROR_NOT_FOUND = 500, CUDA_ERROR_NOT_READY = 600,
-    CUDA_ERROR_CONTEXT_IS_DESTROYED = 709, CUDA_ERROR_NOT_SUPPORTED = 801,
+    CUDA_SUCCESS = 0,
+    CUDA_ERROR_INVALID_VALUE = 1,
+    CUDA_ERROR_OUT_OF_MEMORY = 2,
+    CUDA_ERROR_NOT_INITIALIZED = 3,
+    CUDA_ERROR_NO_DEVICE = 100,
+    CUDA_ERROR_INVALID_DEVICE = 101,
+    CUDA_ERROR_INVALID_CONTEXT = 201,
+    CUDA_ERROR_INVALID_HANDLE = 400,
+    CUDA_ERROR_NOT_FOUND = 500,
+    CUDA_ERROR_NOT_READY = 600,
+    CUDA_ERROR_CONTEXT_IS_DESTROYED = 709,
+    CUDA_ERROR_NOT_SUPPORTED = 801,
 };
-enum { ATTR_RELEASE_THRESHOLD = 4, ATTR_RESERVED_MEM_CURRENT = 5, ATTR_RESERVED_MEM_HIGH = 6,
-       ATTR_USED_MEM_CURRENT = 7, ATTR_USED_MEM_HIGH = 8 };
-enum { PTR_CONTEXT = 1, PTR_MEMORY_TYPE = 2, PTR_DEVICE_POINTER = 3, PTR_HOST_POINTER = 4,
-       PTR_BUFFER_ID = 7, PTR_IS_MANAGED = 8, PTR_DEVICE_ORDINAL = 9, PTR_RANGE_START_ADDR = 11,
-       PTR_RANGE_SIZE = 12, PTR_MAPPED = 13, PTR_MEMPOOL_HANDLE = 17 };
+enum {
+    ATTR_RELEASE_THRESHOLD = 4,
+    ATTR_RESERVED_MEM_CURRENT = 5,
+    ATTR_RESERVED_MEM_HIGH = 6,
+    ATTR_USED_MEM_CURRENT = 7,
+    ATTR_USED_MEM_HIGH = 8
+};
+enum {
+    PTR_CONTEXT = 1,
+    PTR_MEMORY_TYPE = 2,
+    PTR_DEVICE_POINTER = 3,
+    PTR_HOST_POINTER = 4,
+    PTR_BUFFER_ID = 7,
+    PTR_IS_MANAGED = 8,
+    PTR_DEVICE_ORDINAL = 9,
+    PTR_RANGE_START_ADDR = 11,
+    PTR_RANGE_SIZE = 12,
+    PTR_MAPPED = 13,
+    PTR_MEMPOOL_HANDLE = 17
+};
 enum { MEMORYTYPE_HOST = 1, MEMORYTYPE_DEVICE = 2 };
 #define STREAM_LEGACY ((CUstream)0x1)
 #define STREAM_PER_THREAD ((CUstream)0x2)
@@ -209,7 +248,10 @@ struct pool {
     struct pool *next_pool; /* created pools only */
 };
 
-struct range { uint64_t start, size; struct range *next; };
+struct range {
+    uint64_t start, size;
+    struct range *next;
+};
 
 struct device {
     int phys;
@@ -232,7 +274,13 @@ struct object {
 };
 
 /* uint64 -> pointer, open addressing; key 0 is empty. */
-struct map { struct slot { uint64_t key; void *val; } *s; size_t cap, used; };
+struct map {
+    struct slot {
+        uint64_t key;
+        void *val;
+    } * s;
+    size_t cap, used;
+};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized, device_count, physical_count;
@@ -341,8 +389,13 @@ static uint64_t address_take(int dev, uint64_t span)
     for (struct range **link = &d->free_ranges, *r; (r = *link) != NULL; link = &r->next) {
         if (r->size < span) continue;
         uint64_t a = r->start;
-        if (r->size == span) { *link = r->next; free(r); }
-        else { r->start += span; r->size -= span; }
+        if (r->size == span) {
+            *link = r->next;
+            free(r);
+        } else {
+            r->start += span;
+            r->size -= span;
+        }
         return a;
     }
     uint64_t a = d->next_addr;
@@ -427,15 +480,24 @@ static void block_free(struct block *b)
     block_unlink(b);
     switch (b->kind) {
     case K_DEVICE: device_give(b->device, b->size); /* fall through */
-    case K_MANAGED: map_del(&dev_map, b->key); address_give(b->device, b->key, b->span); break;
+    case K_MANAGED:
+        map_del(&dev_map, b->key);
+        address_give(b->device, b->key, b->span);
+        break;
     case K_ASYNC:
         b->pool->used -= b->size;
         map_del(&dev_map, b->key);
         address_give(b->device, b->key, b->span);
         break;
     case K_IMPORTED: map_del(&dev_map, b->key); break;
-    case K_HOST: map_del(&host_map, b->key); free((void *)(uintptr_t)b->key); break;
-    case K_ARRAY: device_give(b->device, b->size); map_del(&array_map, b->key); break;
+    case K_HOST:
+        map_del(&host_map, b->key);
+        free((void *)(uintptr_t)b->key);
+        break;
+    case K_ARRAY:
+        device_give(b->device, b->size);
+        map_del(&array_map, b->key);
+        break;
     case K_VMM:
         if (b->device >= 0) device_give(b->device, b->size);
         map_del(&handle_map, b->key);
@@ -499,19 +561,28 @@ static void ctx_teardown(struct ctx *c)
 /* The calling thread's current context and its device, or an error. */
 static int current(CUresult *err, struct ctx **out)
 {
-    if (!is_initialized()) { *err = CUDA_ERROR_NOT_INITIALIZED; return -1; }
+    if (!is_initialized()) {
+        *err = CUDA_ERROR_NOT_INITIALIZED;
+        return -1;
+    }
     struct ctx *c = ctx_top();
-    if (!c) { *err = CUDA_ERROR_INVALID_CONTEXT; return -1; }
-    if (!ctx_alive(c)) { *err = CUDA_ERROR_CONTEXT_IS_DESTROYED; return -1; }
+    if (!c) {
+        *err = CUDA_ERROR_INVALID_CONTEXT;
+        return -1;
+    }
+    if (!ctx_alive(c)) {
+        *err = CUDA_ERROR_CONTEXT_IS_DESTROYED;
+        return -1;
+    }
     if (out) *out = c;
     return c->device;
 }
 
 static int current_device(CUresult *err) { return current(err, NULL); }
 
-#define NEED_CONTEXT(c)                              \
-    CUresult r_ = CUDA_SUCCESS;                      \
-    struct ctx *c = NULL;                            \
+#define NEED_CONTEXT(c)         \
+    CUresult r_ = CUDA_SUCCESS; \
+    struct ctx *c = NULL;       \
     if (current(&r_, &c) < 0) return r_
 
 /* A real driver's work for one call: the caller holds the lock. */
@@ -544,14 +615,17 @@ static void uuid_string(int phys, char *s, size_t n)
 {
     unsigned char u[16];
     uuid_of(phys, u);
-    snprintf(s, n, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
-             u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    snprintf(s, n, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
+             u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
 /* One CUDA_VISIBLE_DEVICES entry: a physical ordinal, or -1 if invalid. */
 static int visible_entry(const char *tok, size_t len)
 {
-    while (len && isspace((unsigned char)*tok)) { tok++; len--; }
+    while (len && isspace((unsigned char)*tok)) {
+        tok++;
+        len--;
+    }
     while (len && isspace((unsigned char)tok[len - 1])) len--;
     if (len == 0) return -1;
     if (len >= 4 && strncmp(tok, "GPU-", 4) == 0) {
@@ -620,7 +694,12 @@ EXPORT CUresult cuInit(unsigned int flags)
     return device_count ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
 }
 
-EXPORT CUresult cuDriverGetVersion(int *v) { if (!v) return CUDA_ERROR_INVALID_VALUE; *v = 13000; return CUDA_SUCCESS; }
+EXPORT CUresult cuDriverGetVersion(int *v)
+{
+    if (!v) return CUDA_ERROR_INVALID_VALUE;
+    *v = 13000;
+    return CUDA_SUCCESS;
+}
 
 EXPORT CUresult cuDeviceGetCount(int *n)
 {
@@ -639,7 +718,10 @@ static CUresult check_device(CUdevice d)
 EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal)
 {
     CUresult r = check_device(ordinal);
-    if (r == CUDA_SUCCESS) { if (!d) return CUDA_ERROR_INVALID_VALUE; *d = ordinal; }
+    if (r == CUDA_SUCCESS) {
+        if (!d) return CUDA_ERROR_INVALID_VALUE;
+        *d = ordinal;
+    }
     return r;
 }
 
@@ -695,10 +777,11 @@ EXPORT CUresult cuDeviceGetAttribute(int *v, int attrib, CUdevice d)
     if (r) return r;
     if (!v) return CUDA_ERROR_INVALID_VALUE;
     switch (attrib) {
-    case 75: *v = 9; break;                   /* compute capability 9.0 */
+    case 75: *v = 9; break; /* compute capability 9.0 */
     case 76: *v = 0; break;
     case 33: *v = 0x10 + devices[d].phys; break; /* PCI bus id */
-    case 34: case 50: *v = 0; break;          /* PCI device and domain */
+    case 34:
+    case 50: *v = 0; break; /* PCI device and domain */
     default: *v = 1;
     }
     return CUDA_SUCCESS;
@@ -918,7 +1001,10 @@ EXPORT CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice d, unsigned int flags)
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuDevicePrimaryCtxSetFlags(CUdevice d, unsigned int flags) { return cuDevicePrimaryCtxSetFlags_v2(d, flags); }
+EXPORT CUresult cuDevicePrimaryCtxSetFlags(CUdevice d, unsigned int flags)
+{
+    return cuDevicePrimaryCtxSetFlags_v2(d, flags);
+}
 
 /* ---- plain device memory --------------------------------------------- */
 
@@ -952,7 +1038,8 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytes) { return alloc_ki
  * version find a different function, as on the real driver. */
 EXPORT CUresult cuMemAlloc(CUdeviceptr_v1 *dptr, unsigned int bytes)
 {
-    (void)dptr; (void)bytes;
+    (void)dptr;
+    (void)bytes;
     return CUDA_ERROR_NOT_SUPPORTED;
 }
 
@@ -1063,7 +1150,9 @@ EXPORT CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *pd, void *p, unsigned 
 
 EXPORT CUresult cuMemHostGetDevicePointer(CUdeviceptr_v1 *pd, void *p, unsigned int flags)
 {
-    (void)pd; (void)p; (void)flags;
+    (void)pd;
+    (void)p;
+    (void)flags;
     return CUDA_ERROR_NOT_SUPPORTED; /* 32-bit device pointers */
 }
 
@@ -1075,9 +1164,14 @@ static CUresult array_create(CUarray *pa, size_t width, size_t height, unsigned 
     if (!pa || width == 0 || (channels != 1 && channels != 2 && channels != 4)) return CUDA_ERROR_INVALID_VALUE;
     uint64_t elem;
     switch (format) {
-    case 0x01: case 0x08: elem = 1; break;            /* (UN)SIGNED_INT8 */
-    case 0x02: case 0x09: case 0x10: elem = 2; break; /* (UN)SIGNED_INT16, HALF */
-    case 0x03: case 0x0a: case 0x20: elem = 4; break; /* (UN)SIGNED_INT32, FLOAT */
+    case 0x01:
+    case 0x08: elem = 1; break; /* (UN)SIGNED_INT8 */
+    case 0x02:
+    case 0x09:
+    case 0x10: elem = 2; break; /* (UN)SIGNED_INT16, HALF */
+    case 0x03:
+    case 0x0a:
+    case 0x20: elem = 4; break; /* (UN)SIGNED_INT32, FLOAT */
     default: return CUDA_ERROR_INVALID_VALUE;
     }
     uint64_t bytes = span_of((uint64_t)width * (height ? height : 1) * channels * elem);
@@ -1134,8 +1228,8 @@ static CUresult stream_check(CUstream s)
     pthread_mutex_lock(&lock);
     struct object *o = map_get(&obj_map, (uintptr_t)s);
     CUresult r = !o || o->kind != O_STREAM ? CUDA_ERROR_INVALID_HANDLE
-               : !o->ctx->alive           ? CUDA_ERROR_CONTEXT_IS_DESTROYED
-                                          : CUDA_SUCCESS;
+                 : !o->ctx->alive          ? CUDA_ERROR_CONTEXT_IS_DESTROYED
+                                           : CUDA_SUCCESS;
     pthread_mutex_unlock(&lock);
     return r;
 }
@@ -1149,7 +1243,10 @@ static CUresult object_create(void **out, int kind, unsigned int flags, int prio
     pthread_mutex_lock(&lock);
     int ok = map_put(&obj_map, (uintptr_t)o, o);
     pthread_mutex_unlock(&lock);
-    if (!ok) { free(o); return CUDA_ERROR_OUT_OF_MEMORY; }
+    if (!ok) {
+        free(o);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
     *out = o;
     return CUDA_SUCCESS;
 }
@@ -1192,8 +1289,8 @@ static CUresult event_get(CUevent e, struct object *out)
     pthread_mutex_lock(&lock);
     struct object *o = e ? map_get(&obj_map, (uintptr_t)e) : NULL;
     CUresult r = !o || o->kind != O_EVENT ? CUDA_ERROR_INVALID_HANDLE
-               : !o->ctx->alive          ? CUDA_ERROR_CONTEXT_IS_DESTROYED
-                                         : CUDA_SUCCESS;
+                 : !o->ctx->alive         ? CUDA_ERROR_CONTEXT_IS_DESTROYED
+                                          : CUDA_SUCCESS;
     if (r == CUDA_SUCCESS && out) *out = *o;
     pthread_mutex_unlock(&lock);
     return r;
@@ -1238,7 +1335,10 @@ EXPORT CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end)
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end) { return cuEventElapsedTime(ms, start, end); }
+EXPORT CUresult cuEventElapsedTime_v2(float *ms, CUevent start, CUevent end)
+{
+    return cuEventElapsedTime(ms, start, end);
+}
 
 /* ---- copies and sets: device memory gets host memory behind it on first use ---- */
 
@@ -1247,8 +1347,14 @@ static void *resolve(uint64_t addr, size_t n, CUresult *err)
 {
     struct block *b = map_find_containing(&dev_map, addr);
     if (b) {
-        if (n > b->key + b->size - addr) { *err = CUDA_ERROR_INVALID_VALUE; return NULL; }
-        if (!b->backing && !(b->backing = calloc(1, b->size))) { *err = CUDA_ERROR_OUT_OF_MEMORY; return NULL; }
+        if (n > b->key + b->size - addr) {
+            *err = CUDA_ERROR_INVALID_VALUE;
+            return NULL;
+        }
+        if (!b->backing && !(b->backing = calloc(1, b->size))) {
+            *err = CUDA_ERROR_OUT_OF_MEMORY;
+            return NULL;
+        }
         return (char *)b->backing + (addr - b->key);
     }
     b = map_find_containing(&host_map, addr); /* pinned memory is its own device pointer */
@@ -1277,35 +1383,123 @@ static CUresult copy(enum copy_dir dir, uint64_t dst, uint64_t src, size_t n, un
     return r;
 }
 
-EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) { return copy(HTOD, dst, (uintptr_t)src, n, 0); }
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n)
+{
+    return copy(HTOD, dst, (uintptr_t)src, n, 0);
+}
 EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) { return copy(DTOH, (uintptr_t)dst, src, n, 0); }
 EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) { return copy(DTOD, dst, src, n, 0); }
 EXPORT CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, size_t n) { return copy(SET, dst, 0, n, v); }
-EXPORT CUresult cuMemcpyHtoD_v2_ptds(CUdeviceptr dst, const void *src, size_t n) { return cuMemcpyHtoD_v2(dst, src, n); }
+EXPORT CUresult cuMemcpyHtoD_v2_ptds(CUdeviceptr dst, const void *src, size_t n)
+{
+    return cuMemcpyHtoD_v2(dst, src, n);
+}
 EXPORT CUresult cuMemcpyDtoH_v2_ptds(void *dst, CUdeviceptr src, size_t n) { return cuMemcpyDtoH_v2(dst, src, n); }
-EXPORT CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n) { return cuMemcpyDtoD_v2(dst, src, n); }
+EXPORT CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+    return cuMemcpyDtoD_v2(dst, src, n);
+}
 EXPORT CUresult cuMemsetD8_v2_ptds(CUdeviceptr dst, unsigned char v, size_t n) { return cuMemsetD8_v2(dst, v, n); }
 
-#define ASYNC(call) do { CUresult r_ = stream_check(s); return r_ ? r_ : (call); } while (0)
-EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s) { ASYNC(cuMemcpyHtoD_v2(dst, src, n)); }
-EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream s) { ASYNC(cuMemcpyDtoH_v2(dst, src, n)); }
-EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s) { ASYNC(cuMemcpyDtoD_v2(dst, src, n)); }
-EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUstream s) { ASYNC(cuMemsetD8_v2(dst, v, n)); }
-EXPORT CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr dst, const void *src, size_t n, CUstream s) { ASYNC(cuMemcpyHtoD_v2(dst, src, n)); }
-EXPORT CUresult cuMemcpyDtoHAsync_v2_ptsz(void *dst, CUdeviceptr src, size_t n, CUstream s) { ASYNC(cuMemcpyDtoH_v2(dst, src, n)); }
-EXPORT CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s) { ASYNC(cuMemcpyDtoD_v2(dst, src, n)); }
-EXPORT CUresult cuMemsetD8Async_ptsz(CUdeviceptr dst, unsigned char v, size_t n, CUstream s) { ASYNC(cuMemsetD8_v2(dst, v, n)); }
+#define ASYNC(call)                    \
+    do {                               \
+        CUresult r_ = stream_check(s); \
+        return r_ ? r_ : (call);       \
+    } while (0)
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+    ASYNC(cuMemcpyHtoD_v2(dst, src, n));
+}
+EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    ASYNC(cuMemcpyDtoH_v2(dst, src, n));
+}
+EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    ASYNC(cuMemcpyDtoD_v2(dst, src, n));
+}
+EXPORT CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUstream s)
+{
+    ASYNC(cuMemsetD8_v2(dst, v, n));
+}
+EXPORT CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+    ASYNC(cuMemcpyHtoD_v2(dst, src, n));
+}
+EXPORT CUresult cuMemcpyDtoHAsync_v2_ptsz(void *dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    ASYNC(cuMemcpyDtoH_v2(dst, src, n));
+}
+EXPORT CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    ASYNC(cuMemcpyDtoD_v2(dst, src, n));
+}
+EXPORT CUresult cuMemsetD8Async_ptsz(CUdeviceptr dst, unsigned char v, size_t n, CUstream s)
+{
+    ASYNC(cuMemsetD8_v2(dst, v, n));
+}
 
 /* The CUDA 2.x/3.0 ABIs with 32-bit device pointers: stand-in addresses do
  * not fit, as cuMemAlloc (v1) says. */
-EXPORT CUresult cuMemcpyHtoD(CUdeviceptr_v1 d, const void *s, unsigned int n) { (void)d; (void)s; (void)n; return CUDA_ERROR_NOT_SUPPORTED; }
-EXPORT CUresult cuMemcpyDtoH(void *d, CUdeviceptr_v1 s, unsigned int n) { (void)d; (void)s; (void)n; return CUDA_ERROR_NOT_SUPPORTED; }
-EXPORT CUresult cuMemcpyDtoD(CUdeviceptr_v1 d, CUdeviceptr_v1 s, unsigned int n) { (void)d; (void)s; (void)n; return CUDA_ERROR_NOT_SUPPORTED; }
-EXPORT CUresult cuMemcpyHtoDAsync(CUdeviceptr_v1 d, const void *s, unsigned int n, CUstream st) { (void)d; (void)s; (void)n; (void)st; return CUDA_ERROR_NOT_SUPPORTED; }
-EXPORT CUresult cuMemcpyDtoHAsync(void *d, CUdeviceptr_v1 s, unsigned int n, CUstream st) { (void)d; (void)s; (void)n; (void)st; return CUDA_ERROR_NOT_SUPPORTED; }
-EXPORT CUresult cuMemcpyDtoDAsync(CUdeviceptr_v1 d, CUdeviceptr_v1 s, unsigned int n, CUstream st) { (void)d; (void)s; (void)n; (void)st; return CUDA_ERROR_NOT_SUPPORTED; }
-EXPORT CUresult cuMemsetD8(CUdeviceptr_v1 d, unsigned char v, unsigned int n) { (void)d; (void)v; (void)n; return CUDA_ERROR_NOT_SUPPORTED; }
-EXPORT CUresult cuMemGetAddressRange(CUdeviceptr_v1 *b, unsigned int *n, CUdeviceptr_v1 p) { (void)b; (void)n; (void)p; return CUDA_ERROR_NOT_SUPPORTED; }
+EXPORT CUresult cuMemcpyHtoD(CUdeviceptr_v1 d, const void *s, unsigned int n)
+{
+    (void)d;
+    (void)s;
+    (void)n;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+EXPORT CUresult cuMemcpyDtoH(void *d, CUdeviceptr_v1 s, unsigned int n)
+{
+    (void)d;
+    (void)s;
+    (void)n;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+EXPORT CUresult cuMemcpyDtoD(CUdeviceptr_v1 d, CUdeviceptr_v1 s, unsigned int n)
+{
+    (void)d;
+    (void)s;
+    (void)n;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+EXPORT CUresult cuMemcpyHtoDAsync(CUdeviceptr_v1 d, const void *s, unsigned int n, CUstream st)
+{
+    (void)d;
+    (void)s;
+    (void)n;
+    (void)st;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+EXPORT CUresult cuMemcpyDtoHAsync(void *d, CUdeviceptr_v1 s, unsigned int n, CUstream st)
+{
+    (void)d;
+    (void)s;
+    (void)n;
+    (void)st;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+EXPORT CUresult cuMemcpyDtoDAsync(CUdeviceptr_v1 d, CUdeviceptr_v1 s, unsigned int n, CUstream st)
+{
+    (void)d;
+    (void)s;
+    (void)n;
+    (void)st;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+EXPORT CUresult cuMemsetD8(CUdeviceptr_v1 d, unsigned char v, unsigned int n)
+{
+    (void)d;
+    (void)v;
+    (void)n;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+EXPORT CUresult cuMemGetAddressRange(CUdeviceptr_v1 *b, unsigned int *n, CUdeviceptr_v1 p)
+{
+    (void)b;
+    (void)n;
+    (void)p;
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
 
 /* ---- what a pointer is ------------------------------------------------------ */
 
@@ -1318,7 +1512,10 @@ EXPORT CUresult cuPointerGetAttribute(void *data, int attribute, CUdeviceptr ptr
     pthread_mutex_lock(&lock);
     struct block *b = map_find_containing(&dev_map, ptr);
     if (!b) b = map_find_containing(&host_map, ptr);
-    if (!b) { pthread_mutex_unlock(&lock); return CUDA_ERROR_INVALID_VALUE; }
+    if (!b) {
+        pthread_mutex_unlock(&lock);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
     struct block v = *b;
     pthread_mutex_unlock(&lock);
     int host = v.kind == K_HOST;
@@ -1366,7 +1563,8 @@ EXPORT CUresult cuMemGetAllocationGranularity(size_t *g, const CUmemAllocationPr
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t bytes, const CUmemAllocationProp *prop, unsigned long long flags)
+EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t bytes, const CUmemAllocationProp *prop,
+                            unsigned long long flags)
 {
     if (!is_initialized()) return CUDA_ERROR_NOT_INITIALIZED;
     if (!h || !prop || bytes == 0 || flags != 0 || bytes % (2u << 20)) return CUDA_ERROR_INVALID_VALUE;
@@ -1411,9 +1609,12 @@ EXPORT CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop
     return b ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
-EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align, CUdeviceptr addr, unsigned long long flags)
+EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align, CUdeviceptr addr,
+                                    unsigned long long flags)
 {
-    (void)align; (void)addr; (void)flags;
+    (void)align;
+    (void)addr;
+    (void)flags;
     if (!ptr || size == 0) return CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&lock);
     *ptr = next_va;
@@ -1422,9 +1623,13 @@ EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align,
     return CUDA_SUCCESS;
 }
 
-EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) { return ptr && size ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
+{
+    return ptr && size ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
 
-EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle h, unsigned long long flags)
+EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle h,
+                         unsigned long long flags)
 {
     (void)offset;
     if (!ptr || !size || flags) return CUDA_ERROR_INVALID_VALUE;
@@ -1434,7 +1639,10 @@ EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGener
     return r;
 }
 
-EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) { return ptr && size ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+    return ptr && size ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
 EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const void *desc, size_t count)
 {
     return ptr && size && desc && count ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
@@ -1475,7 +1683,10 @@ static CUresult pool_alloc(CUdeviceptr *dptr, size_t bytes, struct pool *p)
     if (need > p->reserved) {
         uint64_t grow = round_granule(need) - p->reserved;
         if (!device_take(p->device, grow)) r = CUDA_ERROR_OUT_OF_MEMORY;
-        else { devices[p->device].used -= grow; pool_set_reserved(p, p->reserved + grow); }
+        else {
+            devices[p->device].used -= grow;
+            pool_set_reserved(p, p->reserved + grow);
+        }
     }
     struct block *b = NULL;
     if (r == CUDA_SUCCESS) {
@@ -1504,7 +1715,10 @@ EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytes, CUstream s)
     if (dev < 0) return r;
     return pool_alloc(dptr, bytes, devices[dev].current_pool);
 }
-EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytes, CUstream s) { return cuMemAllocAsync(dptr, bytes, s); }
+EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytes, CUstream s)
+{
+    return cuMemAllocAsync(dptr, bytes, s);
+}
 
 EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytes, CUmemoryPool pool, CUstream s)
 {
@@ -1687,7 +1901,8 @@ EXPORT CUresult cuIpcGetMemHandle(CUipcMemHandle *h, CUdeviceptr ptr)
 
 EXPORT CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *ptr, CUipcMemHandle h, unsigned int flags)
 {
-    (void)h; (void)flags;
+    (void)h;
+    (void)flags;
     if (!ptr) return CUDA_ERROR_INVALID_VALUE;
     CUresult r = CUDA_SUCCESS;
     pthread_mutex_lock(&lock);
@@ -1741,13 +1956,25 @@ EXPORT CUresult cuGetErrorName(CUresult e, const char **s)
 /* ---- cuGetProcAddress ---------------------------------------------------- */
 
 CUresult cuGetProcAddress(const char *symbol, void **pfn, int version, unsigned long long flags);
-CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, unsigned long long flags, unsigned int *status);
+CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, unsigned long long flags,
+                             unsigned int *status);
 
 /* Each base name with the CUDA version at which each of its ABIs appeared
  * (cudaTypedefs.h); PT: the per-thread-default-stream variant. */
-struct proc { const char *name; int version; int ptds; void *fn; };
-#define P(name, version, fn) { name, version, 0, (void *)(fn) }
-#define PT(name, version, fn) { name, version, 1, (void *)(fn) }
+struct proc {
+    const char *name;
+    int version;
+    int ptds;
+    void *fn;
+};
+#define P(name, version, fn)           \
+    {                                  \
+        name, version, 0, (void *)(fn) \
+    }
+#define PT(name, version, fn)          \
+    {                                  \
+        name, version, 1, (void *)(fn) \
+    }
 static const struct proc procs[] = {
     P("cuInit", 2000, cuInit),
     P("cuDriverGetVersion", 2020, cuDriverGetVersion),
@@ -1882,11 +2109,13 @@ static void log_lookup(const char *symbol, int version, unsigned long long flags
     int n = snprintf(line, sizeof line, "%s %d %llu\n", symbol, version, flags);
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return;
-    if (write(fd, line, (size_t)n) < 0) { /* the log is best effort */ }
+    if (write(fd, line, (size_t)n) < 0) { /* the log is best effort */
+    }
     close(fd);
 }
 
-EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, unsigned long long flags, unsigned int *status)
+EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, unsigned long long flags,
+                                    unsigned int *status)
 {
     if (!symbol || !pfn) return CUDA_ERROR_INVALID_VALUE;
     log_lookup(symbol, version, flags);

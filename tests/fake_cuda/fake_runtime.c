@@ -41,15 +41,26 @@
 
 typedef gcu_rt_error cudaError_t;
 enum {
-    cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
-    cudaErrorInitializationError = 3, cudaErrorInsufficientDriver = 35,
-    cudaErrorNoDevice = 100, cudaErrorInvalidDevice = 101, cudaErrorDeviceUninitialized = 201,
-    cudaErrorInvalidResourceHandle = 400, cudaErrorSymbolNotFound = 500,
-    cudaErrorContextIsDestroyed = 709, cudaErrorUnknown = 999,
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInitializationError = 3,
+    cudaErrorInsufficientDriver = 35,
+    cudaErrorNoDevice = 100,
+    cudaErrorInvalidDevice = 101,
+    cudaErrorDeviceUninitialized = 201,
+    cudaErrorInvalidResourceHandle = 400,
+    cudaErrorSymbolNotFound = 500,
+    cudaErrorContextIsDestroyed = 709,
+    cudaErrorUnknown = 999,
 };
 typedef struct CUevent_st *cudaEvent_t;
 
-static const struct lookup { const char *name; int version; unsigned flags; } lookups[] = {
+static const struct lookup {
+    const char *name;
+    int version;
+    unsigned flags;
+} lookups[] = {
 #include "driver_lookups.inc"
 };
 #define NLOOKUPS (sizeof lookups / sizeof lookups[0])
@@ -73,11 +84,11 @@ static void *entry(const char *name, int version, unsigned flags)
 }
 
 /* A driver function by (name, version), looked up once per call site. */
-#define DRV(type, name, version)                                            \
-    ({                                                                      \
-        static gcu_##type##_fn cached_;                                     \
-        if (!cached_) cached_ = (gcu_##type##_fn)entry(name, version, 0);   \
-        cached_;                                                            \
+#define DRV(type, name, version)                                          \
+    ({                                                                    \
+        static gcu_##type##_fn cached_;                                   \
+        if (!cached_) cached_ = (gcu_##type##_fn)entry(name, version, 0); \
+        cached_;                                                          \
     })
 
 typedef gcu_result (*init_fn)(unsigned);
@@ -96,9 +107,15 @@ typedef gcu_result (*event_fn)(cudaEvent_t);
 static void initialise(void)
 {
     void *driver = dlopen("libcuda.so.1", RTLD_NOW);
-    if (!driver) { init_error = cudaErrorInsufficientDriver; return; }
+    if (!driver) {
+        init_error = cudaErrorInsufficientDriver;
+        return;
+    }
     gcu_cuGetProcAddress_v2_fn first = (gcu_cuGetProcAddress_v2_fn)dlsym(driver, "cuGetProcAddress_v2");
-    if (!first) { init_error = cudaErrorInsufficientDriver; return; }
+    if (!first) {
+        init_error = cudaErrorInsufficientDriver;
+        return;
+    }
     /* The requests of cuda-facts, in their order: the probe, cuInit and the
      * two cuGetProcAddress through the dlsym'd pointer, then everything
      * else through the cuGetProcAddress (12000) that the driver returned. */
@@ -110,8 +127,14 @@ static void initialise(void)
         resolved[i] = NULL;
         lookup(l->name, &resolved[i], l->version, l->flags, &status);
         if (strcmp(l->name, "cuInit") == 0) {
-            if (!resolved[i]) { init_error = cudaErrorInsufficientDriver; return; }
-            if (((init_fn)resolved[i])(0) != GCU_SUCCESS) { init_error = cudaErrorNoDevice; return; }
+            if (!resolved[i]) {
+                init_error = cudaErrorInsufficientDriver;
+                return;
+            }
+            if (((init_fn)resolved[i])(0) != GCU_SUCCESS) {
+                init_error = cudaErrorNoDevice;
+                return;
+            }
         }
         if (strcmp(l->name, "cuGetProcAddress") == 0 && l->version == 12000)
             get_proc = (gcu_cuGetProcAddress_v2_fn)resolved[i];
@@ -157,16 +180,28 @@ static cudaError_t ready(void)
     return cudaSuccess;
 }
 
-#define READY() do { cudaError_t e_ = ready(); if (e_) return e_; } while (0)
+#define READY()                   \
+    do {                          \
+        cudaError_t e_ = ready(); \
+        if (e_) return e_;        \
+    } while (0)
 
-RT_API cudaError_t cudaRuntimeGetVersion(int *v) { if (!v) return cudaErrorInvalidValue; *v = 13000; return cudaSuccess; }
+RT_API cudaError_t cudaRuntimeGetVersion(int *v)
+{
+    if (!v) return cudaErrorInvalidValue;
+    *v = 13000;
+    return cudaSuccess;
+}
 
 RT_API cudaError_t cudaDriverGetVersion(int *v)
 {
     pthread_once(&once, initialise);
     if (!v) return cudaErrorInvalidValue;
     version_fn f = (version_fn)entry("cuDriverGetVersion", 2020, 0);
-    if (init_error || !f) { *v = 0; return cudaSuccess; }
+    if (init_error || !f) {
+        *v = 0;
+        return cudaSuccess;
+    }
     return from_driver(f(v));
 }
 
@@ -174,7 +209,10 @@ RT_API cudaError_t cudaGetDeviceCount(int *n)
 {
     pthread_once(&once, initialise);
     if (!n) return cudaErrorInvalidValue;
-    if (init_error) { *n = 0; return init_error; }
+    if (init_error) {
+        *n = 0;
+        return init_error;
+    }
     return from_driver(((count_fn)entry("cuDeviceGetCount", 2000, 0))(n));
 }
 
@@ -188,7 +226,12 @@ RT_API cudaError_t cudaSetDevice(int device)
     return ready();
 }
 
-RT_API cudaError_t cudaGetDevice(int *device) { if (!device) return cudaErrorInvalidValue; *device = current_device; return cudaSuccess; }
+RT_API cudaError_t cudaGetDevice(int *device)
+{
+    if (!device) return cudaErrorInvalidValue;
+    *device = current_device;
+    return cudaSuccess;
+}
 
 /* How many cudaMalloc/cudaFree calls the thread is inside: lets tests see
  * that a callback runs after the runtime returned, not within it. */
@@ -199,7 +242,11 @@ RT_API int fake_cudart_depth(void) { return depth; }
 
 #define VMM_GRANULE (2ull << 20)
 #define VMM_MAX 4096
-static struct { gcu_deviceptr va; size_t size; gcu_mem_handle h; } vmm_blocks[VMM_MAX];
+static struct {
+    gcu_deviceptr va;
+    size_t size;
+    gcu_mem_handle h;
+} vmm_blocks[VMM_MAX];
 static pthread_mutex_t vmm_lock = PTHREAD_MUTEX_INITIALIZER;
 typedef gcu_result (*reserve_fn)(gcu_deviceptr *, size_t, size_t, gcu_deviceptr, unsigned long long);
 typedef gcu_result (*map_fn)(gcu_deviceptr, size_t, size_t, gcu_mem_handle, unsigned long long);
@@ -231,12 +278,16 @@ static cudaError_t vmm_malloc(void **ptr, size_t size)
     access_fn access = (access_fn)late("cuMemSetAccess", 10020);
     if (!create || !reserve || !map || !access) return cudaErrorInsufficientDriver;
     size_t rounded = (size + VMM_GRANULE - 1) & ~(VMM_GRANULE - 1);
-    gcu_mem_allocation_prop prop = { .type = 1, .location = { .type = GCU_MEM_LOCATION_TYPE_DEVICE, .id = current_device } };
+    gcu_mem_allocation_prop prop = { .type = 1,
+                                     .location = { .type = GCU_MEM_LOCATION_TYPE_DEVICE, .id = current_device } };
     gcu_mem_handle h = 0;
     gcu_deviceptr va = 0;
     gcu_result r = create(&h, rounded, &prop, 0);
     if (r) return from_driver(r);
-    struct { gcu_mem_location location; unsigned long long flags; } desc = { prop.location, 3 };
+    struct {
+        gcu_mem_location location;
+        unsigned long long flags;
+    } desc = { prop.location, 3 };
     if ((r = reserve(&va, rounded, 0, 0, 0)) || (r = map(va, rounded, 0, h, 0)) || (r = access(va, rounded, &desc, 1)))
         return from_driver(r);
     pthread_mutex_lock(&vmm_lock);
@@ -280,7 +331,10 @@ RT_API cudaError_t cudaMalloc(void **ptr, size_t size)
 {
     READY();
     if (!ptr) return cudaErrorInvalidValue;
-    if (size == 0) { *ptr = NULL; return cudaSuccess; }
+    if (size == 0) {
+        *ptr = NULL;
+        return cudaSuccess;
+    }
     depth++;
     cudaError_t e = vmm_mode() ? vmm_malloc(ptr, size)
                                : from_driver(DRV(cuMemAlloc_v2, "cuMemAlloc", 3020)((gcu_deviceptr *)ptr, size));
@@ -292,8 +346,9 @@ RT_API cudaError_t cudaFree(void *ptr)
 {
     READY();
     depth++;
-    cudaError_t e = vmm_mode() && ptr ? vmm_free(ptr)
-                                      : from_driver(DRV(cuMemFree_v2, "cuMemFree", 3020)((gcu_deviceptr)(uintptr_t)ptr));
+    cudaError_t e = vmm_mode() && ptr
+                        ? vmm_free(ptr)
+                        : from_driver(DRV(cuMemFree_v2, "cuMemFree", 3020)((gcu_deviceptr)(uintptr_t)ptr));
     depth--;
     return e;
 }
@@ -320,7 +375,8 @@ RT_API cudaError_t cudaMallocAsync(void **ptr, size_t size, gcu_stream s)
 RT_API cudaError_t cudaMallocFromPoolAsync(void **ptr, size_t size, gcu_mempool pool, gcu_stream s)
 {
     READY();
-    return from_driver(DRV(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", 11020)((gcu_deviceptr *)ptr, size, pool, s));
+    return from_driver(
+        DRV(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", 11020)((gcu_deviceptr *)ptr, size, pool, s));
 }
 
 RT_API cudaError_t cudaFreeAsync(void *ptr, gcu_stream s)
@@ -406,7 +462,8 @@ RT_API cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **f
     return r == GCU_SUCCESS ? cudaSuccess : cudaErrorSymbolNotFound;
 }
 
-RT_API cudaError_t cudaGetDriverEntryPoint(const char *symbol, void **fn, unsigned long long flags, unsigned int *status)
+RT_API cudaError_t cudaGetDriverEntryPoint(const char *symbol, void **fn, unsigned long long flags,
+                                           unsigned int *status)
 {
     return cudaGetDriverEntryPointByVersion(symbol, fn, 13000, flags, status);
 }

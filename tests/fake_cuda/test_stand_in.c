@@ -21,7 +21,10 @@
 
 typedef struct CUevent_st *event_t;
 typedef struct CUarray_st *array_t;
-typedef struct { size_t Width, Height; unsigned int Format, NumChannels; } array_desc;
+typedef struct {
+    size_t Width, Height;
+    unsigned int Format, NumChannels;
+} array_desc;
 
 gcu_result cuDeviceGetCount(int *);
 gcu_result cuDeviceGetName(char *, int, gcu_device);
@@ -68,20 +71,25 @@ gcu_rt_error cudaDeviceSynchronize(void);
 
 static int failures, checks;
 
-#define CHECK_EQ(a, b)                                                                              \
-    do {                                                                                            \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);               \
-        checks++;                                                                                   \
-        if (a_ != b_) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%llu != %llu)\n", __FILE__, __LINE__, #a, #b, \
-                    a_, b_);                                                                        \
-            failures++;                                                                             \
-        }                                                                                           \
+#define CHECK_EQ(a, b)                                                                                             \
+    do {                                                                                                           \
+        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);                             \
+        checks++;                                                                                                  \
+        if (a_ != b_) {                                                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%llu != %llu)\n", __FILE__, __LINE__, #a, #b, a_, b_); \
+            failures++;                                                                                            \
+        }                                                                                                          \
     } while (0)
 #define CHECK(cond) CHECK_EQ(!!(cond), 1)
 
-enum { INVALID_VALUE = 1, NO_DEVICE = 100, INVALID_CONTEXT = 201, INVALID_HANDLE = 400, NOT_FOUND = 500,
-       CONTEXT_IS_DESTROYED = 709 };
+enum {
+    INVALID_VALUE = 1,
+    NO_DEVICE = 100,
+    INVALID_CONTEXT = 201,
+    INVALID_HANDLE = 400,
+    NOT_FOUND = 500,
+    CONTEXT_IS_DESTROYED = 709
+};
 
 static gcu_context current_ctx(void)
 {
@@ -277,7 +285,7 @@ static void primary(gcu_context c0)
     CHECK_EQ(primary_active(0), 1);
     CHECK_EQ(cuCtxPushCurrent_v2(p), 0);
     CHECK_EQ(cuMemAlloc_v2(&a, 5 * MiB), 0);
-    CHECK_EQ(cuMemAllocAsync(&b, 1 * MiB, NULL), 0);            /* default pool: 2 MiB */
+    CHECK_EQ(cuMemAllocAsync(&b, 1 * MiB, NULL), 0);                   /* default pool: 2 MiB */
     CHECK_EQ(cuMemAllocFromPoolAsync(&pooled, 3 * MiB, own, NULL), 0); /* own pool: 4 MiB */
     CHECK_EQ(fake_cuda_used_bytes(0), before + 5 * MiB + 2 * MiB + 4 * MiB);
     CHECK_EQ(cuDevicePrimaryCtxRelease_v2(0), 0);
@@ -337,10 +345,22 @@ static void primary(gcu_context c0)
 
 /* ---- pools shrink at every kind of synchronisation, never at a free ---- */
 typedef void (*sync_fn)(void *);
-static void sync_stream_null(void *arg) { (void)arg; CHECK_EQ(cuStreamSynchronize(NULL), 0); }
-static void sync_stream_ptsz(void *arg) { (void)arg; CHECK_EQ(cuStreamSynchronize_ptsz(NULL), 0); }
+static void sync_stream_null(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cuStreamSynchronize(NULL), 0);
+}
+static void sync_stream_ptsz(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cuStreamSynchronize_ptsz(NULL), 0);
+}
 static void sync_stream(void *arg) { CHECK_EQ(cuStreamSynchronize((gcu_stream)arg), 0); }
-static void sync_ctx(void *arg) { (void)arg; CHECK_EQ(cuCtxSynchronize(), 0); }
+static void sync_ctx(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(cuCtxSynchronize(), 0);
+}
 static void sync_event(void *arg)
 {
     CHECK_EQ(cuEventRecord((event_t)arg, NULL), 0);
@@ -360,7 +380,11 @@ static void pools(void)
     event_t ev;
     CHECK_EQ(cuStreamCreate(&s, 0), 0);
     CHECK_EQ(cuEventCreate(&ev, 0), 0);
-    struct { const char *name; sync_fn fn; void *arg; } syncs[] = {
+    struct {
+        const char *name;
+        sync_fn fn;
+        void *arg;
+    } syncs[] = {
         { "cuStreamSynchronize(NULL)", sync_stream_null, NULL },
         { "cuStreamSynchronize_ptsz", sync_stream_ptsz, NULL },
         { "cuStreamSynchronize(stream)", sync_stream, s },
@@ -504,7 +528,7 @@ static void runtime(void)
     CHECK_EQ(cudaDeviceReset(), 0);
     CHECK_EQ(primary_active(1), 0);
     CHECK_EQ(fake_cuda_used_bytes(1), 0);
-    CHECK_EQ(cudaFree(p), 1); /* unknown now */
+    CHECK_EQ(cudaFree(p), 1);             /* unknown now */
     CHECK_EQ(cudaMalloc(&r, 2 * MiB), 0); /* retained again */
     CHECK_EQ(primary_active(1), 1);
     CHECK_EQ(r, p); /* and the address is reused */
@@ -595,18 +619,21 @@ int main(int argc, char **argv)
     const char *self = "/proc/self/exe";
     char path[4096];
     ssize_t n = readlink(self, path, sizeof path - 1);
-    if (n > 0) { path[n] = 0; self = path; }
+    if (n > 0) {
+        path[n] = 0;
+        self = path;
+    }
     visible(self, "4", NULL, "4 0 1 2 3");
     visible(self, "4", "2,0", "2 2 0");
     visible(self, "4", "GPU-5a1f6e0d-9c3b-4a77-8e21-c402b6539003,1", "2 3 1");
     visible(self, "4", "GPU-5a1f6e0d-9c3b-4a77-8e21-c402b6539002", "1 2");
-    visible(self, "4", "1,7,0", "1 1");           /* stops at the first invalid entry */
+    visible(self, "4", "1,7,0", "1 1"); /* stops at the first invalid entry */
     visible(self, "4", "1,-1,0", "1 1");
     visible(self, "4", "0,GPU-5a1f6e0d", "1 0"); /* an ambiguous UUID prefix is invalid */
     visible(self, "4", "2,GPU-nope,0", "1 2");
-    visible(self, "4", "1,1", "1 1");             /* so is a repeated device */
-    visible(self, "1", "GPU-5a1f", "1 0");        /* a unique prefix is enough */
-    visible(self, "4", "", "0");                  /* empty: no device */
+    visible(self, "4", "1,1", "1 1");      /* so is a repeated device */
+    visible(self, "1", "GPU-5a1f", "1 0"); /* a unique prefix is enough */
+    visible(self, "4", "", "0");           /* empty: no device */
     visible(self, "4", "-1", "0");
     visible(self, "2", "5", "0");
 

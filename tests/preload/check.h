@@ -16,23 +16,23 @@
 
 static int check_failures, check_count;
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        check_count++;                                                                       \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);         \
-            check_failures++;                                                                \
-        }                                                                                    \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        check_count++;                                                               \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            check_failures++;                                                        \
+        }                                                                            \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                       \
-    do {                                                                                     \
-        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);        \
-        check_count++;                                                                       \
-        if (a_ != b_) {                                                                      \
+#define CHECK_EQ(a, b)                                                                                             \
+    do {                                                                                                           \
+        unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);                             \
+        check_count++;                                                                                             \
+        if (a_ != b_) {                                                                                            \
             fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%llu != %llu)\n", __FILE__, __LINE__, #a, #b, a_, b_); \
-            check_failures++;                                                                \
-        }                                                                                    \
+            check_failures++;                                                                                      \
+        }                                                                                                          \
     } while (0)
 
 #define SHIM (gpumem_device_stats != NULL)
@@ -47,7 +47,8 @@ static inline gpumem_device_stats_t stats_of(int device)
 
 static inline int check_done(const char *name)
 {
-    fprintf(stderr, "%s (%s shim): %d checks, %d failed\n", name, SHIM ? "with" : "without", check_count, check_failures);
+    fprintf(stderr, "%s (%s shim): %d checks, %d failed\n", name, SHIM ? "with" : "without", check_count,
+            check_failures);
     return check_failures ? 1 : 0;
 }
 #endif

@@ -6,7 +6,13 @@
 #include <stdint.h>
 typedef unsigned int CUresult;
 typedef uint64_t CUdeviceptr;
-static void *real(const char *n) { void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD); void *p = dlsym(h, n); dlclose(h); return p; }
+static void *real(const char *n)
+{
+    void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    void *p = dlsym(h, n);
+    dlclose(h);
+    return p;
+}
 void (*slow_before_free)(CUdeviceptr);
 void (*slow_after_query)(CUdeviceptr, CUresult);
 CUresult cuMemFree_v2(CUdeviceptr p)

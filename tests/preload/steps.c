@@ -22,7 +22,11 @@
 #include "cuda_decls.h"
 
 #define MAX_LIVE 256
-static struct { int device; unsigned long long mib; gcu_deviceptr p; } live[MAX_LIVE];
+static struct {
+    int device;
+    unsigned long long mib;
+    gcu_deviceptr p;
+} live[MAX_LIVE];
 static int nlive;
 
 int main(int argc, char **argv)

@@ -6,7 +6,11 @@
 #include "cuda_decls.h"
 
 #define MAX_SEEN 32
-static struct { int device; gpumem_level_t level, previous; double percent; } seen[MAX_SEEN];
+static struct {
+    int device;
+    gpumem_level_t level, previous;
+    double percent;
+} seen[MAX_SEEN];
 static int nseen, nested_calls, in_b;
 static gcu_context ctx1;
 static gcu_deviceptr big1;
@@ -55,13 +59,13 @@ int main(void)
     CHECK_EQ(gpumem_on_alarm(record, &seen), 0);
     CHECK_EQ(gpumem_on_alarm(busy, NULL), 0);
 
-    CHECK_EQ(cuMemAlloc_v2(&a1, 12500 * MiB), 0);  /* 76.3 % */
-    CHECK_EQ(cuMemAlloc_v2(&a1b, 500 * MiB), 0);   /* 79.3 % */
+    CHECK_EQ(cuMemAlloc_v2(&a1, 12500 * MiB), 0); /* 76.3 % */
+    CHECK_EQ(cuMemAlloc_v2(&a1b, 500 * MiB), 0);  /* 79.3 % */
     CHECK_EQ(nseen, 0);
-    CHECK_EQ(cuMemAlloc_v2(&a2, 200 * MiB), 0);    /* 80.6 %: warning */
-    CHECK_EQ(cuMemAlloc_v2(&a3, 1500 * MiB), 0);   /* 89.7 %: still warning */
+    CHECK_EQ(cuMemAlloc_v2(&a2, 200 * MiB), 0);  /* 80.6 %: warning */
+    CHECK_EQ(cuMemAlloc_v2(&a3, 1500 * MiB), 0); /* 89.7 %: still warning */
     CHECK_EQ(nseen, 1);
-    CHECK_EQ(cuMemAlloc_v2(&w, 100 * MiB), 0);     /* 90.3 %: critical */
+    CHECK_EQ(cuMemAlloc_v2(&w, 100 * MiB), 0); /* 90.3 %: critical */
     CHECK_EQ(nseen, 2);
     CHECK_EQ(stats_of(0).level, GPUMEM_LEVEL_CRITICAL);
     /* A wobble between 89.7 % and 90.3 %: no further alarm. */
@@ -71,10 +75,10 @@ int main(void)
     }
     CHECK_EQ(nseen, 2);
     CHECK_EQ(cuMemFree_v2(w), 0);
-    CHECK_EQ(cuMemFree_v2(a3), 0);   /* 80.6 %: below 88 %, back to warning */
-    CHECK_EQ(cuMemFree_v2(a2), 0);   /* 79.3 %: still warning (needs < 78 %) */
+    CHECK_EQ(cuMemFree_v2(a3), 0); /* 80.6 %: below 88 %, back to warning */
+    CHECK_EQ(cuMemFree_v2(a2), 0); /* 79.3 %: still warning (needs < 78 %) */
     CHECK_EQ(nseen, 3);
-    CHECK_EQ(cuMemFree_v2(a1b), 0);  /* 76.3 %: healthy */
+    CHECK_EQ(cuMemFree_v2(a1b), 0); /* 76.3 %: healthy */
     CHECK_EQ(nseen, 4);
 
     /* cuda:1 on its own: straight to critical; the busy callback allocates,
@@ -86,7 +90,10 @@ int main(void)
     CHECK_EQ(stats_of(0).level, GPUMEM_LEVEL_HEALTHY);
     CHECK_EQ(stats_of(1).level, GPUMEM_LEVEL_HEALTHY);
 
-    static const struct { int device; gpumem_level_t level, previous; } want[] = {
+    static const struct {
+        int device;
+        gpumem_level_t level, previous;
+    } want[] = {
         { 0, GPUMEM_LEVEL_WARNING, GPUMEM_LEVEL_HEALTHY },  { 0, GPUMEM_LEVEL_CRITICAL, GPUMEM_LEVEL_WARNING },
         { 0, GPUMEM_LEVEL_WARNING, GPUMEM_LEVEL_CRITICAL }, { 0, GPUMEM_LEVEL_HEALTHY, GPUMEM_LEVEL_WARNING },
         { 1, GPUMEM_LEVEL_CRITICAL, GPUMEM_LEVEL_HEALTHY }, { 1, GPUMEM_LEVEL_HEALTHY, GPUMEM_LEVEL_CRITICAL },

@@ -17,7 +17,7 @@ int main(void)
     CHECK_EQ(cuMemFree_v2(0xdead0000ull), 1);
     if (SHIM) {
         CHECK_EQ(gpumem_device_count(), 0);
-        CHECK_EQ(gpumem_device_stats(0, &(gpumem_device_stats_t){0}), GPUMEM_ENODEV);
+        CHECK_EQ(gpumem_device_stats(0, &(gpumem_device_stats_t){ 0 }), GPUMEM_ENODEV);
     }
     char path[128];
     snprintf(path, sizeof path, "/dev/shm/gpumemtest.%d", (int)getpid());

@@ -12,7 +12,7 @@ int main(void)
     size_t pitch = 0;
     CHECK_EQ(cuInit(0), 0);
     CHECK_EQ(cuCtxCreate_v2(&ctx0, 0, 0), 0);
-    if (SHIM) CHECK_EQ(gpumem_device_stats(0, &(gpumem_device_stats_t){0}), GPUMEM_ENODEV);
+    if (SHIM) CHECK_EQ(gpumem_device_stats(0, &(gpumem_device_stats_t){ 0 }), GPUMEM_ENODEV);
 
     errno = 4242;
     CHECK_EQ(cuMemAlloc_v2(&a, 1000), 0);

@@ -48,16 +48,17 @@ int main(void)
         snprintf(name, sizeof name, "/%s.%d", getenv("GPUMEM_SHM_PREFIX"), (int)getpid());
         int fd = shm_open(name, O_RDONLY, 0);
         CHECK(fd >= 0);
-        const struct gpumem_shm_segment *s =
-            fd >= 0 ? mmap(NULL, sizeof *s, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+        const struct gpumem_shm_segment *s = fd >= 0 ? mmap(NULL, sizeof *s, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
         CHECK(s != MAP_FAILED);
         if (s != MAP_FAILED) {
             /* The two newest events published: the failed allocation, then the free. */
             const struct gpumem_shm_event *newest = NULL, *second = NULL;
             for (unsigned i = 0; i < GPUMEM_SHM_EVENT_SLOTS; i++) {
                 const struct gpumem_shm_event *e = &s->events[i];
-                if (!newest || e->seq > newest->seq) { second = newest; newest = e; }
-                else if (!second || e->seq > second->seq) second = e;
+                if (!newest || e->seq > newest->seq) {
+                    second = newest;
+                    newest = e;
+                } else if (!second || e->seq > second->seq) second = e;
             }
             CHECK(second && second->seq + GPUMEM_SHM_EVENT_SLOTS > s->header.events_head);
             CHECK_EQ(second->op, GPUMEM_OP_ALLOC);

@@ -18,7 +18,11 @@
 static gcu_context ctx;
 static atomic_int stop;
 
-static void on_alarm(const gpumem_alarm_t *a, void *user) { (void)a; (void)user; }
+static void on_alarm(const gpumem_alarm_t *a, void *user)
+{
+    (void)a;
+    (void)user;
+}
 
 static void *registering(void *arg)
 {

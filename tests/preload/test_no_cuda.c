@@ -10,7 +10,7 @@ int main(void)
 {
     if (SHIM) {
         CHECK_EQ(gpumem_device_count(), 0);
-        CHECK_EQ(gpumem_device_stats(0, &(gpumem_device_stats_t){0}), GPUMEM_ENODEV);
+        CHECK_EQ(gpumem_device_stats(0, &(gpumem_device_stats_t){ 0 }), GPUMEM_ENODEV);
         CHECK_EQ(gpumem_device_stats(0, NULL), GPUMEM_EINVAL);
         CHECK(strcmp(gpumem_version(), GPUMEM_VERSION_STRING) == 0);
         CHECK(strcmp(gpumem_strerror(GPUMEM_ENODEV), "no such device: nothing was counted on it") == 0);

@@ -23,8 +23,7 @@ static void *worker(void *arg)
         gcu_deviceptr p = 0;
         cuCtxSetCurrent(ctx[d]);
         atomic_fetch_add(&arrived, 1);
-        while (atomic_load(&arrived) < (d + 1) * THREADS) {
-        }
+        while (atomic_load(&arrived) < (d + 1) * THREADS) {}
         if (cuMemAllocAsync(&p, 1 * MiB, NULL)) errors++;
         pthread_barrier_wait(&done);
         pthread_barrier_wait(&done);

@@ -24,9 +24,18 @@ static void *worker(void *arg)
         gcu_mem_handle h = 0;
         gcu_result a, f;
         switch (mode) {
-        case PLAIN: a = cuMemAlloc_v2(&p, 1 * MiB); f = a ? 0 : cuMemFree_v2(p); break;
-        case VMM: a = cuMemCreate(&h, 2 * MiB, &prop, 0); f = a ? 0 : cuMemRelease(h); break;
-        default: a = cuMemAllocAsync(&p, 1 * MiB, NULL); f = a ? 0 : cuMemFreeAsync(p, NULL); break;
+        case PLAIN:
+            a = cuMemAlloc_v2(&p, 1 * MiB);
+            f = a ? 0 : cuMemFree_v2(p);
+            break;
+        case VMM:
+            a = cuMemCreate(&h, 2 * MiB, &prop, 0);
+            f = a ? 0 : cuMemRelease(h);
+            break;
+        default:
+            a = cuMemAllocAsync(&p, 1 * MiB, NULL);
+            f = a ? 0 : cuMemFreeAsync(p, NULL);
+            break;
         }
         if (a || f) __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
     }

@@ -92,7 +92,10 @@ int main(int argc, char **argv)
     int n = 0;
     for (int i = 1; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
-        if (!f) { perror(argv[i]); return 1; }
+        if (!f) {
+            perror(argv[i]);
+            return 1;
+        }
         static unsigned char buf[GPUMEM_MAX_SEGMENT_BYTES];
         size_t len = fread(buf, 1, sizeof buf, f);
         fclose(f);

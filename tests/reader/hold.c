@@ -29,8 +29,10 @@ int main(int argc, char **argv)
         time_t end = time(NULL) + atoi(argv[2]);
         for (unsigned i = 0; time(NULL) < end; i++) {
             gcu_deviceptr *slot = &held[rand() % 64];
-            if (*slot) { cuMemFree_v2(*slot); *slot = 0; }
-            else cuMemAlloc_v2(slot, 1 << 20);
+            if (*slot) {
+                cuMemFree_v2(*slot);
+                *slot = 0;
+            } else cuMemAlloc_v2(slot, 1 << 20);
         }
         return 0;
     }

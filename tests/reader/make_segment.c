@@ -30,10 +30,12 @@ int main(int argc, char **argv)
     char command[sizeof h->command];
     snprintf(command, sizeof command, "crafted %s", kind);
     gpumem__segment_header_fill(h, &(struct gpumem_header_values){ .pid = atoi(argv[3]),
-                                                          .start_time_ticks = strtoull(argv[4], NULL, 10),
-                                                          .warn_percent = 80, .alarm_percent = 90,
-                                                          .hysteresis_percent = 2, .hostname = "testhost",
-                                                          .command = command });
+                                                                   .start_time_ticks = strtoull(argv[4], NULL, 10),
+                                                                   .warn_percent = 80,
+                                                                   .alarm_percent = 90,
+                                                                   .hysteresis_percent = 2,
+                                                                   .hostname = "testhost",
+                                                                   .command = command });
     h->state = GPUMEM_SHM_STATE_RUNNING;
     h->magic = GPUMEM_SHM_MAGIC;
     for (int i = 5; i < argc; i++) {
@@ -82,15 +84,24 @@ int main(int argc, char **argv)
         o->hist_bytes[30] = 3ull << 30;
         strcpy(o->environment, "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True\nCUDA_VISIBLE_DEVICES=0\n");
         strcpy(o->traces[0], "train+0x10 (main+0x10)\nlibc.so.6+0x2724a\n");
-        seg.large[0] = (struct gpumem_shm_large){ .address = 0x700000000000, .bytes = 2ull << 30, .unix_ns = o->unix_ns - 1000000000 };
-        seg.large[1] = (struct gpumem_shm_large){ .address = 0x700080000000, .bytes = 1ull << 30, .unix_ns = o->unix_ns - 500000000 };
+        seg.large[0] = (struct gpumem_shm_large){ .address = 0x700000000000,
+                                                  .bytes = 2ull << 30,
+                                                  .unix_ns = o->unix_ns - 1000000000 };
+        seg.large[1] = (struct gpumem_shm_large){ .address = 0x700080000000,
+                                                  .bytes = 1ull << 30,
+                                                  .unix_ns = o->unix_ns - 500000000 };
         o->nevents = 3;
         for (int i = 0; i < 3; i++)
-            o->events[i] = (struct gpumem_shm_event){ .seq = (uint64_t)i + 1, .unix_ns = o->unix_ns - 1000000 * (3 - i),
-                                                      .bytes = i == 2 ? 8ull << 30 : 1ull << 30, .result = i == 2 ? 2 : 0,
-                                                      .api = GPUMEM_API_CUDA_MALLOC, .op = GPUMEM_OP_ALLOC };
+            o->events[i] = (struct gpumem_shm_event){ .seq = (uint64_t)i + 1,
+                                                      .unix_ns = o->unix_ns - 1000000 * (3 - i),
+                                                      .bytes = i == 2 ? 8ull << 30 : 1ull << 30,
+                                                      .result = i == 2 ? 2 : 0,
+                                                      .api = GPUMEM_API_CUDA_MALLOC,
+                                                      .op = GPUMEM_OP_ALLOC };
         h->transitions_head = 1;
-        seg.transitions[0] = (struct gpumem_shm_transition){ .seq = 1, .unix_ns = o->unix_ns - 2000000, .level = 2,
+        seg.transitions[0] = (struct gpumem_shm_transition){ .seq = 1,
+                                                             .unix_ns = o->unix_ns - 2000000,
+                                                             .level = 2,
                                                              .reserved_bytes = 15ull << 30 };
         o->transitions_head = 1;
     } else if (strcmp(kind, "valid") != 0) return 2;

@@ -80,7 +80,9 @@ SAME(gcu_mem_pool_props_own, CUmemPoolProps, maxSize);
 SAME(gcu_mem_pool_props_own, CUmemPoolProps, usage);
 _Static_assert((int)GCU_ERROR_OUT_OF_MEMORY == (int)CUDA_ERROR_OUT_OF_MEMORY, "OOM");
 _Static_assert((int)GCU_ERROR_NOT_FOUND == (int)CUDA_ERROR_NOT_FOUND, "NOT_FOUND");
-_Static_assert((int)GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM == (int)CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, "ptds");
+_Static_assert((int)GCU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM ==
+                   (int)CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM,
+               "ptds");
 _Static_assert((int)GCU_MEM_LOCATION_TYPE_DEVICE == (int)CU_MEM_LOCATION_TYPE_DEVICE, "location");
 _Static_assert((int)GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT == (int)CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, "pool attr");
 _Static_assert((int)GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD == (int)CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, "pool attr");

@@ -70,8 +70,7 @@ int main(void)
         if (gpumem_device_stats(0, &s) == 0)
             fprintf(stderr, "gpumem: reserved=%llu failed=%llu\n", (unsigned long long)s.reserved_bytes,
                     (unsigned long long)s.failed_count);
-        else
-            fprintf(stderr, "gpumem: no device counted\n");
+        else fprintf(stderr, "gpumem: no device counted\n");
     }
     return (int)alloc & 0xff;
 }

@@ -44,9 +44,17 @@ static uint64_t start_of(const char *comm, const char *start)
 static void stat_start_whatever_the_command(void **state)
 {
     (void)state;
-    static const char *const comms[] = { "python", "a b", ")", "x) (y", "((",
-                                         ") S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19", "a\nb", "", "  ",
-                                         "9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9", "\xc3\xa9)\xff" };
+    static const char *const comms[] = { "python",
+                                         "a b",
+                                         ")",
+                                         "x) (y",
+                                         "((",
+                                         ") S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19",
+                                         "a\nb",
+                                         "",
+                                         "  ",
+                                         "9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9 9",
+                                         "\xc3\xa9)\xff" };
     for (size_t i = 0; i < sizeof comms / sizeof comms[0]; i++) {
         assert_int_equal(start_of(comms[i], "8675309"), 8675309);
         assert_int_equal(start_of(comms[i], "1"), 1);
@@ -121,10 +129,13 @@ static void stat_start_of_this_process(void **state)
 static void prefix_rule(void **state)
 {
     (void)state;
-    static const char *const good[] = { "gpumem", "a", "Z", "0", "_", "-", "gpumem-test_2",
-                                        "abcdefghijklmnopqrstuvwxyz012345" };
-    static const char *const bad[] = { "", "abcdefghijklmnopqrstuvwxyz0123456", "a.b", "a/b", "a b", "..", "gpumem\n",
-                                       "\xc3\xa9", "a:b", "a*", "/gpumem" };
+    static const char *const good[] = {
+        "gpumem", "a", "Z", "0", "_", "-", "gpumem-test_2", "abcdefghijklmnopqrstuvwxyz012345"
+    };
+    static const char *const bad[] = {
+        "",       "abcdefghijklmnopqrstuvwxyz0123456", "a.b", "a/b", "a b", "..", "gpumem\n", "\xc3\xa9", "a:b", "a*",
+        "/gpumem"
+    };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) assert_true(gpumem__prefix_valid(good[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(gpumem__prefix_valid(bad[i]));
 }
@@ -137,9 +148,13 @@ static void header_fill_follows_the_layout(void **state)
     memset(&seg, 0xa5, sizeof seg);
     memset(h->hostname, 0, sizeof h->hostname);
     strcpy(h->hostname, "kept");
-    struct gpumem_header_values v = { .pid = 4242, .start_time_ticks = 77, .created_unix_ns = 1800000000000000000ull,
-                                  .warn_percent = 70, .alarm_percent = 95, .hysteresis_percent = 3,
-                                  .command = "train.py --lr 1e-3" };
+    struct gpumem_header_values v = { .pid = 4242,
+                                      .start_time_ticks = 77,
+                                      .created_unix_ns = 1800000000000000000ull,
+                                      .warn_percent = 70,
+                                      .alarm_percent = 95,
+                                      .hysteresis_percent = 3,
+                                      .command = "train.py --lr 1e-3" };
     gpumem__segment_header_fill(h, &v);
     assert_int_equal(h->layout_version, GPUMEM_SHM_LAYOUT_VERSION);
     assert_int_equal(h->header_size, sizeof(struct gpumem_shm_header));
@@ -215,7 +230,8 @@ static void percent_of_is_the_exact_floor(void **state)
         }
         /* As the shim's levels.h writes it, where it cannot overflow. */
         if (percent <= 100)
-            assert_int_equal(gpumem__percent_of(total, percent, NULL), total / 100 * percent + total % 100 * percent / 100);
+            assert_int_equal(gpumem__percent_of(total, percent, NULL),
+                             total / 100 * percent + total % 100 * percent / 100);
     }
     assert_int_equal(gpumem__percent_of(UINT64_MAX, 100, NULL), UINT64_MAX);
     assert_int_equal(gpumem__percent_of(UINT64_MAX, 101, NULL), UINT64_MAX);
@@ -235,9 +251,13 @@ static void level_names(void **state)
 static void utc_times_are_gmtimes(void **state)
 {
     (void)state;
-    static const uint64_t edges[] = { 0, 999999999, 951782400000000000ull /* 2000-02-29 */,
-                                      4107542400000000000ull /* 2100-03-01 */, 13574563200000000000ull /* 2400-02-29 */,
-                                      1800000000123456789ull, UINT64_MAX };
+    static const uint64_t edges[] = { 0,
+                                      999999999,
+                                      951782400000000000ull /* 2000-02-29 */,
+                                      4107542400000000000ull /* 2100-03-01 */,
+                                      13574563200000000000ull /* 2400-02-29 */,
+                                      1800000000123456789ull,
+                                      UINT64_MAX };
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < 300000; i++) {
         uint64_t ns = i < (int)(sizeof edges / sizeof edges[0]) ? edges[i] : next_random(&x);

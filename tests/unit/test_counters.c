@@ -45,10 +45,7 @@ enum {
 /* A key of its own per device and index. */
 #define KEY(dev, i) ((uint64_t)0x7f0000000000 + ((uint64_t)(dev) << 24) + ((uint64_t)(i) << 12))
 
-static const struct gpumem_shm_device *device(int dev)
-{
-    return gpumem__device(dev);
-}
+static const struct gpumem_shm_device *device(int dev) { return gpumem__device(dev); }
 
 static void alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, uint64_t bytes, int dev)
 {

@@ -64,7 +64,8 @@ static void render(struct gpumem_emitter *e)
         gpumem__emitter_row_end(e);
     }
 
-    gpumem__emitter_metric(e, "gpumem_reserved_bytes", "gauge", "Device memory reserved, in bytes (\\ and \n escaped).");
+    gpumem__emitter_metric(e, "gpumem_reserved_bytes", "gauge",
+                           "Device memory reserved, in bytes (\\ and \n escaped).");
     for (int d = 0; d < 2; d++) {
         gpumem__emitter_snprintf(device, sizeof device, "cuda:%d", d);
         gpumem__emitter_sample_begin(e, "gpumem_reserved_bytes");
@@ -79,15 +80,16 @@ static void render(struct gpumem_emitter *e)
 
 static const char *const expected[] = {
     [GPUMEM_EMIT_TEXT] = "2 devices, 59.37 %\n"
-                     "DEVICE         RESERVED PERCENT COMMAND\n"
-                     "cuda:0       5368709120 31.25   " CMD "\n"
-                     "cuda:1      15032385536 87.50   " CMD "\n",
-    [GPUMEM_EMIT_JSON] = "{\"schema\": 1, \"command\": \"python \\\"train.py\\\"\\n\\u0009\xc3\xa9\\ufffd\",\n"
-                     " \"devices\": [\n"
-                     "  {\"device_id\": 0, \"reserved_bytes\": 5368709120, \"percent\": 31.25, \"critical\": false, "
-                     "\"peak\": null},\n"
-                     "  {\"device_id\": 1, \"reserved_bytes\": 15032385536, \"percent\": 87.50, \"critical\": true, "
-                     "\"peak\": null}]}\n",
+                         "DEVICE         RESERVED PERCENT COMMAND\n"
+                         "cuda:0       5368709120 31.25   " CMD "\n"
+                         "cuda:1      15032385536 87.50   " CMD "\n",
+    [GPUMEM_EMIT_JSON] =
+        "{\"schema\": 1, \"command\": \"python \\\"train.py\\\"\\n\\u0009\xc3\xa9\\ufffd\",\n"
+        " \"devices\": [\n"
+        "  {\"device_id\": 0, \"reserved_bytes\": 5368709120, \"percent\": 31.25, \"critical\": false, "
+        "\"peak\": null},\n"
+        "  {\"device_id\": 1, \"reserved_bytes\": 15032385536, \"percent\": 87.50, \"critical\": true, "
+        "\"peak\": null}]}\n",
     [GPUMEM_EMIT_PROMETHEUS] =
         "# HELP gpumem_reserved_bytes Device memory reserved, in bytes (\\\\ and \\n escaped).\n"
         "# TYPE gpumem_reserved_bytes gauge\n"
@@ -98,8 +100,8 @@ static const char *const expected[] = {
         "# TYPE gpumem_percent gauge\n"
         "gpumem_percent 31.25\n",
     [GPUMEM_EMIT_CSV] = "DEVICE,RESERVED,PERCENT,COMMAND\r\n"
-                    "cuda:0,5368709120,31.25,\"python \"\"train.py\"\", --lr 1e-3\"\r\n"
-                    "cuda:1,15032385536,87.50,\"python \"\"train.py\"\", --lr 1e-3\"\r\n",
+                        "cuda:0,5368709120,31.25,\"python \"\"train.py\"\", --lr 1e-3\"\r\n"
+                        "cuda:1,15032385536,87.50,\"python \"\"train.py\"\", --lr 1e-3\"\r\n",
 };
 
 static const char *const format_names[] = { "text", "json", "prometheus", "csv" };
@@ -248,9 +250,27 @@ static uint64_t next_random(uint64_t *x)
 static void json_string_in_pieces_is_the_whole_string(void **state)
 {
     (void)state;
-    static const char *const parts[] = { "a", " ", "\"", "\\", "\n", "\t", "\x01", "\x7f", "\xc3\xa9",
-                                         "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xed\xa0\x80", "\xc0\xaf", "\xe2\x82",
-                                         "\xf0\x9f\x98", "\x80", "\xbf", "\xff", "\xf4\x90\x80\x80", "\xe0", "\xf0" };
+    static const char *const parts[] = { "a",
+                                         " ",
+                                         "\"",
+                                         "\\",
+                                         "\n",
+                                         "\t",
+                                         "\x01",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xed\xa0\x80",
+                                         "\xc0\xaf",
+                                         "\xe2\x82",
+                                         "\xf0\x9f\x98",
+                                         "\x80",
+                                         "\xbf",
+                                         "\xff",
+                                         "\xf4\x90\x80\x80",
+                                         "\xe0",
+                                         "\xf0" };
     uint64_t x = 88172645463325252ull;
     static char text[256], whole[2048], pieces[2048];
     for (int round = 0; round < 20000; round++) {
@@ -316,30 +336,29 @@ static void json_string_in_pieces_is_the_whole_string(void **state)
 
 /* ---- printf's conversions ------------------------------------------------------ */
 
-#define SAME_AS_PRINTF(...)                                                                                            \
-    do {                                                                                                               \
-        char got_[256], want_[256];                                                                                    \
-        size_t n_ = gpumem__emitter_snprintf(got_, sizeof got_, __VA_ARGS__);                                             \
-        int w_ = snprintf(want_, sizeof want_, __VA_ARGS__);                                                           \
-        assert_string_equal(got_, want_);                                                                              \
-        assert_int_equal(n_, (size_t)w_);                                                                              \
+#define SAME_AS_PRINTF(...)                                                   \
+    do {                                                                      \
+        char got_[256], want_[256];                                           \
+        size_t n_ = gpumem__emitter_snprintf(got_, sizeof got_, __VA_ARGS__); \
+        int w_ = snprintf(want_, sizeof want_, __VA_ARGS__);                  \
+        assert_string_equal(got_, want_);                                     \
+        assert_int_equal(n_, (size_t)w_);                                     \
     } while (0)
 
 static void printf_conversions_are_the_c_librarys(void **state)
 {
     (void)state;
-    static const char *const int_formats[] = { "%d", "%i", "%5d", "%-5d|", "%05d", "%.3d", "%8.3d", "%-8.3d|",
-                                               "%.0d", "%3.0d", "%u", "%12u", "%-12u|", "%x", "%X", "%08x", "%.5x",
-                                               "%-6x|", "%0-6d|", "%1d" };
+    static const char *const int_formats[] = { "%d",      "%i",   "%5d",   "%-5d|", "%05d",   "%.3d",   "%8.3d",
+                                               "%-8.3d|", "%.0d", "%3.0d", "%u",    "%12u",   "%-12u|", "%x",
+                                               "%X",      "%08x", "%.5x",  "%-6x|", "%0-6d|", "%1d" };
     static const int ints[] = { 0, 1, -1, 7, 42, -42, 99999, -100000, INT_MAX, INT_MIN };
     for (size_t f = 0; f < sizeof int_formats / sizeof int_formats[0]; f++)
         for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) SAME_AS_PRINTF(int_formats[f], ints[i]);
 
     static const long long lls[] = { 0, 1, -1, LLONG_MAX, LLONG_MIN, 1234567890123ll };
     for (size_t i = 0; i < sizeof lls / sizeof lls[0]; i++) {
-        SAME_AS_PRINTF("%lld|%20lld|%-20lld|%llu|%llx|%llX|%024llu", lls[i], lls[i], lls[i],
-                       (unsigned long long)lls[i], (unsigned long long)lls[i], (unsigned long long)lls[i],
-                       (unsigned long long)lls[i]);
+        SAME_AS_PRINTF("%lld|%20lld|%-20lld|%llu|%llx|%llX|%024llu", lls[i], lls[i], lls[i], (unsigned long long)lls[i],
+                       (unsigned long long)lls[i], (unsigned long long)lls[i], (unsigned long long)lls[i]);
         SAME_AS_PRINTF("%ld|%lu|%lx", (long)lls[i], (unsigned long)lls[i], (unsigned long)lls[i]);
         SAME_AS_PRINTF("%zu|%2zu|%zx|%zd", (size_t)lls[i], (size_t)lls[i], (size_t)lls[i], (ssize_t)lls[i]);
         SAME_AS_PRINTF("%jd|%ju|%td", (intmax_t)lls[i], (uintmax_t)lls[i], (ptrdiff_t)lls[i]);
@@ -410,14 +429,14 @@ static void same_bytes_in_de_DE_as_in_C(void **state)
     (void)state;
     static char c_locale[4][4096], de[4096];
     char c_figures[128], de_figures[128], a[32], b[32], c[32], d[32], t[64];
-#define FIGURES(out)                                                                                                   \
-    do {                                                                                                               \
-        gpumem__format_percent(a, sizeof a, 29ull << 29, 16ull << 30);                                                      \
-        gpumem__format_size(b, sizeof b, 3ull << 29);                                                                       \
-        gpumem__format_gb(c, sizeof c, 13ull << 30);                                                                        \
-        gpumem__format_seconds(d, sizeof d, 1000000000ull, 4234000000ull);                                                  \
-        gpumem__format_utc(t, sizeof t, 1800000000123456789ull);                                                            \
-        gpumem__emitter_snprintf(out, sizeof out, "%s|%s|%s|%s|%s|%d", a, b, c, d, t, 1234567);                          \
+#define FIGURES(out)                                                                            \
+    do {                                                                                        \
+        gpumem__format_percent(a, sizeof a, 29ull << 29, 16ull << 30);                          \
+        gpumem__format_size(b, sizeof b, 3ull << 29);                                           \
+        gpumem__format_gb(c, sizeof c, 13ull << 30);                                            \
+        gpumem__format_seconds(d, sizeof d, 1000000000ull, 4234000000ull);                      \
+        gpumem__format_utc(t, sizeof t, 1800000000123456789ull);                                \
+        gpumem__emitter_snprintf(out, sizeof out, "%s|%s|%s|%s|%s|%d", a, b, c, d, t, 1234567); \
     } while (0)
     setlocale(LC_ALL, "C");
     for (int f = GPUMEM_EMIT_TEXT; f <= GPUMEM_EMIT_CSV; f++)

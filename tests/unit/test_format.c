@@ -26,8 +26,8 @@ static uint64_t next_random(uint64_t *x)
 static void sizes_read_as_printf_wrote_them(void **state)
 {
     (void)state;
-    static const uint64_t edges[] = { 0, 1, 1023, 1024, 1025, 1152, 1048575, 1048576, GIB - 1, GIB, 3 * GIB / 2,
-                                      (1ull << 53) - 1 };
+    static const uint64_t edges[] = { 0,       1,       1023,    1024, 1025,        1152,
+                                      1048575, 1048576, GIB - 1, GIB,  3 * GIB / 2, (1ull << 53) - 1 };
     char got[64], want[64];
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < 200000; i++) {
@@ -56,9 +56,9 @@ static void percentages_are_exact_and_clamped(void **state)
     char buf[32];
     assert_int_equal(gpumem__percent_hundredths(5557452800ull, 16 * GIB), 3235);
     assert_int_equal(gpumem__percent_hundredths(3 << 20, 16 * GIB), 2);
-    assert_int_equal(gpumem__percent_hundredths(1, 32), 312);  /* 3.125: a tie, to even */
-    assert_int_equal(gpumem__percent_hundredths(3, 32), 938);  /* 9.375 */
-    assert_int_equal(gpumem__percent_whole(899, 1000), 89);    /* rounded down */
+    assert_int_equal(gpumem__percent_hundredths(1, 32), 312); /* 3.125: a tie, to even */
+    assert_int_equal(gpumem__percent_hundredths(3, 32), 938); /* 9.375 */
+    assert_int_equal(gpumem__percent_whole(899, 1000), 89);   /* rounded down */
     assert_int_equal(gpumem__percent_whole(8999999, 10000000), 89);
     assert_int_equal(gpumem__percent_hundredths(UINT64_MAX / 2, UINT64_MAX), 5000);
     assert_int_equal(gpumem__percent_whole(UINT64_MAX, UINT64_MAX), 100);
@@ -111,7 +111,9 @@ static char *json_of(const char *s)
 static void json_strings_are_valid_utf8(void **state)
 {
     (void)state;
-    static const struct { const char *in, *out; } cases[] = {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
         /* Valid UTF-8 passes as it is, the bounds of each range included. */
         { "plain \xc3\xa9 \xf0\x9f\x98\x80", "\"plain \xc3\xa9 \xf0\x9f\x98\x80\"" },
         { "\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",

@@ -104,20 +104,15 @@ static int setup(void **state)
 
 /* ---- the level ---- */
 
-static uint32_t level(int dev)
-{
-    return __atomic_load_n(&gpumem__device(dev)->level, __ATOMIC_SEQ_CST);
-}
+static uint32_t level(int dev) { return __atomic_load_n(&gpumem__device(dev)->level, __ATOMIC_SEQ_CST); }
 
 /* Move dev's reserved to exactly bytes. */
 static void set_reserved(int dev, uint64_t bytes)
 {
     const struct gpumem_shm_device *d = gpumem__device(dev);
     uint64_t now = d->reserved_bytes;
-    if (bytes > now)
-        gpumem__device_charge(dev, d, bytes - now);
-    else if (bytes < now)
-        gpumem__device_uncharge(dev, d, now - bytes);
+    if (bytes > now) gpumem__device_charge(dev, d, bytes - now);
+    else if (bytes < now) gpumem__device_uncharge(dev, d, now - bytes);
     assert_int_equal(d->reserved_bytes, bytes);
 }
 
@@ -320,10 +315,10 @@ static void no_callback_runs_inside_a_callback_and_later_alarms_follow_in_order(
         int tag;
         gpumem_level_t level, previous;
     } want[] = {
-        {tag_first, GPUMEM_LEVEL_WARNING, GPUMEM_LEVEL_HEALTHY},
-        {tag_second, GPUMEM_LEVEL_WARNING, GPUMEM_LEVEL_HEALTHY},
-        {tag_first, GPUMEM_LEVEL_CRITICAL, GPUMEM_LEVEL_WARNING},
-        {tag_second, GPUMEM_LEVEL_CRITICAL, GPUMEM_LEVEL_WARNING},
+        { tag_first, GPUMEM_LEVEL_WARNING, GPUMEM_LEVEL_HEALTHY },
+        { tag_second, GPUMEM_LEVEL_WARNING, GPUMEM_LEVEL_HEALTHY },
+        { tag_first, GPUMEM_LEVEL_CRITICAL, GPUMEM_LEVEL_WARNING },
+        { tag_second, GPUMEM_LEVEL_CRITICAL, GPUMEM_LEVEL_WARNING },
     };
     for (int i = 0; i < 4; i++) {
         assert_int_equal(seen[i].tag, want[i].tag);
@@ -334,10 +329,7 @@ static void no_callback_runs_inside_a_callback_and_later_alarms_follow_in_order(
     assert_int_equal(gpumem__alarms.n, 0);
 }
 
-static uint64_t reserved_at_change(int i)
-{
-    return i % 2 == 0 ? (800 + (uint64_t)i) * MIB : (700 - (uint64_t)i) * MIB;
-}
+static uint64_t reserved_at_change(int i) { return i % 2 == 0 ? (800 + (uint64_t)i) * MIB : (700 - (uint64_t)i) * MIB; }
 
 static void at_most_eight_alarms_are_queued_in_order(void **state)
 {
@@ -347,8 +339,7 @@ static void at_most_eight_alarms_are_queued_in_order(void **state)
     uint64_t alarms = d->alarm_count;
     /* Ten changes without a flush, warning and healthy in turn, each at a
      * figure of its own: change i at reserved(i). */
-    for (int i = 0; i < 10; i++)
-        set_reserved(DEV_QUEUE, reserved_at_change(i));
+    for (int i = 0; i < 10; i++) set_reserved(DEV_QUEUE, reserved_at_change(i));
     assert_int_equal(d->alarm_count, alarms + 10); /* the segment has them all */
     assert_int_equal(gpumem__alarms.n, GPUMEM_ALARMS_QUEUED);
     assert_int_equal(nseen, 0);
@@ -371,16 +362,14 @@ static void registration_refuses_null_and_a_seventeenth_callback(void **state)
     (void)state;
     registered(); /* two so far */
     assert_int_equal(gpumem_on_alarm(NULL, NULL), GPUMEM_EINVAL);
-    for (int i = 2; i < 16; i++)
-        assert_int_equal(gpumem_on_alarm(recorder, &tag_second), GPUMEM_OK);
+    for (int i = 2; i < 16; i++) assert_int_equal(gpumem_on_alarm(recorder, &tag_second), GPUMEM_OK);
     assert_int_equal(gpumem_on_alarm(recorder, &tag_first), GPUMEM_EFULL);
 
     /* The sixteen run; the refused one does not. */
     set_reserved(DEV_QUEUE, 800 * MIB);
     gpumem__alarm_flush();
     assert_int_equal(nseen, 16);
-    for (int i = 1; i < 16; i++)
-        assert_int_equal(seen[i].tag, tag_second);
+    for (int i = 1; i < 16; i++) assert_int_equal(seen[i].tag, tag_second);
 }
 
 int main(void)

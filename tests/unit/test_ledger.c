@@ -14,8 +14,18 @@
 
 static struct gpumem_ledger ledger;
 
-static int setup(void **state) { (void)state; memset(&ledger, 0, sizeof ledger); return 0; }
-static int teardown(void **state) { (void)state; gpumem__ledger_clear(&ledger); return 0; }
+static int setup(void **state)
+{
+    (void)state;
+    memset(&ledger, 0, sizeof ledger);
+    return 0;
+}
+static int teardown(void **state)
+{
+    (void)state;
+    gpumem__ledger_clear(&ledger);
+    return 0;
+}
 
 static struct gpumem_entry entry(uint64_t key, uint64_t bytes)
 {

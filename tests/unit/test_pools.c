@@ -32,14 +32,8 @@ enum {
     DEV_TEARDOWN_OTHER,
 };
 
-static uint64_t reserved(int dev)
-{
-    return gpumem__device(dev)->reserved_bytes;
-}
-static int pending(void)
-{
-    return atomic_load(&gpumem__pools_pending);
-}
+static uint64_t reserved(int dev) { return gpumem__device(dev)->reserved_bytes; }
+static int pending(void) { return atomic_load(&gpumem__pools_pending); }
 
 /* A pool known on dev, its reserve charged. */
 static struct ud_pool *pool_on(int dev, uint64_t reserve, uint64_t used, uint64_t threshold)

@@ -39,14 +39,8 @@ static gcu_result get_answer(const struct answer *table, uint64_t key)
     return GCU_ERROR_INVALID_VALUE;
 }
 
-void ud_pointer(uint64_t key, gcu_result answer)
-{
-    set_answer(pointers, key, answer);
-}
-void ud_handle(uint64_t key, gcu_result answer)
-{
-    set_answer(handles, key, answer);
-}
+void ud_pointer(uint64_t key, gcu_result answer) { set_answer(pointers, key, answer); }
+void ud_handle(uint64_t key, gcu_result answer) { set_answer(handles, key, answer); }
 
 static gcu_result pointer_get_attribute(void *data, gcu_pointer_attribute attr, gcu_deviceptr ptr)
 {
@@ -95,17 +89,10 @@ static gcu_result mem_pool_get_attribute(gcu_mempool pool, gcu_pool_attribute at
         if (p->answer != GCU_SUCCESS) return p->answer;
         uint64_t v;
         switch (attr) {
-        case GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT:
-            v = p->reserved;
-            break;
-        case GCU_MEMPOOL_ATTR_USED_MEM_CURRENT:
-            v = p->used;
-            break;
-        case GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD:
-            v = p->threshold;
-            break;
-        default:
-            return GCU_ERROR_INVALID_VALUE;
+        case GCU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT: v = p->reserved; break;
+        case GCU_MEMPOOL_ATTR_USED_MEM_CURRENT: v = p->used; break;
+        case GCU_MEMPOOL_ATTR_RELEASE_THRESHOLD: v = p->threshold; break;
+        default: return GCU_ERROR_INVALID_VALUE;
         }
         memcpy(value, &v, sizeof v);
         return GCU_SUCCESS;
@@ -130,8 +117,7 @@ static gcu_result device_total_mem(size_t *total, gcu_device dev)
 
 static void uuid_bytes(int device, unsigned char b[16])
 {
-    for (int i = 0; i < 16; i++)
-        b[i] = (unsigned char)(0x10 * (i % 16) + (unsigned)device % 16);
+    for (int i = 0; i < 16; i++) b[i] = (unsigned char)(0x10 * (i % 16) + (unsigned)device % 16);
 }
 
 static gcu_result device_get_uuid(gcu_uuid *uuid, gcu_device dev)

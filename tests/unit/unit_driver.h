@@ -16,9 +16,9 @@
 #include "cuda_abi.h"
 #include "gpumem_shm.h"
 
-#define UD_MIB             (UINT64_C(1) << 20)
-#define UD_TOTAL           (1000 * UD_MIB) /* every device's memory */
-#define UD_NO_TOTAL_DEVICE 31              /* the driver cannot say this device's total */
+#define UD_MIB (UINT64_C(1) << 20)
+#define UD_TOTAL (1000 * UD_MIB) /* every device's memory */
+#define UD_NO_TOTAL_DEVICE 31    /* the driver cannot say this device's total */
 
 /* GPUMEM_DISABLE=1 (the segment stays in process memory: nothing in
  * /dev/shm), default level bounds, log to log (NULL: off); then the table. */
