@@ -21,6 +21,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -419,6 +420,10 @@ static int cmd_report(const struct args *a)
 
 int main(int argc, char **argv)
 {
+    /* Two copies of every segment are made and freed in turn: keep the
+     * heap's pages rather than give them back and fault them in again. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
     struct args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != EXIT_OK) return rc;

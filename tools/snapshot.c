@@ -35,7 +35,7 @@ int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **r
         return WHY("%lld bytes: too large for a gpumem segment", (long long)st->st_size);
     size_t n = (size_t)st->st_size & ~(size_t)7;
     if (n == 0) return WHY("truncated: %lld bytes", (long long)st->st_size);
-    void *map = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+    void *map = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (map == MAP_FAILED) return WHY("cannot map: %s", strerror(errno));
     uint64_t *copy = malloc(n), *again = malloc(n);
     if (!copy || !again) {
