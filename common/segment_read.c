@@ -149,11 +149,15 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
     copy_string(o->report_path, sizeof o->report_path, (const unsigned char *)r.report_path, sizeof r.report_path);
     copy_text(o->environment, sizeof o->environment, r.environment, sizeof r.environment);
 
+    /* The largest allocations lie before the record: the first copy read
+     * them before the record's seq, perhaps at an earlier moment; the second
+     * read them between the two seqs found equal, so under this record. */
+    const unsigned char *lb = recheck ? recheck : b;
     if (hd->large_stride >= sizeof(struct gpumem_shm_large) &&
         section_ok(hd->large_offset, hd->large_slots, hd->large_stride, len)) {
         for (uint32_t i = 0; i < r.nlarge && i < hd->large_slots && o->nlarge < GPUMEM_SHM_LARGE_SLOTS; i++) {
             struct gpumem_shm_large l;
-            memcpy(&l, b + hd->large_offset + (uint64_t)i * hd->large_stride, sizeof l);
+            memcpy(&l, lb + hd->large_offset + (uint64_t)i * hd->large_stride, sizeof l);
             struct gpumem_large *g = &o->large[o->nlarge++];
             g->address = l.address;
             g->bytes = l.bytes;

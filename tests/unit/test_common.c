@@ -273,6 +273,40 @@ static void utc_times_are_gmtimes(void **state)
     }
 }
 
+/* The largest allocations lie before the OOM record in the segment: the
+ * first copy reads them before it reads the record's seq, so they may be
+ * an earlier moment's. The second copy reads them after the first seq and
+ * before its own: with both seqs equal, those are the record's. */
+static void oom_largest_come_from_the_copy_read_under_the_record(void **state)
+{
+    (void)state;
+    static struct gpumem_shm_segment first, second;
+    struct gpumem_header_values v = { .pid = 4242, .start_time_ticks = 77, .created_unix_ns = 1 };
+    struct gpumem_shm_segment *both[2] = { &first, &second };
+    for (int k = 0; k < 2; k++) {
+        struct gpumem_shm_segment *seg = both[k];
+        memset(seg, 0, sizeof *seg);
+        gpumem__segment_header_fill(&seg->header, &v);
+        seg->header.state = GPUMEM_SHM_STATE_RUNNING;
+        seg->header.magic = GPUMEM_SHM_MAGIC;
+        seg->oom.seq = 4;
+        seg->oom.nlarge = 1;
+        seg->large[0].address = 0x7f0000000000;
+        seg->large[0].bytes = k == 0 ? 111 : 222; /* the first copy: an older moment */
+    }
+    static struct gpumem_process p;
+    static struct gpumem_oom o;
+    char why[192] = "";
+    assert_int_equal(gpumem__segment_parse(&first, &second, sizeof first, &p, &o, why, sizeof why), 0);
+    assert_non_null(p.oom);
+    assert_int_equal(o.nlarge, 1);
+    assert_int_equal(o.large[0].bytes, 222);
+    /* One copy only (a file read once): its own. */
+    memset(&o, 0, sizeof o);
+    assert_int_equal(gpumem__segment_parse(&first, NULL, sizeof first, &p, &o, why, sizeof why), 0);
+    assert_int_equal(o.large[0].bytes, 111);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +318,7 @@ int main(void)
         cmocka_unit_test(percent_of_is_the_exact_floor),
         cmocka_unit_test(level_names),
         cmocka_unit_test(utc_times_are_gmtimes),
+        cmocka_unit_test(oom_largest_come_from_the_copy_read_under_the_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
