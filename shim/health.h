@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "driver.h"
+#include "compiler.h"
 #include "gpumem.h"
 #include "gpumem_shm.h"
 

@@ -161,6 +161,17 @@ void gpumem__os_unmap(void *map, size_t size)
  * SIGXFSZ: both are blocked for the write, and the one the write raised (if
  * it was not pending already) is taken back before the mask is restored.
  * Log lines are rare; this costs a few system calls each. */
+/* Consume sig if the write raised it (it was not pending before). */
+static void take_back(int sig, const sigset_t *before)
+{
+    static const struct timespec now = { 0, 0 };
+    if (sigismember(before, sig)) return;
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigtimedwait(&one, NULL, &now);
+}
+
 int gpumem__os_write_all(int fd, const char *buf, size_t n)
 {
     int saved = errno;
@@ -185,19 +196,8 @@ int gpumem__os_write_all(int fd, const char *buf, size_t n)
         buf += w;
         n -= (size_t)w;
     }
-    static const struct timespec now = { 0, 0 };
-    if (err == EPIPE && !sigismember(&before, SIGPIPE)) {
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, SIGPIPE);
-        sigtimedwait(&one, NULL, &now);
-    }
-    if (err == EFBIG && !sigismember(&before, SIGXFSZ)) {
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, SIGXFSZ);
-        sigtimedwait(&one, NULL, &now);
-    }
+    if (err == EPIPE) take_back(SIGPIPE, &before);
+    if (err == EFBIG) take_back(SIGXFSZ, &before);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
     return err;

@@ -32,6 +32,12 @@
 _Atomic(const struct gpumem_shm_segment *) gpumem__seg;
 __thread struct gpumem_event_batch gpumem__event_batch __attribute__((tls_model("initial-exec")));
 
+/* The segment as published, writable here (NULL before it is made). */
+static struct gpumem_shm_segment *published(void)
+{
+    return (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
+}
+
 static struct gpumem_shm_segment local_segment; /* when publication is off */
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 static char shm_name[96]; /* set while this process owns a published segment */
@@ -83,7 +89,7 @@ const struct gpumem_shm_segment *gpumem__segment_create(void)
 {
     int saved = errno;
     pthread_mutex_lock(&create_lock);
-    struct gpumem_shm_segment *s = (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
+    struct gpumem_shm_segment *s = published();
     if (!s) {
         gpumem__options_load();
         s = gpumem__opt.disabled ? NULL : publish();
@@ -102,7 +108,7 @@ const struct gpumem_shm_segment *gpumem__segment_create(void)
 /* The mapping itself stays, since other threads may still be counting. */
 void gpumem__segment_exit(void)
 {
-    struct gpumem_shm_segment *s = (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
+    struct gpumem_shm_segment *s = published();
     if (s && shm_name[0] && owner_pid == gpumem__os_pid()) {
         if (gpumem__opt.keep) {
             __atomic_store_n(&s->header.exited_unix_ns, gpumem__os_now_ns(), __ATOMIC_RELAXED);
@@ -120,7 +126,7 @@ void gpumem__segment_after_fork_parent(void) { pthread_mutex_unlock(&create_lock
 /* The child, being the thread that took the lock, may unlock it. */
 void gpumem__segment_after_fork_child(void)
 {
-    struct gpumem_shm_segment *s = (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
+    struct gpumem_shm_segment *s = published();
     if (s && s != &local_segment) gpumem__os_unmap(s, sizeof *s);
     atomic_store(&gpumem__seg, NULL);
     shm_name[0] = '\0';
