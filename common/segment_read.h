@@ -26,6 +26,8 @@ struct gpumem_device {
     uint64_t total_bytes, reserved_bytes, peak_bytes, peak_unix_ns, managed_bytes;
     uint64_t alloc_count, free_count, failed_count, unknown_free_count, alarm_count, last_transition_unix_ns;
     unsigned level; /* enum gpumem_level, clamped to 0..2 */
+    /* issue 16 (automation) fields go here */
+    /* issue 15 (history) fields go here */
 };
 
 enum gpumem_liveness { GPUMEM_ALIVE, GPUMEM_EXITED, GPUMEM_DEAD };
@@ -81,6 +83,9 @@ struct gpumem_process {
     char path[256];
     long long owner_uid;    /* the segment file's owner (the reader sets it); -1 unknown */
     struct gpumem_oom *oom; /* NULL unless asked for and present */
+    /* issue 14 (fleet) fields go here */
+    /* issue 15 (history) fields go here */
+    /* issue 16 (automation) fields go here */
 };
 
 /* Validate and decode a copy of a segment. 0 on success; otherwise -1 and a

@@ -99,43 +99,46 @@ enum gpumem_api {
 enum gpumem_op { GPUMEM_OP_ALLOC = 1, GPUMEM_OP_FREE = 2 };
 
 struct gpumem_shm_header {
-    uint64_t magic;              /*   0 GPUMEM_SHM_MAGIC, written last    */
-    uint32_t layout_version;     /*   8 GPUMEM_SHM_LAYOUT_VERSION         */
-    uint32_t header_size;        /*  12 sizeof(struct gpumem_shm_header)  */
-    uint64_t segment_size;       /*  16 bytes of the whole segment        */
-    int32_t pid;                 /*  24 the writer                        */
-    uint32_t state;              /*  28 enum gpumem_shm_state             */
-    uint64_t start_time_ticks;   /*  32 /proc/<pid>/stat field 22         */
-    uint64_t created_unix_ns;    /*  40                                   */
-    uint64_t exited_unix_ns;     /*  48 0 while running                   */
-    uint32_t device_slots;       /*  56 entries in the device array       */
-    uint32_t device_stride;      /*  60 sizeof(struct gpumem_shm_device)  */
-    uint64_t devices_offset;     /*  64                                   */
-    uint64_t events_offset;      /*  72 ring of struct gpumem_shm_event   */
-    uint32_t event_slots;        /*  80 power of two                      */
-    uint32_t event_stride;       /*  84                                   */
-    uint64_t events_head;        /*  88 event slots ever claimed (threads
+    uint64_t magic;               /*   0 GPUMEM_SHM_MAGIC, written last    */
+    uint32_t layout_version;      /*   8 GPUMEM_SHM_LAYOUT_VERSION         */
+    uint32_t header_size;         /*  12 sizeof(struct gpumem_shm_header)  */
+    uint64_t segment_size;        /*  16 bytes of the whole segment        */
+    int32_t pid;                  /*  24 the writer                        */
+    uint32_t state;               /*  28 enum gpumem_shm_state             */
+    uint64_t start_time_ticks;    /*  32 /proc/<pid>/stat field 22         */
+    uint64_t created_unix_ns;     /*  40                                   */
+    uint64_t exited_unix_ns;      /*  48 0 while running                   */
+    uint32_t device_slots;        /*  56 entries in the device array       */
+    uint32_t device_stride;       /*  60 sizeof(struct gpumem_shm_device)  */
+    uint64_t devices_offset;      /*  64                                   */
+    uint64_t events_offset;       /*  72 ring of struct gpumem_shm_event   */
+    uint32_t event_slots;         /*  80 power of two                      */
+    uint32_t event_stride;        /*  84                                   */
+    uint64_t events_head;         /*  88 event slots ever claimed (threads
                                     *     claim a few at a time)              */
-    uint64_t large_offset;       /*  96 struct gpumem_shm_large array     */
-    uint32_t large_slots;        /* 104                                   */
-    uint32_t large_stride;       /* 108                                   */
-    uint64_t transitions_offset; /* 112 ring of struct gpumem_shm_transition */
-    uint32_t transition_slots;   /* 120 power of two                      */
-    uint32_t transition_stride;  /* 124                                   */
-    uint64_t transitions_head;   /* 128 transitions ever appended         */
-    uint64_t oom_count;          /* 136 out-of-memory failures, all devices */
-    uint64_t untracked_count;    /* 144 reservations on ordinals >= slots */
-    uint32_t warn_percent;       /* 152 level bounds in force             */
-    uint32_t alarm_percent;      /* 156                                   */
-    uint32_t hysteresis_percent; /* 160                                   */
-    uint32_t reserved0;          /* 164                                   */
-    char shim_version[16];       /* 168                                   */
-    char hostname[64];           /* 184                                   */
-    char command[512];           /* 248 argv joined by spaces, truncated  */
-    uint64_t oom_offset;         /* 760 struct gpumem_shm_oom             */
-    uint32_t oom_size;           /* 768 sizeof(struct gpumem_shm_oom)     */
-    uint32_t reserved1;          /* 772                                   */
-    uint8_t reserved[248];       /* 776 .. 1024                           */
+    uint64_t large_offset;        /*  96 struct gpumem_shm_large array     */
+    uint32_t large_slots;         /* 104                                   */
+    uint32_t large_stride;        /* 108                                   */
+    uint64_t transitions_offset;  /* 112 ring of struct gpumem_shm_transition */
+    uint32_t transition_slots;    /* 120 power of two                      */
+    uint32_t transition_stride;   /* 124                                   */
+    uint64_t transitions_head;    /* 128 transitions ever appended         */
+    uint64_t oom_count;           /* 136 out-of-memory failures, all devices */
+    uint64_t untracked_count;     /* 144 reservations on ordinals >= slots */
+    uint32_t warn_percent;        /* 152 level bounds in force             */
+    uint32_t alarm_percent;       /* 156                                   */
+    uint32_t hysteresis_percent;  /* 160                                   */
+    uint32_t reserved0;           /* 164                                   */
+    char shim_version[16];        /* 168                                   */
+    char hostname[64];            /* 184                                   */
+    char command[512];            /* 248 argv joined by spaces, truncated  */
+    uint64_t oom_offset;          /* 760 struct gpumem_shm_oom             */
+    uint32_t oom_size;            /* 768 sizeof(struct gpumem_shm_oom)     */
+    uint32_t reserved1;           /* 772                                   */
+    uint8_t reserved_fleet[32];   /* 776 .. 808  namespaces (issue 14)    */
+    uint8_t reserved_history[64]; /* 808 .. 872  history (issue 15)       */
+    uint8_t reserved_auto[32];    /* 872 .. 904  automation (issue 16)    */
+    uint8_t reserved[120];        /* 904 .. 1024                          */
 };
 
 struct gpumem_shm_device {
@@ -158,7 +161,9 @@ struct gpumem_shm_device {
     uint32_t reserved1;               /* 292                              */
     uint64_t alarm_count;             /* 296 level changes                */
     uint64_t last_transition_unix_ns; /* 304                              */
-    uint8_t reserved[200];            /* 312 .. 512                       */
+    uint8_t reserved_auto[64];        /* 312 .. 376 headroom (issue 16)   */
+    uint8_t reserved_history[64];     /* 376 .. 440 history (issue 15)    */
+    uint8_t reserved[72];             /* 440 .. 512                       */
 };
 
 /* One allocation event. seq is 0 while the entry is rewritten and is
@@ -271,7 +276,8 @@ GPUMEM_SHM_PIN(struct gpumem_shm_header, hostname, 184);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, command, 248);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_offset, 760);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_size, 768);
-GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 776);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved_fleet, 776);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 904);
 _Static_assert(sizeof(struct gpumem_shm_header) == 1024, "header size");
 GPUMEM_SHM_PIN(struct gpumem_shm_device, total_bytes, 8);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, uuid, 16);
