@@ -28,10 +28,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "render.h"
 #include "report.h"
+#include "view.h"
 
-enum { EXIT_OK = 0, EXIT_SKIPPED = 1, EXIT_USAGE = 2, EXIT_NOT_FOUND = 3 };
+enum {
+    EXIT_OK = GPUMEM_EXIT_OK,
+    EXIT_SKIPPED = GPUMEM_EXIT_SKIPPED,
+    EXIT_USAGE = GPUMEM_EXIT_USAGE,
+    EXIT_NOT_FOUND = GPUMEM_EXIT_NOT_FOUND
+};
 
 struct args {
     const char *command, *prefix, *dir, *file;
@@ -40,6 +47,16 @@ struct args {
     int pids[256];
     int npids;
 };
+
+static int usage(const char *why);
+
+int gpumem__cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(NULL);
+    return EXIT_OK;
+}
 
 static int usage(const char *why)
 {
@@ -93,101 +110,6 @@ static int parse_args(int argc, char **argv, struct args *a)
     return EXIT_OK;
 }
 
-/* The segment directory, opened once: what is listed is what is read and
- * what gc removes from. A directory that does not exist holds nothing. */
-static int open_dir(const struct args *a, int *rc)
-{
-    int fd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) {
-        fprintf(stderr, "gpumem: cannot read %s: %s\n", a->dir, strerror(errno));
-        *rc = EXIT_SKIPPED;
-    }
-    return fd;
-}
-
-static void add_skip(struct gpumem_view *v, const struct args *a, const char *name, const char *why)
-{
-    snprintf(v->skips[v->nskips].path, sizeof v->skips[v->nskips].path, "%s/%s", a->dir, name);
-    snprintf(v->skips[v->nskips].why, sizeof v->skips[v->nskips].why, "%s", why);
-    v->nskips++;
-}
-
-/* Load every segment of the prefix (or of the PIDs asked for). Exit status
- * 1 only for a segment that is damaged or cannot be trusted: other users'
- * unreadable segments and unfinished ones of ended processes are counted. */
-static int load_view(const struct args *a, struct gpumem_view *v)
-{
-    memset(v, 0, sizeof *v);
-    int rc = EXIT_OK;
-    int dirfd = open_dir(a, &rc);
-    char **names = NULL;
-    size_t n = dirfd >= 0 ? gpumem__snapshot_list(dirfd, a->prefix, &names) : 0;
-    v->procs = calloc(n ? n : 1, sizeof *v->procs);
-    v->skips = calloc(n ? n : 1, sizeof *v->skips);
-    if (!v->procs || !v->skips) {
-        fprintf(stderr, "gpumem: out of memory\n");
-        exit(EXIT_SKIPPED);
-    }
-    int found[256] = { 0 }, unreadable[256] = { 0 };
-    for (size_t i = 0; i < n; i++) {
-        int pid = gpumem__snapshot_pid_of(names[i], a->prefix);
-        int wanted = a->npids == 0;
-        for (int k = 0; k < a->npids; k++) wanted |= a->pids[k] == pid;
-        if (wanted) {
-            char why[192];
-            struct gpumem_process *p = &v->procs[v->nprocs];
-            enum gpumem_snapshot r = gpumem__snapshot_load_at(dirfd, names[i], p, NULL, NULL, NULL, why, sizeof why);
-            for (int k = 0; k < a->npids; k++)
-                if (a->pids[k] == pid) {
-                    found[k] |= r == GPUMEM_SNAPSHOT_OK || r == GPUMEM_SNAPSHOT_BAD;
-                    unreadable[k] |= r == GPUMEM_SNAPSHOT_UNREADABLE;
-                }
-            switch (r) {
-            case GPUMEM_SNAPSHOT_OK:
-                snprintf(p->path, sizeof p->path, "%s/%s", a->dir, names[i]);
-                v->nprocs++;
-                break;
-            case GPUMEM_SNAPSHOT_BAD: add_skip(v, a, names[i], why); break;
-            case GPUMEM_SNAPSHOT_UNREADABLE: v->unreadable++; break;
-            case GPUMEM_SNAPSHOT_UNFINISHED: v->unfinished++; break;
-            case GPUMEM_SNAPSHOT_GONE: /* its process just exited */
-            case GPUMEM_SNAPSHOT_STARTING: /* its live process is creating it */ break;
-            }
-        }
-        free(names[i]);
-    }
-    free(names);
-    if (dirfd >= 0) close(dirfd);
-    if (v->nskips) rc = EXIT_SKIPPED;
-    for (int k = 0; k < a->npids; k++)
-        if (unreadable[k] && !found[k]) {
-            fprintf(stderr, "gpumem: pid %d's segment under %s belongs to another user and is not readable\n",
-                    a->pids[k], a->dir);
-            rc = EXIT_NOT_FOUND;
-        } else if (!found[k]) {
-            fprintf(stderr, "gpumem: no segment for pid %d under %s/%s.*\n", a->pids[k], a->dir, a->prefix);
-            rc = EXIT_NOT_FOUND;
-        }
-    return rc;
-}
-
-/* What was passed over without a line each: said once, on stderr. */
-static void print_counts(const struct gpumem_view *v)
-{
-    if (v->unreadable)
-        fprintf(stderr, "gpumem: %zu segment%s of other users not readable\n", v->unreadable,
-                v->unreadable == 1 ? "" : "s");
-    if (v->unfinished)
-        fprintf(stderr, "gpumem: %zu unfinished segment%s of ended processes passed over (gpumem gc removes them)\n",
-                v->unfinished, v->unfinished == 1 ? "" : "s");
-}
-
-static void free_view(struct gpumem_view *v)
-{
-    free(v->procs);
-    free(v->skips);
-}
-
 /* Remove the segments of processes that have ended, never a live one:
  * each file is read through a descriptor kept open, its writer checked as
  * it is now, and it is removed only as that same file (see
@@ -196,7 +118,7 @@ static void free_view(struct gpumem_view *v)
 static int cmd_gc(const struct args *a)
 {
     int rc = EXIT_OK;
-    int dirfd = open_dir(a, &rc);
+    int dirfd = gpumem__view_open_dir(a->dir, &rc);
     char **names = NULL;
     size_t n = dirfd >= 0 ? gpumem__snapshot_list(dirfd, a->prefix, &names) : 0;
     struct gpumem_process *p = malloc(sizeof *p);
@@ -282,10 +204,10 @@ static int cmd_top(const struct args *a)
 {
     if (a->once || !isatty(STDOUT_FILENO)) {
         struct gpumem_view v;
-        int rc = load_view(a, &v);
+        int rc = gpumem__view_load(a->dir, a->prefix, a->pids, a->npids, &v);
         print_frame(&v);
-        print_counts(&v);
-        free_view(&v);
+        gpumem__view_print_counts(&v);
+        gpumem__view_free(&v);
         return rc == EXIT_NOT_FOUND ? rc : EXIT_OK;
     }
     setlocale(LC_ALL, "");
@@ -305,10 +227,10 @@ static int cmd_top(const struct args *a)
     timeout((int)(a->interval * 1000));
     for (;;) {
         struct gpumem_view v;
-        load_view(a, &v);
+        gpumem__view_load(a->dir, a->prefix, a->pids, a->npids, &v);
         struct gpumem_line lines[512];
         size_t n = gpumem__top_frame(&v, lines, 512);
-        free_view(&v);
+        gpumem__view_free(&v);
         if (resized) {
             endwin();
             refresh();
@@ -386,7 +308,7 @@ static int cmd_report(const struct args *a)
     snprintf(name, sizeof name, "%s.%d", a->prefix, a->pids[0]);
     struct gpumem_process *p = calloc(1, sizeof *p);
     struct gpumem_oom *o = calloc(1, sizeof *o);
-    int rc = EXIT_OK, dirfd = open_dir(a, &rc);
+    int rc = EXIT_OK, dirfd = gpumem__view_open_dir(a->dir, &rc);
     enum gpumem_snapshot r = !p || !o    ? GPUMEM_SNAPSHOT_BAD
                              : dirfd < 0 ? GPUMEM_SNAPSHOT_GONE
                                          : gpumem__snapshot_load_at(dirfd, name, p, o, NULL, NULL, why, sizeof why);
@@ -418,12 +340,27 @@ static int cmd_report(const struct args *a)
     return rc;
 }
 
+/* Commands that parse their own arguments: run(argc, argv) with argv[0]
+ * the command's name. Each lives in its own tools/cmd_*.c (commands.h). */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    /* fleet (issue 14): serve, export */
+    /* history (issue 15): history, plot, trace */
+    /* automation (issue 16): watch */
+    /* python and install (issue 17): run */
+    { "help", gpumem__cmd_help },
+};
+
 int main(int argc, char **argv)
 {
     /* Two copies of every segment are made and freed in turn: keep the
      * heap's pages rather than give them back and fault them in again. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    for (size_t i = 0; argc >= 2 && i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     struct args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != EXIT_OK) return rc;
@@ -432,12 +369,12 @@ int main(int argc, char **argv)
     if (strcmp(a.command, "report") == 0) return cmd_report(&a);
     if (strcmp(a.command, "ls") != 0 && strcmp(a.command, "show") != 0) return usage("unknown command");
     struct gpumem_view v;
-    rc = load_view(&a, &v);
+    rc = gpumem__view_load(a.dir, a.prefix, a.pids, a.npids, &v);
     if (strcmp(a.command, "ls") == 0) gpumem__emit_ls(stdout, &v);
     else if (a.json) gpumem__emit_json(stdout, &v);
     else gpumem__emit_show(stdout, &v);
     for (size_t i = 0; i < v.nskips; i++) fprintf(stderr, "gpumem: skipped %s: %s\n", v.skips[i].path, v.skips[i].why);
-    print_counts(&v);
-    free_view(&v);
+    gpumem__view_print_counts(&v);
+    gpumem__view_free(&v);
     return rc;
 }

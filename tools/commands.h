@@ -1,0 +1,19 @@
+/*
+ * commands.h - the reader's commands that parse their own arguments, each
+ * in its own tools/cmd_*.c: run(argc, argv) with argv[0] the command's name,
+ * returning an exit status (view.h).
+ */
+#ifndef GPUMEM_COMMANDS_H
+#define GPUMEM_COMMANDS_H
+
+int gpumem__cmd_help(int argc, char **argv);
+
+/* fleet (issue 14) */
+
+/* history (issue 15) */
+
+/* automation (issue 16) */
+
+/* python and install (issue 17) */
+
+#endif /* GPUMEM_COMMANDS_H */
