@@ -84,6 +84,9 @@ struct gpumem_process {
     long long owner_uid;    /* the segment file's owner (the reader sets it); -1 unknown */
     struct gpumem_oom *oom; /* NULL unless asked for and present */
     /* issue 14 (fleet) fields go here */
+    int host_pid;          /* the writer's pid in the reader's pid namespace; 0 unknown (then pid is used) */
+    uint64_t pid_ns_inode; /* the writer's pid namespace (st_ino of /proc/self/ns/pid); 0 not recorded */
+    char pod_uid[40], pod[128], k8s_namespace[64], container[128]; /* Kubernetes; empty when unknown */
     /* issue 15 (history) fields go here */
     /* issue 16 (automation) fields go here */
 };
