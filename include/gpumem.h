@@ -20,8 +20,13 @@
 #define GPUMEM_VERSION_PATCH 0
 #define GPUMEM_VERSION_STRING "0.1.0"
 
-#ifdef GPUMEM_BUILDING_SHIM
+#if defined(GPUMEM_BUILDING_SHIM)
 #define GPUMEM_API __attribute__((visibility("default")))
+#elif defined(GPUMEM_LINKED)
+/* Linked against libgpumem.so (find_package(gpumem)'s gpumem::gpumem and
+ * pkg-config define GPUMEM_LINKED): plain declarations, so that a linker
+ * with --as-needed keeps the library, which then loads with the program. */
+#define GPUMEM_API
 #else
 #define GPUMEM_API __attribute__((weak))
 #endif

@@ -15,5 +15,6 @@ int gpumem__cmd_help(int argc, char **argv);
 /* automation (issue 16) */
 
 /* python and install (issue 17) */
+int gpumem__cmd_run(int argc, char **argv);
 
 #endif /* GPUMEM_COMMANDS_H */

@@ -6,6 +6,7 @@
  *   gpumem top [--interval S] [--once]  live view; --once prints one frame
  *   gpumem gc                           remove segments of ended processes
  *   gpumem report FILE|PID [--json]     the post-mortem of an out-of-memory failure
+ *   gpumem run [options] CMD [ARGS...]  CMD under this gpumem's libgpumem.so (cmd_run.c)
  *   --prefix NAME                       as GPUMEM_SHM_PREFIX (default gpumem)
  *
  * Exit status: 0 success; 1 a segment is damaged or cannot be trusted (the
@@ -66,7 +67,9 @@ static int usage(const char *why)
           "  gpumem show [PID...] [--json] [--prefix NAME]\n"
           "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
           "  gpumem gc [--prefix NAME]\n"
-          "  gpumem report FILE|PID [--json] [--prefix NAME]\n",
+          "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
+          "  gpumem run [--alarm PERCENT] [--warn PERCENT] [--log SINK] [--postmortem-dir DIR] [--keep]\n"
+          "             [--backtrace] [--prefix NAME] [--] CMD [ARGS...]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -350,6 +353,7 @@ static const struct {
     /* history (issue 15): history, plot, trace */
     /* automation (issue 16): watch */
     /* python and install (issue 17): run */
+    { "run", gpumem__cmd_run },
     { "help", gpumem__cmd_help },
 };
 
