@@ -1,0 +1,136 @@
+#!/bin/sh
+# Usage: containers_test.sh NAME GPUMEM SHIM FAKE_DIR HOLD
+# A writer "in a container" without Kubernetes: unshare puts it in its own
+# pid and mount namespaces, with a tmpfs of its own on /dev/shm (mounted
+# inside the new mount namespace only, --propagation private: the host's
+# /dev/shm is never touched). The reader outside must find it, name both its
+# pids, and judge it by its host pid. Skips (77) only where unshare cannot
+# make namespaces (not root).
+set -u
+name=$1 gpumem=$2 shim=$3 fake=$4 hold=$5
+prefix="gmc$$"
+export GPUMEM_SHM_PREFIX=$prefix LD_LIBRARY_PATH=$fake
+tmp=$(mktemp -d)
+ns_pid= host_pid= cpid=
+cleanup() {
+  [ -n "$ns_pid" ] && kill -9 "$ns_pid" 2>/dev/null
+  rm -rf "$tmp"; rm -f /dev/shm/$prefix.*
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(open('$1')); $2" || fail "json check: $2"; }
+start_of() { awk '{ sub(/.*\) /, ""); print $20 }' "$1"; }
+unshare --pid --fork --mount --propagation private true 2>/dev/null || { echo "SKIP: unshare cannot make namespaces here"; exit 77; }
+
+# start_container [SHM_DIR [SET_PID]]: the writer (hold 0:3) in new pid and
+# mount namespaces; inside, its own tmpfs on /dev/shm. The namespace's pid 1
+# (a shell) outlives the writer, reaping it, until fd 9 is closed. SET_PID: the pid the
+# writer gets in its namespace (ns_last_pid). Sets ns_pid (the namespace's
+# pid 1 as the host sees it), cpid (the writer's pid inside), host_pid.
+start_container() {
+  mkfifo "$tmp/in"
+  GPUMEM_SHM_DIR=${1:-/dev/shm} SET_PID=${2:-} SHIM=$shim HOLD=$hold \
+    unshare --pid --fork --mount --mount-proc --propagation private sh -c '
+      mount -t tmpfs -o size=16m,mode=1777 gpumem-test /dev/shm || exit 5
+      [ -n "$SET_PID" ] && echo $((SET_PID - 1)) > /proc/sys/kernel/ns_last_pid
+      exec 3<&0
+      LD_PRELOAD=$SHIM "$HOLD" 0:3 <&3 &
+      echo "cpid $!"
+      cat <&3 > /dev/null &
+      wait' < "$tmp/in" > "$tmp/out" 2>&1 &
+  unshare_pid=$!
+  exec 9> "$tmp/in"
+  for _ in $(seq 200); do grep -q ready "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+  grep -q ready "$tmp/out" || fail "the contained writer did not start: $(cat "$tmp/out")"
+  cpid=$(awk '/^cpid/ { print $2 }' "$tmp/out")
+  # The host pids: unshare's child is the namespace's pid 1, whose child is the writer.
+  ns_pid=$(tr -d ' ' < /proc/$unshare_pid/task/$unshare_pid/children)
+  [ -n "$ns_pid" ] || fail "no host pid for the namespace"
+  host_pid=
+  for c in $(cat /proc/$ns_pid/task/$ns_pid/children); do
+    grep -q "^NSpid:.*[[:space:]]$cpid\$" /proc/$c/status && host_pid=$c
+  done
+  [ -n "$host_pid" ] && [ "$host_pid" != "$cpid" ] || fail "host pid '$host_pid' of container pid $cpid"
+}
+
+show_json() { "$gpumem" show --json "$@" > "$tmp/j" || fail "show exit $?"; }
+# The one process of this test, as the reader shows it.
+PROC="p=[x for x in d['processes'] if x['command'].endswith('hold 0:3')]; assert len(p)==1, d; p=p[0]"
+
+case $name in
+live)
+  start_container
+  # Seen through /proc/<pid>/root/dev/shm: alive, with both pids.
+  [ ! -e /dev/shm/$prefix.$cpid ] || fail "the writer's segment leaked into the host's /dev/shm"
+  show_json
+  json "$tmp/j" "$PROC
+assert p['pid']==$cpid and p['host_pid']==$host_pid and p['alive'] is True and p['state']=='running', p
+assert p['pid_namespace']==$(stat -L -c %i /proc/$host_pid/ns/pid), p
+assert p['devices'][0]['reserved_bytes']==3<<20 and d['gpus'][0]['pids']==[$host_pid], d"
+  "$gpumem" ls | grep -q "^$host_pid  *running .*cuda:0 0.0GB / 16.0GB" || fail "ls does not show host pid $host_pid: $("$gpumem" ls)"
+  "$gpumem" show | grep -q "^  container pid $cpid in pid namespace [0-9]*; host pid $host_pid\$" || fail "show: $("$gpumem" show)"
+  "$gpumem" show $host_pid > /dev/null || fail "show HOSTPID: exit $?"
+  "$gpumem" top --once | grep -q "^ *$host_pid .*hold 0:3" || fail "top"
+  # The start time of /proc/<pid>/stat is the same seen from either pid namespace.
+  inside=$(nsenter -t "$ns_pid" -p -m sh -c "awk '{ sub(/.*\) /, \"\"); print \$20 }' /proc/$cpid/stat")
+  [ -n "$inside" ] && [ "$inside" = "$(start_of /proc/$host_pid/stat)" ] || fail "start inside '$inside', outside $(start_of /proc/$host_pid/stat)"
+  # Off: only the reader's own directory.
+  "$gpumem" show --json --no-containers > "$tmp/j"; json "$tmp/j" "assert not [x for x in d['processes'] if x['command'].endswith('hold 0:3')], d"
+  GPUMEM_CONTAINERS=0 "$gpumem" show --json > "$tmp/j"; json "$tmp/j" "assert not [x for x in d['processes'] if x['command'].endswith('hold 0:3')], d"
+  ;;
+dead)
+  # The writer's pid inside is the pid of a live, unrelated host process
+  # (this shell): never may that make it look alive.
+  start_container /dev/shm $$
+  [ "$cpid" = $$ ] || fail "container pid $cpid, wanted $$"
+  show_json; json "$tmp/j" "$PROC; assert p['alive'] is True and p['host_pid']==$host_pid, p"
+  kill -9 "$host_pid"
+  for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
+  [ ! -d /proc/$host_pid ] || fail "writer $host_pid not reaped"
+  kill -0 $$ || fail "the unrelated process"
+  # The namespace lives on (its pid 1), so does its /dev/shm: read, dead.
+  show_json; json "$tmp/j" "$PROC
+assert p['pid']==$$ and p['alive'] is False and p['state']=='dead' and 'host_pid' not in p, p
+assert p['devices'][0]['reserved_bytes']==3<<20 and d['gpus']==[], d"
+  # Once its last process ends, the namespace's tmpfs goes with it.
+  exec 9>&-
+  for _ in $(seq 100); do [ -d /proc/$ns_pid ] || break; sleep 0.05; done
+  show_json; json "$tmp/j" "assert not [x for x in d['processes'] if x['command'].endswith('hold 0:3')], d"
+  ;;
+shm_dir)
+  # GPUMEM_SHM_DIR on the writer: a directory the reader shares (a hostPath).
+  mkdir "$tmp/shared"
+  start_container "$tmp/shared"
+  [ -f "$tmp/shared/$prefix.$cpid" ] || fail "no segment in GPUMEM_SHM_DIR: $(ls -la "$tmp/shared")"
+  [ "$(stat -c %a "$tmp/shared/$prefix.$cpid")" = 600 ] || fail "mode"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json --no-containers > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "$PROC; assert p['pid']==$cpid and p['host_pid']==$host_pid and p['alive'] is True, p"
+  # The same file seen through the namespace's root counts once.
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "$PROC"
+  # The whole namespace ends: the file stays, its writer is dead.
+  kill -9 "$ns_pid"
+  for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "$PROC; assert p['alive'] is False and p['state']=='dead', p"
+  # A stale file of our pid is replaced on creation, as in /dev/shm.
+  ;;
+gc)
+  mkdir "$tmp/shared"
+  start_container "$tmp/shared"
+  # The container pid (small) is some host process's pid or free: gc must
+  # judge the writer by its host pid and keep its segment.
+  for _ in 1 2; do
+    GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" || fail "gc exit $?"
+    [ -f "$tmp/shared/$prefix.$cpid" ] || fail "gc removed the live contained writer's segment: $(cat "$tmp/gc")"
+  done
+  grep -q "^0 segments removed" "$tmp/gc" || fail "gc: $(cat "$tmp/gc")"
+  # gc works in the directory it is given only, never through /proc/*/root.
+  kill -9 "$host_pid"
+  for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" || fail "gc exit $?"
+  grep -q "^removed $tmp/shared/$prefix.$cpid (pid $cpid dead)" "$tmp/gc" || fail "gc after death: $(cat "$tmp/gc")"
+  ;;
+*) fail "unknown test $name" ;;
+esac
+exit 0
