@@ -233,16 +233,22 @@ size_t gpumem__fleet_mount_namespaces(int *pids, size_t max)
     ensure_scan();
     size_t n = 0;
     if (!scan.my_mnt_ns_known) return 0;
+    /* The namespaces found so far, as indexes into the scan: at most max. */
+    size_t *found = malloc((max ? max : 1) * sizeof *found);
+    if (!found) return 0;
     for (size_t i = 0; i < scan.n && n < max; i++) {
         const struct proc_entry *e = &scan.e[i];
         if (!e->mnt_ns_known || (e->mnt_ns_inode == scan.my_mnt_ns_inode && e->mnt_ns_dev == scan.my_mnt_ns_dev))
             continue;
         int seen = 0;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = scan.e[j].mnt_ns_known && scan.e[j].mnt_ns_inode == e->mnt_ns_inode &&
-                   scan.e[j].mnt_ns_dev == e->mnt_ns_dev;
-        if (!seen) pids[n++] = e->host_pid;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = scan.e[found[k]].mnt_ns_inode == e->mnt_ns_inode && scan.e[found[k]].mnt_ns_dev == e->mnt_ns_dev;
+        if (!seen) {
+            found[n] = i;
+            pids[n++] = e->host_pid;
+        }
     }
+    free(found);
     return n;
 }
 

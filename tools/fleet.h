@@ -77,11 +77,10 @@ int gpumem__k8s_parse_pod_dir(const char *name, const char *uid, char *ns, size_
 int gpumem__k8s_parse_container_log(const char *name, const char *pod, const char *ns, const char *id, char *container,
                                     size_t size);
 
-/* The other mount namespaces' /dev/shm directories: for each distinct
- * mount namespace other than the reader's, one of its processes' pid,
- * in order. n is how many were written (at most max); unreadable how many
- * processes in another mount namespace had a /dev/shm this reader could
- * not open (counted by gpumem__fleet_open_shm). */
+/* The other mount namespaces: for each distinct mount namespace other than
+ * the reader's (as far as this reader may see them: ns/mnt of another
+ * user's process needs ptrace access), the host pid of one of its
+ * processes, in /proc's order. Returns how many were written (at most max). */
 size_t gpumem__fleet_mount_namespaces(int *pids, size_t max);
 
 /* Open /proc/<pid>/root/dev/shm as a directory: the descriptor, or -1

@@ -70,6 +70,8 @@ assert p['devices'][0]['reserved_bytes']==3<<20 and d['gpus'][0]['pids']==[$host
   "$gpumem" ls | grep -q "^$host_pid  *running .*cuda:0 0.0GB / 16.0GB" || fail "ls does not show host pid $host_pid: $("$gpumem" ls)"
   "$gpumem" show | grep -q "^  container pid $cpid in pid namespace [0-9]*; host pid $host_pid\$" || fail "show: $("$gpumem" show)"
   "$gpumem" show $host_pid > /dev/null || fail "show HOSTPID: exit $?"
+  "$gpumem" show --json $cpid > "$tmp/j" || fail "show CONTAINERPID: exit $?"
+  json "$tmp/j" "$PROC; assert p['host_pid']==$host_pid"
   "$gpumem" top --once | grep -q "^ *$host_pid .*hold 0:3" || fail "top"
   # The start time of /proc/<pid>/stat is the same seen from either pid namespace.
   inside=$(nsenter -t "$ns_pid" -p -m sh -c "awk '{ sub(/.*\) /, \"\"); print \$20 }' /proc/$cpid/stat")
@@ -113,7 +115,16 @@ shm_dir)
   for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
   GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json > "$tmp/j" || fail "exit $?"
   json "$tmp/j" "$PROC; assert p['alive'] is False and p['state']=='dead', p"
-  # A stale file of our pid is replaced on creation, as in /dev/shm.
+  # Outside any container: a normal exit removes the file, GPUMEM_KEEP=1
+  # keeps it (exited); a relative directory is refused with a warning.
+  mkdir "$tmp/d"
+  echo | GPUMEM_SHM_DIR=$tmp/d LD_PRELOAD=$shim "$hold" 0:1 > /dev/null || fail "hold exit $?"
+  [ -z "$(ls "$tmp/d")" ] || fail "left after a normal exit: $(ls "$tmp/d")"
+  echo | GPUMEM_KEEP=1 GPUMEM_SHM_DIR=$tmp/d LD_PRELOAD=$shim "$hold" 0:1 > /dev/null || fail "hold exit $?"
+  GPUMEM_SHM_DIR=$tmp/d "$gpumem" show --json --no-containers > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "$(echo "$PROC" | sed 's/0:3/0:1/'); assert p['state']=='exited' and p['host_pid']==p['pid'], p"
+  echo | GPUMEM_SHM_DIR=relative/dir LD_PRELOAD=$shim "$hold" 0:1 2> "$tmp/err" > /dev/null || fail "hold exit $?"
+  grep -q "GPUMEM_SHM_DIR=relative/dir is not valid" "$tmp/err" || fail "no warning: $(cat "$tmp/err")"
   ;;
 gc)
   mkdir "$tmp/shared"
