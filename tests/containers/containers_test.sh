@@ -29,9 +29,14 @@ unshare --pid --fork --mount --propagation private true 2>/dev/null || { echo "S
 # pid 1 as the host sees it), cpid (the writer's pid inside), host_pid.
 start_container() {
   mkfifo "$tmp/in"
+  ns_pid= host_pid= cpid=
   GPUMEM_SHM_DIR=${1:-/dev/shm} SET_PID=${2:-} SHIM=$shim HOLD=$hold \
     unshare --pid --fork --mount --mount-proc --propagation private sh -c '
-      mount -t tmpfs -o size=16m,mode=1777 gpumem-test /dev/shm || exit 5
+      case ${SHM_MOUNT:-tmpfs} in
+      tmpfs) mount -t tmpfs -o size=16m,mode=1777 gpumem-test /dev/shm || exit 5 ;;
+      none) ;; # the /dev/shm of the host, as with hostIPC
+      *) mount --bind "$SHM_MOUNT" /dev/shm || exit 5 ;; # a hostPath mounted on /dev/shm
+      esac
       [ -n "$SET_PID" ] && echo $((SET_PID - 1)) > /proc/sys/kernel/ns_last_pid
       exec 3<&0
       LD_PRELOAD=$SHIM "$HOLD" 0:3 <&3 &
@@ -79,6 +84,12 @@ assert p['devices'][0]['reserved_bytes']==3<<20 and d['gpus'][0]['pids']==[$host
   # Off: only the reader's own directory.
   "$gpumem" show --json --no-containers > "$tmp/j"; json "$tmp/j" "assert not [x for x in d['processes'] if x['command'].endswith('hold 0:3')], d"
   GPUMEM_CONTAINERS=0 "$gpumem" show --json > "$tmp/j"; json "$tmp/j" "assert not [x for x in d['processes'] if x['command'].endswith('hold 0:3')], d"
+  kill -9 "$ns_pid"; exec 9>&-; rm -f "$tmp/in"
+  # Another mount namespace that shares the host's /dev/shm (hostIPC):
+  # its directory is the reader's own, read once.
+  SHM_MOUNT=none start_container
+  [ -f /dev/shm/$prefix.$cpid ] || fail "no segment in the shared /dev/shm"
+  show_json; json "$tmp/j" "$PROC; assert p['host_pid']==$host_pid and p['alive'] is True, p"
   ;;
 dead)
   # The writer's pid inside is the pid of a live, unrelated host process
@@ -107,7 +118,6 @@ shm_dir)
   [ "$(stat -c %a "$tmp/shared/$prefix.$cpid")" = 600 ] || fail "mode"
   GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json --no-containers > "$tmp/j" || fail "exit $?"
   json "$tmp/j" "$PROC; assert p['pid']==$cpid and p['host_pid']==$host_pid and p['alive'] is True, p"
-  # The same file seen through the namespace's root counts once.
   GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json > "$tmp/j" || fail "exit $?"
   json "$tmp/j" "$PROC"
   # The whole namespace ends: the file stays, its writer is dead.
@@ -115,6 +125,15 @@ shm_dir)
   for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
   GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json > "$tmp/j" || fail "exit $?"
   json "$tmp/j" "$PROC; assert p['alive'] is False and p['state']=='dead', p"
+  exec 9>&-; rm -f "$tmp/in"
+  # A directory mounted on the container's /dev/shm (a hostPath there) and
+  # read as GPUMEM_SHM_DIR: the file seen through two paths counts once.
+  mkdir "$tmp/bound"
+  SHM_MOUNT=$tmp/bound start_container
+  [ -f "$tmp/bound/$prefix.$cpid" ] || fail "no segment in the bound directory"
+  GPUMEM_SHM_DIR=$tmp/bound "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "$PROC; assert p['host_pid']==$host_pid, p"
+  kill -9 "$ns_pid"; exec 9>&-; rm -f "$tmp/in"
   # Outside any container: a normal exit removes the file, GPUMEM_KEEP=1
   # keeps it (exited); a relative directory is refused with a warning.
   mkdir "$tmp/d"
@@ -141,6 +160,20 @@ gc)
   for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
   GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" || fail "gc exit $?"
   grep -q "^removed $tmp/shared/$prefix.$cpid (pid $cpid dead)" "$tmp/gc" || fail "gc after death: $(cat "$tmp/gc")"
+  ;;
+unknown)
+  # A reader that may not look into root's processes (uid 65534) cannot tell
+  # whether the contained writer runs: "unknown", never "dead".
+  command -v setpriv > /dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups "$gpumem" --help > /dev/null 2>&1 ||
+    { echo "SKIP: setpriv cannot run the reader as uid 65534"; exit 77; }
+  chmod 755 "$tmp"; mkdir -m 755 "$tmp/shared"
+  GPUMEM_SHM_MODE=0644 start_container "$tmp/shared"
+  GPUMEM_SHM_DIR=$tmp/shared setpriv --reuid=65534 --regid=65534 --clear-groups "$gpumem" show --json > "$tmp/j" ||
+    fail "exit $?"
+  json "$tmp/j" "$PROC; assert p['state']=='unknown' and p['alive'] is False and 'host_pid' not in p and p['pid']==$cpid, p
+assert d['gpus']==[], d"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json > "$tmp/j" || fail "exit $?"
+  json "$tmp/j" "$PROC; assert p['state']=='running' and p['host_pid']==$host_pid, p"
   ;;
 *) fail "unknown test $name" ;;
 esac
