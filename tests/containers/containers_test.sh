@@ -77,7 +77,7 @@ assert p['devices'][0]['reserved_bytes']==3<<20 and d['gpus'][0]['pids']==[$host
   "$gpumem" show $host_pid > /dev/null || fail "show HOSTPID: exit $?"
   "$gpumem" show --json $cpid > "$tmp/j" || fail "show CONTAINERPID: exit $?"
   json "$tmp/j" "$PROC; assert p['host_pid']==$host_pid"
-  "$gpumem" top --once | grep -q "^ *$host_pid .*hold 0:3" || fail "top"
+  "$gpumem" top --once > "$tmp/top" 2>&1; grep -q "^ *$host_pid .*cuda:0 0.0GB / 16.0GB" "$tmp/top" || fail "top: $(cat "$tmp/top")"
   # The start time of /proc/<pid>/stat is the same seen from either pid namespace.
   inside=$(nsenter -t "$ns_pid" -p -m sh -c "awk '{ sub(/.*\) /, \"\"); print \$20 }' /proc/$cpid/stat")
   [ -n "$inside" ] && [ "$inside" = "$(start_of /proc/$host_pid/stat)" ] || fail "start inside '$inside', outside $(start_of /proc/$host_pid/stat)"
