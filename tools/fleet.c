@@ -252,12 +252,21 @@ size_t gpumem__fleet_mount_namespaces(int *pids, size_t max)
     return n;
 }
 
+/* Each step relative to the last and never through a symbolic link: a
+ * container whose /dev/shm is a link to "/somewhere" would otherwise lead
+ * the reader into its own /somewhere, outside the container. */
 int gpumem__fleet_open_shm(int pid, int *denied)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/root/dev/shm", pid);
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    snprintf(path, sizeof path, "/proc/%d/root", pid);
+    int root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *denied = root < 0 && (errno == EACCES || errno == EPERM);
+    if (root < 0) return -1;
+    int dev = openat(root, "dev", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = dev < 0 ? -1 : openat(dev, "shm", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     *denied = fd < 0 && (errno == EACCES || errno == EPERM);
+    if (dev >= 0) close(dev);
+    close(root);
     return fd;
 }
 

@@ -83,8 +83,8 @@ int gpumem__k8s_parse_container_log(const char *name, const char *pod, const cha
  * processes, in /proc's order. Returns how many were written (at most max). */
 size_t gpumem__fleet_mount_namespaces(int *pids, size_t max);
 
-/* Open /proc/<pid>/root/dev/shm as a directory: the descriptor, or -1
- * (and *denied 1 when for lack of privilege, 0 when it has none). */
+/* Open /proc/<pid>/root/dev/shm as a directory, never through a symbolic
+ * link: the descriptor, or -1 (and *denied 1 when for lack of privilege). */
 int gpumem__fleet_open_shm(int pid, int *denied);
 
 #endif /* GPUMEM_FLEET_H */

@@ -11,9 +11,10 @@ name=$1 gpumem=$2 shim=$3 fake=$4 hold=$5
 prefix="gmc$$"
 export GPUMEM_SHM_PREFIX=$prefix LD_LIBRARY_PATH=$fake
 tmp=$(mktemp -d)
-ns_pid= host_pid= cpid=
+ns_pid= host_pid= cpid= hold_pid= chroot_pid=
 cleanup() {
   [ -n "$ns_pid" ] && kill -9 "$ns_pid" 2>/dev/null
+  for p in $hold_pid $chroot_pid; do kill "$p" 2>/dev/null; done
   rm -rf "$tmp"; rm -f /dev/shm/$prefix.*
 }
 trap cleanup EXIT
@@ -174,6 +175,30 @@ unknown)
 assert d['gpus']==[], d"
   GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json > "$tmp/j" || fail "exit $?"
   json "$tmp/j" "$PROC; assert p['state']=='running' and p['host_pid']==$host_pid, p"
+  ;;
+symlink)
+  # A container whose /dev/shm is a symbolic link to an absolute path: the
+  # reader must not follow it into its own file system. Here the link leads
+  # to a directory of the host that holds a live segment (hold under
+  # GPUMEM_SHM_DIR); a chroot in a mount namespace of its own plays the
+  # container (the host's /usr bound into it, read only).
+  mkdir -p "$tmp/target" "$tmp/root/usr" "$tmp/root/dev"
+  ln -s "$tmp/target" "$tmp/root/dev/shm"
+  for d in lib lib64 bin sbin; do [ -L /$d ] && ln -s "$(readlink /$d)" "$tmp/root/$d"; done
+  mkfifo "$tmp/in"
+  GPUMEM_SHM_DIR=$tmp/target LD_PRELOAD=$shim "$hold" 0:3 < "$tmp/in" > "$tmp/out" &
+  hold_pid=$!
+  exec 9> "$tmp/in"
+  for _ in $(seq 100); do grep -q ready "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+  [ -f "$tmp/target/$prefix.$hold_pid" ] || fail "no planted segment"
+  ROOT=$tmp/root unshare --mount --propagation private sh -c '
+    mount --bind -o ro /usr "$ROOT/usr" && exec chroot "$ROOT" /usr/bin/sleep 30' &
+  chroot_pid=$!
+  for _ in $(seq 100); do [ "$(readlink /proc/$chroot_pid/root)" = "$tmp/root" ] && break; sleep 0.05; done
+  [ "$(readlink /proc/$chroot_pid/root)" = "$tmp/root" ] || { kill $chroot_pid; fail "the chroot did not start"; }
+  show_json
+  kill $chroot_pid $hold_pid 2>/dev/null
+  json "$tmp/j" "assert not [x for x in d['processes'] if x['command'].endswith('hold 0:3')], d"
   ;;
 *) fail "unknown test $name" ;;
 esac
