@@ -208,7 +208,7 @@ void gpumem__view_print_counts(const struct gpumem_view *v)
                 v->unfinished, v->unfinished == 1 ? "" : "s");
     if (v->containers_unreadable)
         fprintf(stderr,
-                "gpumem: %zu other mount namespace%s' /dev/shm not readable (needs root, or CAP_SYS_PTRACE and "
+                "gpumem: /dev/shm of %zu other mount namespace%s not readable (needs root, or CAP_SYS_PTRACE and "
                 "CAP_DAC_READ_SEARCH; --no-containers skips them)\n",
                 v->containers_unreadable, v->containers_unreadable == 1 ? "" : "s");
 }

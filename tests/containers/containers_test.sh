@@ -200,6 +200,26 @@ symlink)
   kill $chroot_pid $hold_pid 2>/dev/null
   json "$tmp/j" "assert not [x for x in d['processes'] if x['command'].endswith('hold 0:3')], d"
   ;;
+denied)
+  # A reader (uid 65534) that may look into a container of its own uid but
+  # not open its /dev/shm (root's, mode 0700): counted on stderr, not an error.
+  command -v setpriv > /dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups "$gpumem" --help > /dev/null 2>&1 ||
+    { echo "SKIP: setpriv cannot run the reader as uid 65534"; exit 77; }
+  unshare --pid --fork --mount --mount-proc --propagation private sh -c '
+    mount -t tmpfs -o size=1m,mode=0700 gpumem-test /dev/shm || exit 5
+    exec setpriv --reuid=65534 --regid=65534 --clear-groups sleep 30' &
+  unshare_pid=$!
+  for _ in $(seq 100); do
+    ns_pid=$(cat /proc/$unshare_pid/task/$unshare_pid/children 2>/dev/null | tr -d ' ')
+    [ -n "$ns_pid" ] && [ "$(stat -c %u /proc/$ns_pid 2>/dev/null)" = 65534 ] && break; sleep 0.05
+  done
+  [ "$(stat -c %u /proc/$ns_pid)" = 65534 ] || fail "the container did not start"
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$gpumem" ls > "$tmp/ls" 2> "$tmp/err" || fail "ls exit $?"
+  grep -q "^gpumem: /dev/shm of [1-9][0-9]* other mount namespaces\{0,1\} not readable (needs root, or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH; --no-containers skips them)\$" "$tmp/err" ||
+    fail "no count: $(cat "$tmp/err")"
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$gpumem" ls --no-containers > "$tmp/ls" 2> "$tmp/err" || fail "exit $?"
+  ! grep -q "mount namespace" "$tmp/err" || fail "counted with --no-containers"
+  ;;
 *) fail "unknown test $name" ;;
 esac
 exit 0
