@@ -59,6 +59,8 @@ void gpumem__segment_header_fill(struct gpumem_shm_header *h, const struct gpume
     h->segment_size = sizeof *s;
     h->pid = v->pid;
     h->start_time_ticks = v->start_time_ticks;
+    h->pid_ns_inode = v->pid_ns_inode;
+    h->pid_ns_dev = v->pid_ns_dev;
     h->created_unix_ns = v->created_unix_ns;
     h->device_slots = GPUMEM_SHM_DEVICE_SLOTS;
     h->device_stride = sizeof s->devices[0];
@@ -230,6 +232,8 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
     out->pid = hd.pid;
     out->owner_uid = -1;
     out->start_time_ticks = hd.start_time_ticks;
+    out->pid_ns_inode = hd.pid_ns_inode;
+    out->pid_ns_dev = hd.pid_ns_dev;
     out->created_unix_ns = hd.created_unix_ns;
     out->exited_unix_ns = hd.exited_unix_ns;
     out->state = hd.state;

@@ -30,7 +30,9 @@ struct gpumem_device {
     /* issue 15 (history) fields go here */
 };
 
-enum gpumem_liveness { GPUMEM_ALIVE, GPUMEM_EXITED, GPUMEM_DEAD };
+/* GPUMEM_UNKNOWN: a writer in another pid namespace that this reader cannot
+ * look for (no privilege, or its namespace is not visible from here). */
+enum gpumem_liveness { GPUMEM_ALIVE, GPUMEM_EXITED, GPUMEM_DEAD, GPUMEM_UNKNOWN };
 
 struct gpumem_event {
     uint64_t unix_ns, bytes, address;
@@ -87,6 +89,10 @@ struct gpumem_process {
     int host_pid;          /* the writer's pid in the reader's pid namespace; 0 unknown (then pid is used) */
     uint64_t pid_ns_inode; /* the writer's pid namespace (st_ino of /proc/self/ns/pid); 0 not recorded */
     char pod_uid[40], pod[128], k8s_namespace[64], container[128]; /* Kubernetes; empty when unknown */
+    uint64_t pid_ns_dev;   /* st_dev of that namespace; 0 not recorded                                */
+    int other_pid_ns;      /* 1: the writer's pid namespace is not the reader's (pid is the container's) */
+    char container_id[80]; /* the container's full id from its cgroup; container holds its name in the
+                            * pod when /var/log/pods tells it, else the first 12 characters of this id */
     /* issue 15 (history) fields go here */
     /* issue 16 (automation) fields go here */
 };
@@ -107,7 +113,8 @@ int gpumem__prefix_valid(const char *s);
 /* What a writer stamps into its header besides the layout. */
 struct gpumem_header_values {
     int32_t pid;
-    uint64_t start_time_ticks; /* gpumem__proc_stat_start of the writer, 0 unknown */
+    uint64_t start_time_ticks;         /* gpumem__proc_stat_start of the writer, 0 unknown */
+    uint64_t pid_ns_inode, pid_ns_dev; /* the writer's pid namespace, 0 unknown */
     uint64_t created_unix_ns;
     uint32_t warn_percent, alarm_percent, hysteresis_percent;
     const char *hostname, *command; /* NULL: left as they are */

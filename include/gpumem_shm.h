@@ -135,7 +135,9 @@ struct gpumem_shm_header {
     uint64_t oom_offset;          /* 760 struct gpumem_shm_oom             */
     uint32_t oom_size;            /* 768 sizeof(struct gpumem_shm_oom)     */
     uint32_t reserved1;           /* 772                                   */
-    uint8_t reserved_fleet[32];   /* 776 .. 808  namespaces (issue 14)    */
+    uint64_t pid_ns_inode;        /* 776 st_ino of /proc/self/ns/pid, 0 unknown (issue 14) */
+    uint64_t pid_ns_dev;          /* 784 its st_dev, 0 unknown             */
+    uint8_t reserved_fleet[16];   /* 792 .. 808  namespaces (issue 14)    */
     uint8_t reserved_history[64]; /* 808 .. 872  history (issue 15)       */
     uint8_t reserved_auto[32];    /* 872 .. 904  automation (issue 16)    */
     uint8_t reserved[120];        /* 904 .. 1024                          */
@@ -276,7 +278,9 @@ GPUMEM_SHM_PIN(struct gpumem_shm_header, hostname, 184);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, command, 248);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_offset, 760);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_size, 768);
-GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved_fleet, 776);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, pid_ns_inode, 776);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, pid_ns_dev, 784);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved_fleet, 792);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 904);
 _Static_assert(sizeof(struct gpumem_shm_header) == 1024, "header size");
 GPUMEM_SHM_PIN(struct gpumem_shm_device, total_bytes, 8);

@@ -63,6 +63,7 @@ enum {
     OPT_POSTMORTEM_DIR,
     OPT_POSTMORTEM_INTERVAL,
     OPT_BACKTRACE,
+    OPT_SHM_DIR,
     NOPTIONS
 };
 
@@ -86,6 +87,9 @@ static const struct option options[NOPTIONS] = {
                                   "at most one report per this many seconds (0-86400)", SECONDS(postmortem_interval) },
     [OPT_BACKTRACE] = { "GPUMEM_BACKTRACE", "0", "1: remember where each allocation was made, for post-mortems",
                         BOOL(backtrace) },
+    [OPT_SHM_DIR] = { "GPUMEM_SHM_DIR", "/dev/shm",
+                      "absolute directory of the segment files (e.g. a hostPath shared with a node's reader)",
+                      ABSDIR(shm_dir) },
 };
 
 /* The levels need 0 <= hysteresis < warn < alarm <= 100 (the ranges are

@@ -12,6 +12,7 @@
 struct gpumem_options {
     int disabled;
     char shm_prefix[64];
+    char shm_dir[256]; /* "/dev/shm": POSIX shared memory (shm_open); else files in this directory */
     unsigned shm_mode;
     int keep;
     enum gpumem_log_sink log_sink;

@@ -69,15 +69,48 @@ void gpumem__os_command(char *out, size_t size)
 
 void gpumem__os_hostname(char *out, size_t size) { gethostname(out, size - 1); }
 
+void gpumem__os_pid_namespace(uint64_t *inode, uint64_t *dev)
+{
+    int saved = errno;
+    struct stat st;
+    *inode = *dev = 0;
+    if (stat("/proc/self/ns/pid", &st) == 0) {
+        *inode = (uint64_t)st.st_ino;
+        *dev = (uint64_t)st.st_dev;
+    }
+    errno = saved;
+}
+
 /* ---- POSIX shared memory ------------------------------------------------- */
 
+/* name ("/<prefix>.<pid>") in POSIX shared memory (dir NULL: shm_open, in
+ * /dev/shm) or as the file dir/<prefix>.<pid> (GPUMEM_SHM_DIR), opened with
+ * the same flags: never through a symbolic link. */
+static int open_in(const char *dir, const char *name, int flags, mode_t mode)
+{
+    if (!dir) return shm_open(name, flags, mode);
+    char path[512];
+    if ((size_t)snprintf(path, sizeof path, "%s%s", dir, name) >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return open(path, flags | O_NOCTTY, mode);
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+    char path[512];
+    if (!dir) shm_unlink(name);
+    else if ((size_t)snprintf(path, sizeof path, "%s%s", dir, name) < sizeof path) unlink(path);
+}
+
 /* Open name exclusively, replacing a stale one of ours. */
-static int open_exclusive(const char *name, unsigned *owner)
+static int open_exclusive(const char *dir, const char *name, unsigned *owner)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd = open_in(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0 || errno != EEXIST) return fd;
-        int old = shm_open(name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+        int old = open_in(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
         struct stat st;
         if (old >= 0 && fstat(old, &st) == 0 && st.st_uid != geteuid()) {
             close(old);
@@ -88,7 +121,7 @@ static int open_exclusive(const char *name, unsigned *owner)
         if (old >= 0) close(old);
         /* Same pid and same user: an earlier process (or our image before
          * exec) that is gone. */
-        shm_unlink(name);
+        unlink_in(dir, name);
     }
     return -1;
 }
@@ -110,11 +143,12 @@ static int reserve(int fd, off_t size)
     return err;
 }
 
-int gpumem__os_shm_create(const char *name, unsigned mode, size_t size, void **map, const char **what, unsigned *owner)
+int gpumem__os_shm_create(const char *dir, const char *name, unsigned mode, size_t size, void **map, const char **what,
+                          unsigned *owner)
 {
     int saved = errno;
     *what = "create";
-    int fd = open_exclusive(name, owner);
+    int fd = open_exclusive(dir, name, owner);
     if (fd < 0) {
         int err = errno;
         errno = saved;
@@ -134,16 +168,16 @@ int gpumem__os_shm_create(const char *name, unsigned mode, size_t size, void **m
     }
     close(fd);
     /* Nothing half-made is left behind for a reader to trip over. */
-    if (m == MAP_FAILED) shm_unlink(name);
+    if (m == MAP_FAILED) unlink_in(dir, name);
     else *map = m;
     errno = saved;
     return err;
 }
 
-void gpumem__os_shm_unlink(const char *name)
+void gpumem__os_shm_unlink(const char *dir, const char *name)
 {
     int saved = errno;
-    shm_unlink(name);
+    unlink_in(dir, name);
     errno = saved;
 }
 

@@ -36,15 +36,21 @@ uint64_t gpumem__os_start_ticks(void);
 /* /proc/self/cmdline with spaces between the arguments. */
 void gpumem__os_command(char *out, size_t size);
 void gpumem__os_hostname(char *out, size_t size);
+/* The pid namespace this process is in (st_ino and st_dev of
+ * /proc/self/ns/pid), both 0 if unknown; errno is kept. */
+void gpumem__os_pid_namespace(uint64_t *inode, uint64_t *dev);
 
 /* ---- POSIX shared memory ---- */
 
-/* Creates name exclusively (mode 0600, then mode), replacing a stale one of
+/* Creates name ("/<prefix>.<pid>") exclusively (mode 0600, then mode) in
+ * POSIX shared memory, or, when dir is not NULL, as the file dir/<prefix>.<pid>
+ * (GPUMEM_SHM_DIR), with the same rules; replacing a stale one of
  * this user's, reserves size bytes of pages and maps them. 0 and *map on
  * success, else an error number, and *what says which step failed. A
  * segment of another user is never touched: EPERM, and *owner is its uid. */
-int gpumem__os_shm_create(const char *name, unsigned mode, size_t size, void **map, const char **what, unsigned *owner);
-void gpumem__os_shm_unlink(const char *name);
+int gpumem__os_shm_create(const char *dir, const char *name, unsigned mode, size_t size, void **map, const char **what,
+                          unsigned *owner);
+void gpumem__os_shm_unlink(const char *dir, const char *name);
 void gpumem__os_unmap(void *map, size_t size);
 
 /* ---- files and the log's sinks ---- */

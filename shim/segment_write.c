@@ -43,10 +43,19 @@ static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 static char shm_name[96]; /* set while this process owns a published segment */
 static int owner_pid;
 
+/* The directory of the segment file: NULL for POSIX shared memory. */
+static const char *shm_dir(void) { return strcmp(gpumem__opt.shm_dir, "/dev/shm") == 0 ? NULL : gpumem__opt.shm_dir; }
+
+/* Called at creation, in a forked child too (its own pid, start time and
+ * pid namespace, which may differ from its parent's after unshare). */
 static void fill_header(struct gpumem_shm_segment *s)
 {
     struct gpumem_shm_header *h = &s->header;
+    uint64_t ns_inode, ns_dev;
+    gpumem__os_pid_namespace(&ns_inode, &ns_dev);
     struct gpumem_header_values v = {
+        .pid_ns_inode = ns_inode,
+        .pid_ns_dev = ns_dev,
         .pid = gpumem__os_pid(),
         .start_time_ticks = gpumem__os_start_ticks(),
         .created_unix_ns = gpumem__os_now_ns(),
@@ -69,7 +78,7 @@ static struct gpumem_shm_segment *publish(void)
     const char *what = "";
     unsigned owner = (unsigned)-1;
     size_t size = sizeof(struct gpumem_shm_segment);
-    int err = gpumem__os_shm_create(shm_name, gpumem__opt.shm_mode, size, &map, &what, &owner);
+    int err = gpumem__os_shm_create(shm_dir(), shm_name, gpumem__opt.shm_mode, size, &map, &what, &owner);
     if (err == 0) {
         owner_pid = gpumem__os_pid();
         return map;
@@ -114,7 +123,7 @@ void gpumem__segment_exit(void)
             __atomic_store_n(&s->header.exited_unix_ns, gpumem__os_now_ns(), __ATOMIC_RELAXED);
             __atomic_store_n(&s->header.state, GPUMEM_SHM_STATE_EXITED, __ATOMIC_RELEASE);
         } else {
-            gpumem__os_shm_unlink(shm_name);
+            gpumem__os_shm_unlink(shm_dir(), shm_name);
         }
         shm_name[0] = '\0';
     }

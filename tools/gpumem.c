@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "fleet.h"
 #include "render.h"
 #include "report.h"
 #include "view.h"
@@ -63,9 +64,9 @@ static int usage(const char *why)
 {
     if (why) fprintf(stderr, "gpumem: %s\n", why);
     fputs("usage: gpumem ls|show|top|gc [options]\n"
-          "  gpumem ls [--prefix NAME]\n"
-          "  gpumem show [PID...] [--json] [--prefix NAME]\n"
-          "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
+          "  gpumem ls [--prefix NAME] [--no-containers]\n"
+          "  gpumem show [PID...] [--json] [--prefix NAME] [--no-containers]\n"
+          "  gpumem top [--interval SECONDS] [--once] [--prefix NAME] [--no-containers]\n"
           "  gpumem gc [--prefix NAME]\n"
           "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
           "  gpumem run [--alarm PERCENT] [--warn PERCENT] [--log SINK] [--postmortem-dir DIR] [--keep]\n"
@@ -92,6 +93,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         const char *s = argv[i];
         if (strcmp(s, "--json") == 0) a->json = 1;
         else if (strcmp(s, "--once") == 0) a->once = 1;
+        else if (strcmp(s, "--no-containers") == 0) gpumem__fleet_containers = 0;
         else if (strcmp(s, "--prefix") == 0 && i + 1 < argc) a->prefix = argv[++i];
         else if (strcmp(s, "--interval") == 0 && i + 1 < argc) {
             char *end;
@@ -121,6 +123,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 static int cmd_gc(const struct args *a)
 {
     int rc = EXIT_OK;
+    gpumem__fleet_begin();
     int dirfd = gpumem__view_open_dir(a->dir, &rc);
     char **names = NULL;
     size_t n = dirfd >= 0 ? gpumem__snapshot_list(dirfd, a->prefix, &names) : 0;
@@ -138,12 +141,14 @@ static int cmd_gc(const struct args *a)
         char why[256];
         struct stat st;
         int fd = -1;
-        uint64_t start = 0;
+        const struct gpumem_process *stamped = NULL;
         const char *what = NULL;
         enum gpumem_snapshot r = wanted ? gpumem__snapshot_load_at(dirfd, name, p, NULL, &st, &fd, why, sizeof why)
                                         : GPUMEM_SNAPSHOT_GONE;
-        if (r == GPUMEM_SNAPSHOT_OK && p->liveness != GPUMEM_ALIVE) {
-            start = p->start_time_ticks;
+        /* A writer that cannot be looked for (another pid namespace, not
+         * visible from here) is never taken for gone. */
+        if (r == GPUMEM_SNAPSHOT_OK && p->liveness != GPUMEM_ALIVE && p->liveness != GPUMEM_UNKNOWN) {
+            stamped = p;
             what = gpumem__liveness_name(p->liveness);
         } else if (r == GPUMEM_SNAPSHOT_UNFINISHED) {
             what = "dead, never stamped";
@@ -158,7 +163,7 @@ static int cmd_gc(const struct args *a)
             what = NULL;
         }
         if (what) {
-            switch (gpumem__snapshot_remove_at(dirfd, name, &st, pid, start, why, sizeof why)) {
+            switch (gpumem__snapshot_remove_at(dirfd, name, &st, stamped, pid, why, sizeof why)) {
             case GPUMEM_REMOVED:
                 printf("removed %s/%s (pid %d %s)\n", a->dir, name, pid, what);
                 removed++;

@@ -7,7 +7,7 @@
 
 const char *gpumem__liveness_name(enum gpumem_liveness l)
 {
-    return l == GPUMEM_ALIVE ? "running" : l == GPUMEM_EXITED ? "exited" : "dead";
+    return l == GPUMEM_ALIVE ? "running" : l == GPUMEM_EXITED ? "exited" : l == GPUMEM_UNKNOWN ? "unknown" : "dead";
 }
 
 /* reserved / total * 100 > bound (or >= with or_equal), exactly, in integers.
@@ -49,7 +49,7 @@ size_t gpumem__gpus(const struct gpumem_view *v, struct gpumem_gpu *out, size_t 
             out[g].reserved_bytes += d->reserved_bytes > UINT64_MAX - out[g].reserved_bytes
                                          ? UINT64_MAX - out[g].reserved_bytes
                                          : d->reserved_bytes;
-            if (out[g].npids < GPUMEM_MAX_GPU_PIDS) out[g].pids[out[g].npids++] = p->pid;
+            if (out[g].npids < GPUMEM_MAX_GPU_PIDS) out[g].pids[out[g].npids++] = gpumem__shown_pid(p);
         }
     }
     for (size_t g = 0; g < n; g++) {
@@ -80,6 +80,19 @@ void gpumem__emit_json(FILE *f, const struct gpumem_view *v)
         gpumem__emitter_newline(&e, 2);
         gpumem__emitter_object_begin(&e, NULL);
         gpumem__emitter_int(&e, "pid", p->pid);
+        /* Issue 14: the pid in the reader's namespace when known; the
+         * writer's own pid namespace when it is not the reader's. */
+        if (p->host_pid) gpumem__emitter_int(&e, "host_pid", p->host_pid);
+        if (p->other_pid_ns) gpumem__emitter_uint(&e, "pid_namespace", p->pid_ns_inode);
+        const struct {
+            const char *key, *value;
+        } k8s[] = { { "pod_uid", p->pod_uid },
+                    { "pod", p->pod },
+                    { "namespace", p->k8s_namespace },
+                    { "container", p->container },
+                    { "container_id", p->container_id } };
+        for (size_t k = 0; k < sizeof k8s / sizeof k8s[0]; k++)
+            if (k8s[k].value[0]) gpumem__emitter_string(&e, k8s[k].key, k8s[k].value);
         gpumem__emitter_bool(&e, "alive", p->liveness == GPUMEM_ALIVE);
         gpumem__emitter_string(&e, "state", gpumem__liveness_name(p->liveness));
         gpumem__emitter_uint(&e, "start_time_ticks", p->start_time_ticks);
@@ -208,7 +221,7 @@ void gpumem__emit_ls(FILE *f, const struct gpumem_view *v)
             gpumem__emitter_printf(&list, "%s%s", k ? ", " : "", cell);
         }
         gpumem__emitter_row_begin(&e);
-        gpumem__emitter_cell_int(&e, -8, p->pid);
+        gpumem__emitter_cell_int(&e, -8, gpumem__shown_pid(p));
         gpumem__emitter_cell(&e, -8, gpumem__liveness_name(p->liveness));
         gpumem__emitter_cell(&e, -32, cmd);
         gpumem__emitter_cell(&e, 0, devices);
@@ -224,8 +237,18 @@ void gpumem__emit_show(FILE *f, const struct gpumem_view *v)
     gpumem__emitter_init_file(&e, GPUMEM_EMIT_TEXT, f);
     for (size_t i = 0; i < v->nprocs; i++) {
         const struct gpumem_process *p = &v->procs[i];
-        gpumem__emitter_printf(&e, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", p->pid,
+        gpumem__emitter_printf(&e, "%spid %d (%s) on %s: %s\n", i ? "\n" : "", gpumem__shown_pid(p),
                                gpumem__liveness_name(p->liveness), p->hostname, p->command);
+        if (p->other_pid_ns) {
+            char host[16] = "unknown";
+            if (p->host_pid) gpumem__emitter_snprintf(host, sizeof host, "%d", p->host_pid);
+            gpumem__emitter_printf(&e, "  container pid %d in pid namespace %llu; host pid %s\n", p->pid,
+                                   (unsigned long long)p->pid_ns_inode, host);
+        }
+        if (p->pod_uid[0])
+            gpumem__emitter_printf(&e, "  kubernetes pod %s/%s (uid %s), container %s\n",
+                                   p->k8s_namespace[0] ? p->k8s_namespace : "?", p->pod[0] ? p->pod : "?", p->pod_uid,
+                                   p->container[0] ? p->container : "?");
         gpumem__emitter_printf(
             &e, "  shim %s, levels warning from %u%%, critical above %u%%; out-of-memory failures %llu\n",
             p->shim_version, p->warn_percent, p->alarm_percent, (unsigned long long)p->oom_count);
@@ -286,7 +309,7 @@ size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines,
                 if (strcmp(d->uuid, gpus[g].uuid) != 0) continue;
                 char cell[128];
                 device_cell(cell, sizeof cell, d);
-                LINE(d->level, 0, "    %-8d %-40.40s %s", p->pid, p->command, cell);
+                LINE(d->level, 0, "    %-8d %-40.40s %s", gpumem__shown_pid(p), p->command, cell);
             }
         }
     }
@@ -299,7 +322,8 @@ size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines,
         for (int k = 0; k < p->ndevices || k == 0; k++) {
             char cell[128] = "no devices";
             if (p->ndevices) device_cell(cell, sizeof cell, &p->devices[k]);
-            LINE(0, 0, "    %-8d %-40.40s %s (%s)", p->pid, p->command, cell, gpumem__liveness_name(p->liveness));
+            LINE(0, 0, "    %-8d %-40.40s %s (%s)", gpumem__shown_pid(p), p->command, cell,
+                 gpumem__liveness_name(p->liveness));
         }
     }
     for (size_t i = 0; i < v->nskips; i++) LINE(0, 0, "skipped %s: %s", v->skips[i].path, v->skips[i].why);

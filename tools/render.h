@@ -22,8 +22,9 @@ struct gpumem_view {
     size_t nprocs;
     struct gpumem_skip *skips;
     size_t nskips;
-    size_t unreadable; /* other users' segments this user may not read  */
-    size_t unfinished; /* never stamped, their process gone (gc removes) */
+    size_t unreadable;            /* other users' segments this user may not read  */
+    size_t unfinished;            /* never stamped, their process gone (gc removes) */
+    size_t containers_unreadable; /* other mount namespaces whose /dev/shm was denied */
 };
 
 #define GPUMEM_MAX_GPU_PIDS 64
@@ -34,6 +35,10 @@ struct gpumem_gpu {
     int npids;
     int pids[GPUMEM_MAX_GPU_PIDS];
 };
+
+/* The pid to show and to act on: the writer's host pid when known, else the
+ * pid in its segment (the same one unless it runs in another pid namespace). */
+static inline int gpumem__shown_pid(const struct gpumem_process *p) { return p->host_pid ? p->host_pid : p->pid; }
 
 /* GPUs by UUID, summing live processes. */
 size_t gpumem__gpus(const struct gpumem_view *v, struct gpumem_gpu *out, size_t max);

@@ -1,6 +1,7 @@
 /* snapshot.c - see snapshot.h. */
 #define _GNU_SOURCE
 #include "snapshot.h"
+#include "fleet.h"
 #include "procfs.h"
 
 #include <dirent.h>
@@ -230,14 +231,26 @@ enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struc
              * the file), or root, who can forge anything anyway. Otherwise
              * it speaks for an ended process, as its owner's word, whatever
              * state it claims: a forgery marked "exited" is checked too. */
+            /* A writer in another pid namespace is judged by its host pid,
+             * never by its own pid taken as one of ours (fleet.h). */
+            int host_pid = out->pid;
+            enum gpumem_writer w = GPUMEM_WRITER_RUNNING;
+            if (gpumem__fleet_other_ns(out))
+                w = gpumem__fleet_find(out->pid, out->pid_ns_inode, out->pid_ns_dev, out->start_time_ticks, &host_pid);
             struct proc_now now;
-            proc_now(out->pid, &now);
-            int running = now.state == PROC_RUNNING && now.start == out->start_time_ticks && now.have_uids;
+            int running = 0;
+            if (w == GPUMEM_WRITER_RUNNING) {
+                proc_now(host_pid, &now);
+                running = now.state == PROC_RUNNING && now.start == out->start_time_ticks && now.have_uids;
+            }
             if (running && st.st_uid != 0 && st.st_uid != now.euid && st.st_uid != now.fsuid)
-                rc = WHY("owned by uid %u but pid %d runs as uid %u", (unsigned)st.st_uid, out->pid, now.euid);
+                rc = WHY("owned by uid %u but pid %d runs as uid %u", (unsigned)st.st_uid, host_pid, now.euid);
+            out->host_pid = running || !out->other_pid_ns ? host_pid : 0;
             out->liveness = out->state == GPUMEM_SHM_STATE_EXITED ? GPUMEM_EXITED
                             : running                             ? GPUMEM_ALIVE
+                            : w == GPUMEM_WRITER_UNKNOWN          ? GPUMEM_UNKNOWN
                                                                   : GPUMEM_DEAD;
+            if (running) gpumem__fleet_label(out, host_pid);
         }
     }
     if (fd_out && rc != GPUMEM_SNAPSHOT_GONE) *fd_out = fd;
@@ -260,11 +273,18 @@ static int move_noreplace(int dirfd, const char *from, const char *to)
     return renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE);
 }
 
-enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid,
-                                              uint64_t stamped_start, char *why, size_t why_len)
+/* Whether the writer is gone: of the parsed segment p, or (p NULL) of an
+ * unstamped one, named for pid. */
+static int writer_gone(const struct gpumem_process *p, int pid)
+{
+    return p ? gpumem__fleet_gone(p) : gpumem__process_gone(pid, 0);
+}
+
+enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st,
+                                              const struct gpumem_process *p, int pid, char *why, size_t why_len)
 {
     static unsigned serial;
-    if (!gpumem__process_gone(pid, stamped_start)) return GPUMEM_REMOVE_KEPT;
+    if (!writer_gone(p, pid)) return GPUMEM_REMOVE_KEPT;
     /* A name no reader lists (a prefix never starts with '.') and no other
      * gc picks: after the rename, no process can reach this file by its
      * public name, and a new process with the same pid creates its own. */
@@ -279,7 +299,7 @@ enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const
      * and its writer is still gone: only then is it unlinked. */
     struct stat now;
     if (fstatat(dirfd, private_name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
-        now.st_ino == st->st_ino && gpumem__process_gone(pid, stamped_start)) {
+        now.st_ino == st->st_ino && writer_gone(p, pid)) {
         if (unlinkat(dirfd, private_name, 0) == 0) return GPUMEM_REMOVED;
     }
     /* Replaced meanwhile (a new process with this pid made its own): put it

@@ -54,7 +54,9 @@ size_t gpumem__snapshot_list(int dirfd, const char *prefix, char ***names);
 int gpumem__process_gone(int pid, uint64_t stamped_start);
 
 /* gc's removal of one segment dir/name that was read as st (its inode) and
- * whose writer (pid, stamped_start as in gpumem__process_gone) is gone. The name
+ * whose writer is gone: that of p as parsed, judged as gpumem__fleet_gone
+ * does (by its host pid when it is in another pid namespace), or, p NULL,
+ * an unstamped segment's, known only by the pid of its name. The name
  * is first renamed to a private name, and only if the inode there is the
  * one checked and the writer is still gone is it unlinked; otherwise it is
  * put back. So a segment that a new process with the same pid created
@@ -67,7 +69,7 @@ enum gpumem_remove {
                              * process with the pid): put back, left alone   */
     GPUMEM_REMOVE_FAILED = -1   /* why says (permission, or could not put back)    */
 };
-enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st, int pid,
-                                              uint64_t stamped_start, char *why, size_t why_len);
+enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st,
+                                              const struct gpumem_process *p, int pid, char *why, size_t why_len);
 
 #endif /* GPUMEM_SNAPSHOT_H */
