@@ -90,6 +90,15 @@ class Process:
     has_memory_alarm: bool = False
     memory_alarm_devices: List[str] = dataclasses.field(default_factory=list)
     devices: List[Device] = dataclasses.field(default_factory=list)
+    # Where the writer runs in another pid namespace (None where not reported):
+    host_pid: Optional[int] = None  # its pid on this host
+    pid_namespace: Optional[int] = None  # the inode of its pid namespace
+    # Kubernetes, where the cgroup names a pod (None where unknown):
+    pod_uid: Optional[str] = None
+    pod: Optional[str] = None
+    namespace: Optional[str] = None
+    container: Optional[str] = None
+    container_id: Optional[str] = None
     extra: dict = dataclasses.field(default_factory=dict, repr=False)
 
 

@@ -88,7 +88,8 @@ def test_snapshot_is_the_json_contract_of_a_live_process(hold):
         return x
 
     assert all(d.extra == {} for d in p.devices) and p.extra == {}
-    assert plain(dataclasses.asdict(p)) == dict({"owner_uid": None}, **raw["processes"][0])
+    optional = ("owner_uid", "host_pid", "pid_namespace", "pod_uid", "pod", "namespace", "container", "container_id")
+    assert plain(dataclasses.asdict(p)) == dict(dict.fromkeys(optional), **raw["processes"][0])
     assert [plain(dataclasses.asdict(g)) for g in snap.gpus] == raw["gpus"]
     assert snap.skipped == [] and snap.not_readable == 0
     assert gpumem.snapshot(pids=[h.pid]).processes[0].pid == h.pid
