@@ -19,17 +19,6 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:9400"
 
-static int usage(const char *why)
-{
-    if (why) fprintf(stderr, "gpumem: %s\n", why);
-    fputs("usage: gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
-          "  --listen   where to listen (default " DEFAULT_LISTEN ", loopback only; 0.0.0.0:9400 for every\n"
-          "             interface, [::]:9400 for IPv6; port 0 picks a free one)\n"
-          "  --timeout  seconds a connection may stay idle (default 10)\n",
-          stderr);
-    return GPUMEM_EXIT_USAGE;
-}
-
 #ifndef GPUMEM_HAVE_MICROHTTPD
 
 int gpumem__cmd_serve(int argc, char **argv)
@@ -59,6 +48,17 @@ typedef int gpumem_mhd_result; /* before 0.9.71, handlers returned int */
 #else
 typedef enum MHD_Result gpumem_mhd_result;
 #endif
+
+static int usage(const char *why)
+{
+    if (why) fprintf(stderr, "gpumem: %s\n", why);
+    fputs("usage: gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
+          "  --listen   where to listen (default " DEFAULT_LISTEN ", loopback only; 0.0.0.0:9400 for every\n"
+          "             interface, [::]:9400 for IPv6; port 0 picks a free one)\n"
+          "  --timeout  seconds a connection may stay idle (default 10)\n",
+          stderr);
+    return GPUMEM_EXIT_USAGE;
+}
 
 static gpumem_mhd_result answer_text(struct MHD_Connection *c, unsigned status, const char *text)
 {

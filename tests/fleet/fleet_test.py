@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -239,6 +240,12 @@ def test_serve_http():
         s.connect(("127.0.0.1", port))
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
         idle.append(s)
+    # The 8 beyond the per-address limit are closed at once.
+    time.sleep(0.5)
+    closed_now = select.select(idle, [], [], 0)[0]
+    if len(closed_now) != 8:
+        fail("%d of 40 connections from one address closed at once, not the 8 beyond its limit of 32" %
+             len(closed_now))
     t0 = time.monotonic()
     status = http_get(port)[0]
     if status != 200 or time.monotonic() - t0 > 1.5:
@@ -342,6 +349,7 @@ def test_node_exporter():
         series(pid=str(a.pid), command="hold", device="cuda:0", uuid=GPU0): 300 * MIB,
         series(pid=str(a.pid), command="hold", device="cuda:1", uuid=GPU1): 100 * MIB,
     })
+    expect_query(prom, "gpumem_gpu_reserved_bytes", {series(uuid=GPU0): 300 * MIB, series(uuid=GPU1): 100 * MIB})
     expect_query(prom, "gpumem_gpu_total_bytes", {series(uuid=GPU0): 1000 * MIB, series(uuid=GPU1): 1000 * MIB})
     expect_query(prom, "node_textfile_scrape_error", {frozenset(): 0})
     # The process ends; the next export drops its series, and so does Prometheus.
