@@ -1,13 +1,15 @@
 /*
- * cmd_serve.c - `gpumem serve`: GET /metrics answers one fresh exposition
- * (exposition.h) per request, nothing cached, on libmicrohttpd. One
- * internal thread polls every connection (epoll where there is one) and
- * renders each scrape in turn: a scrape takes milliseconds, and one thread
- * keeps the exporter small. Connections are bounded in number, overall and
- * per client address, and each times out, so slow or hostile clients
- * cannot hold the others off. SIGTERM or SIGINT stop it with status 0.
+ * cmd_serve.c - `gpumem serve`: GET /metrics answers an exposition
+ * (exposition.h) begun after the request arrived, on libmicrohttpd; nothing
+ * is kept from one scrape to a later one. A thread per connection (at most
+ * MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS from one address, each
+ * closed after --timeout idle seconds), so a slow or hostile client holds
+ * only its own thread; renderings are one at a time and shared by the
+ * requests that were waiting for one (see answer()). SIGTERM or SIGINT stop
+ * it with status 0.
  */
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,7 @@ int gpumem__cmd_serve(int argc, char **argv)
 #else
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -42,6 +45,7 @@ int gpumem__cmd_serve(int argc, char **argv)
 
 #define MAX_CONNECTIONS 64
 #define MAX_CONNECTIONS_PER_ADDRESS 32
+#define THREAD_STACK_BYTES (256u << 10)
 
 #if MHD_VERSION < 0x00097100
 typedef int gpumem_mhd_result; /* before 0.9.71, handlers returned int */
@@ -71,15 +75,38 @@ static gpumem_mhd_result answer_text(struct MHD_Connection *c, unsigned status, 
     return ok;
 }
 
+/* One rendering at a time, shared by every request that arrived before it
+ * began: each answer is a snapshot begun after its request came in (never
+ * an older one), and a burst of concurrent scrapes costs one rendering, not
+ * one each in turn while the last in line waits. */
+static pthread_mutex_t render_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t renders_begun;           /* under render_lock, read atomically */
+static struct MHD_Response *last_render; /* the rendering numbered renders_begun */
+
+static struct MHD_Response *render(const struct gpumem_exposition_options *o)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int ok = f && gpumem__exposition_write(f, o) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    struct MHD_Response *r = ok ? MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!r) {
+        free(buf);
+        return NULL;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, GPUMEM_EXPOSITION_CONTENT_TYPE);
+    return r;
+}
+
 static gpumem_mhd_result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                 const char *version, const char *upload, size_t *upload_size, void **state)
 {
     (void)version;
     (void)upload;
     const struct gpumem_exposition_options *o = cls;
-    static int seen;
-    if (*state == NULL) { /* headers only: wait for the whole request */
-        *state = &seen;
+    if (*state == NULL) { /* headers only: note which renderings began before this request */
+        *state = (void *)(uintptr_t)(__atomic_load_n(&renders_begun, __ATOMIC_ACQUIRE) + 1);
         return MHD_YES;
     }
     if (*upload_size) { /* a body is read and ignored; the method is refused below */
@@ -90,23 +117,19 @@ static gpumem_mhd_result answer(void *cls, struct MHD_Connection *c, const char 
         return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: GET /metrics\n");
     if (strcmp(url, "/metrics") != 0) return answer_text(c, MHD_HTTP_NOT_FOUND, "not found: GET /metrics\n");
 
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    int ok = f && gpumem__exposition_write(f, o) == 0;
-    if (f && fclose(f) != 0) ok = 0;
-    if (!ok) {
-        free(buf);
-        return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "gpumem: the exposition could not be written\n");
+    uint64_t arrived = (uint64_t)(uintptr_t)*state - 1;
+    pthread_mutex_lock(&render_lock);
+    if (renders_begun == arrived || !last_render) {
+        __atomic_store_n(&renders_begun, renders_begun + 1, __ATOMIC_RELEASE);
+        struct MHD_Response *r = render(o);
+        if (last_render) MHD_destroy_response(last_render);
+        last_render = r;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(buf);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, GPUMEM_EXPOSITION_CONTENT_TYPE);
-    gpumem_mhd_result queued = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
+    struct MHD_Response *r = last_render;
+    gpumem_mhd_result queued = r ? MHD_queue_response(c, MHD_HTTP_OK, r)
+                                 : answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                               "gpumem: the exposition could not be written\n");
+    pthread_mutex_unlock(&render_lock);
     return queued;
 }
 
@@ -168,6 +191,13 @@ int gpumem__cmd_serve(int argc, char **argv)
     if (parse_listen(listen, &ss, &ipv6) != 0)
         return usage("--listen takes ADDR:PORT, e.g. 0.0.0.0:9400 or [::1]:9400");
 
+    /* One heap for every connection's thread, and large blocks (a view, an
+     * exposition) given back when freed: gpumem's main() keeps them for
+     * the one-shot commands, which a server that renders all day cannot. */
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    mallopt(M_TRIM_THRESHOLD, 1 << 20);
+
     /* The daemon's thread inherits this mask: the signals come to sigwait. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -177,10 +207,11 @@ int gpumem__cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL, answer, &o, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS_PER_ADDRESS, MHD_OPTION_CONNECTION_TIMEOUT,
-        timeout, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | (ipv6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
+        answer, &o, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS_PER_ADDRESS,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)THREAD_STACK_BYTES, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "gpumem: cannot listen on %s (in use, or not an address of this machine)\n", listen);
         return GPUMEM_EXIT_SKIPPED;
@@ -193,6 +224,7 @@ int gpumem__cmd_serve(int argc, char **argv)
     int sig = 0;
     while (sigwait(&stop, &sig) != 0) {}
     MHD_stop_daemon(d);
+    if (last_render) MHD_destroy_response(last_render);
     fprintf(stderr, "gpumem: stopped by signal %d\n", sig);
     return GPUMEM_EXIT_OK;
 }
