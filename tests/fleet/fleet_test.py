@@ -230,6 +230,36 @@ def test_serve_http():
     if errors or any(t.is_alive() for t in threads):
         fail("concurrent scrapes: %d errors, e.g. %r" % (len(errors), errors[:3]))
 
+    # Shared renderings are never older than the request: while 8 clients
+    # scrape without pause, a process starts; every scrape sent after it
+    # was ready has it.
+    seen, stop = [], [False]
+
+    def poller():
+        for _ in range(200):
+            if stop[0]:
+                return
+            t = time.monotonic()
+            s, _, b = http_get(port)
+            seen.append((t, s, b))
+    threads = [threading.Thread(target=poller) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    h3 = hold("0:11")
+    ready = time.monotonic()
+    time.sleep(1.0)
+    stop[0] = True
+    for t in threads:
+        t.join(60)
+    mark = ('pid="%d"' % h3.pid).encode()
+    after = [b for t, s, b in seen if t > ready]
+    if not after or any(mark not in b for b in after) or any(s != 200 for _, s, _ in seen):
+        fail("%d of %d scrapes sent after a process was ready lack it" %
+             (sum(mark not in b for b in after), len(after)))
+    print("concurrent freshness: %d scrapes, %d after the start, %d before it without the process" %
+          (len(seen), len(after), sum(mark not in b for t, s, b in seen if t <= ready)))
+
     # 40 idle connections from 127.0.0.2 (half a request each): at most 32
     # are kept, and a scrape from 127.0.0.1 is still answered at once.
     idle = []
