@@ -9,6 +9,8 @@
 int gpumem__cmd_help(int argc, char **argv);
 
 /* fleet (issue 14) */
+int gpumem__cmd_serve(int argc, char **argv);
+int gpumem__cmd_export(int argc, char **argv);
 
 /* history (issue 15) */
 

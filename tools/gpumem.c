@@ -7,6 +7,8 @@
  *   gpumem gc                           remove segments of ended processes
  *   gpumem report FILE|PID [--json]     the post-mortem of an out-of-memory failure
  *   gpumem run [options] CMD [ARGS...]  CMD under this gpumem's libgpumem.so (cmd_run.c)
+ *   gpumem serve [--listen ADDR:PORT]   Prometheus metrics on http://ADDR:PORT/metrics
+ *   gpumem export [--textfile PATH]     the same metrics, once, for node_exporter
  *   --prefix NAME                       as GPUMEM_SHM_PREFIX (default gpumem)
  *
  * Exit status: 0 success; 1 a segment is damaged or cannot be trusted (the
@@ -70,7 +72,9 @@ static int usage(const char *why)
           "  gpumem gc [--prefix NAME]\n"
           "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
           "  gpumem run [--alarm PERCENT] [--warn PERCENT] [--log SINK] [--postmortem-dir DIR] [--keep]\n"
-          "             [--backtrace] [--prefix NAME] [--] CMD [ARGS...]\n",
+          "             [--backtrace] [--prefix NAME] [--] CMD [ARGS...]\n"
+          "  gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
+          "  gpumem export [--textfile PATH] [--prefix NAME] [--no-pid-label]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -355,6 +359,8 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     /* fleet (issue 14): serve, export */
+    { "serve", gpumem__cmd_serve },
+    { "export", gpumem__cmd_export },
     /* history (issue 15): history, plot, trace */
     /* automation (issue 16): watch */
     /* python and install (issue 17): run */

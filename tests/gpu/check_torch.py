@@ -1,6 +1,7 @@
 """PyTorch under the shim: reserved bytes equal torch's own figure after each step.
 
 Usage: python3 check_torch.py MODE   (MODE: default, expandable, async, alarm_oom, overhead)
+       python3 check_torch.py serve URL   (scrapes gpumem serve at URL while holding memory)
 Prints one line per check: 'ROW <check> | <expected> | <measured> | ok/FAIL'.
 """
 import os
@@ -74,6 +75,24 @@ elif MODE == "alarm_oom":
     row("PyTorch still raises its OOM error", True, raised)
     row("shim counted the failed reservation", ">= 1", gm.stats(0).failed_count - before,
         gm.stats(0).failed_count - before >= 1)
+
+elif MODE == "serve":
+    # gpumem serve's figure for this pid on cuda:0 against torch's own, at
+    # two moments (the exposition is read fresh at each scrape).
+    import re
+    import urllib.request
+
+    def exported():
+        body = urllib.request.urlopen(sys.argv[2], timeout=30).read().decode()
+        m = re.search(r'^gpumem_process_reserved_bytes\{pid="%d",[^}]*device="cuda:0"[^}]*\} (\d+)$' % os.getpid(),
+                      body, re.M)
+        return int(m.group(1)) if m else None
+    keep = [torch.empty(300 << 20, dtype=torch.uint8, device=dev)]
+    torch.cuda.synchronize()
+    row("serve: reserved_bytes after 300 MiB", torch.cuda.memory_reserved(0), exported())
+    keep.append(torch.empty(1 << 30, dtype=torch.uint8, device=dev))
+    torch.cuda.synchronize()
+    row("serve: reserved_bytes after +1 GiB", torch.cuda.memory_reserved(0), exported())
 
 elif MODE == "overhead":
     model = torch.nn.Sequential(torch.nn.Linear(1024, 4096), torch.nn.ReLU(), torch.nn.Linear(4096, 1024)).to(dev)

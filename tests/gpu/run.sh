@@ -47,6 +47,23 @@ import json, sys; d = json.load(open(sys.argv[1]))
 assert d['kind'] == 'gpumem-oom-report' and d['failure']['requested_bytes'] > 0 and d['verdict']
 print('ROW OOM post-mortem written | gpumem-oom-<pid>-<n>.json | ' + d['verdict'][:60] + ' | ok')" "$report" >> "$rows"; then :
 else echo "OOM post-mortem written | a report | none | FAIL" >> "$rows"; status=1; fi
+# gpumem serve against torch.cuda.memory_reserved(): the tools need ncurses
+# and libmicrohttpd headers, which a GPU machine may lack; then it is skipped.
+if cmake -S . -B build-gpu-tools -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >> "$out/log.txt" 2>&1 &&
+   cmake --build build-gpu-tools -j 8 --target gpumem_cli >> "$out/log.txt" 2>&1; then
+  build-gpu-tools/gpumem serve --listen 127.0.0.1:0 2> "$out/serve.txt" &
+  serve_pid=$!
+  for _ in $(seq 50); do grep -q 'serving\|not available' "$out/serve.txt" && break; sleep 0.1; done
+  url=$(sed -n 's/.*serving \(http:[^ ]*\).*/\1/p' "$out/serve.txt")
+  if [ -n "$url" ]; then
+    run "serve" env LD_PRELOAD=$shim python3 $here/check_torch.py serve "$url"
+    kill $serve_pid
+  else
+    echo "gpumem serve vs memory_reserved | skipped | $(head -c 80 "$out/serve.txt") | SKIP" >> "$rows"
+  fi
+else
+  echo "gpumem serve vs memory_reserved | skipped | tools do not build here (ncurses headers?) | SKIP" >> "$rows"
+fi
 sed -i 's/^ROW //' "$rows"
 for i in 1 2 3; do
   a=$(python3 $here/check_torch.py overhead 2>/dev/null | sed -n 's/^STEP_US //p')
