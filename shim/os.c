@@ -69,6 +69,25 @@ void gpumem__os_command(char *out, size_t size)
 
 void gpumem__os_hostname(char *out, size_t size) { gethostname(out, size - 1); }
 
+/* ---- signals ---- */
+
+int gpumem__os_signal_handled(int sig)
+{
+    int saved = errno;
+    struct sigaction old;
+    int handled = sigaction(sig, NULL, &old) == 0 &&
+                  ((old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN));
+    errno = saved;
+    return handled;
+}
+
+void gpumem__os_raise(int sig)
+{
+    int saved = errno;
+    raise(sig);
+    errno = saved;
+}
+
 /* ---- POSIX shared memory ------------------------------------------------- */
 
 /* Open name exclusively, replacing a stale one of ours. */

@@ -37,6 +37,14 @@ uint64_t gpumem__os_start_ticks(void);
 void gpumem__os_command(char *out, size_t size);
 void gpumem__os_hostname(char *out, size_t size);
 
+/* ---- signals (GPUMEM_SIGNAL) ---- */
+
+/* Whether the program has a handler of its own installed for sig (neither
+ * SIG_DFL nor SIG_IGN); errno is kept. */
+int gpumem__os_signal_handled(int sig);
+/* Raise sig in the calling thread; errno is kept (a handler may change it). */
+void gpumem__os_raise(int sig);
+
 /* ---- POSIX shared memory ---- */
 
 /* Creates name exclusively (mode 0600, then mode), replacing a stale one of
