@@ -13,6 +13,7 @@ int gpumem__cmd_help(int argc, char **argv);
 /* history (issue 15) */
 
 /* automation (issue 16) */
+int gpumem__cmd_watch(int argc, char **argv);
 
 /* python and install (issue 17) */
 

@@ -61,12 +61,14 @@ int gpumem__cmd_help(int argc, char **argv)
 static int usage(const char *why)
 {
     if (why) fprintf(stderr, "gpumem: %s\n", why);
-    fputs("usage: gpumem ls|show|top|gc [options]\n"
+    fputs("usage: gpumem ls|show|top|gc|report|watch [options]\n"
           "  gpumem ls [--prefix NAME]\n"
           "  gpumem show [PID...] [--json] [--prefix NAME]\n"
           "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
           "  gpumem gc [--prefix NAME]\n"
-          "  gpumem report FILE|PID [--json] [--prefix NAME]\n",
+          "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
+          "  gpumem watch [--json] [--level warning|critical] [--exec CMD [--shell] [--exec-timeout S]]\n"
+          "               [--interval S] [--since UNIX_TIME | --cursor-file FILE] [--once] [--prefix NAME]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -349,6 +351,7 @@ static const struct {
     /* fleet (issue 14): serve, export */
     /* history (issue 15): history, plot, trace */
     /* automation (issue 16): watch */
+    { "watch", gpumem__cmd_watch },
     /* python and install (issue 17): run */
     { "help", gpumem__cmd_help },
 };
