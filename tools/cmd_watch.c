@@ -30,11 +30,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,7 +59,7 @@ enum { F_APPEARED = 1, F_ENDED = 2 };
 
 struct tracked {
     char name[64];
-    int pid, fd;
+    int pid, fd, pidfd; /* pidfd: readable once the process ended; -1 none */
     ino_t ino;
     uint64_t start;
     uint64_t next_tr;  /* the next level change to report (ring index) */
@@ -89,6 +91,8 @@ static struct {
     struct gpumem_process *proc;
     struct gpumem_oom *oom;
     int dirfd, dirty;
+    struct timespec dir_mtime;
+    unsigned polls;
 } w;
 
 static volatile sig_atomic_t stop;
@@ -560,6 +564,25 @@ static void follow(struct tracked *t, const struct gpumem_process *p, int final)
     t->alive = !ended;
 }
 
+/* A descriptor that becomes readable when the process ends (Linux 5.3):
+ * opened once, and trusted only if the pid still has the start time read
+ * from the segment after it was opened. Without one, kill(pid, 0) at each
+ * poll and the start time once a second tell the same, at more cost. */
+static void open_pidfd(struct tracked *t)
+{
+    if (t->pidfd >= 0 || !t->alive) return;
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+    if (fd < 0) return;
+    if (gpumem__process_gone(t->pid, t->start)) {
+        close(fd);
+        t->force = 1;
+        return;
+    }
+    t->pidfd = fd;
+#endif
+}
+
 static void remember_header(struct tracked *t, const struct gpumem_process *p)
 {
     t->h_head = p->transitions_head;
@@ -578,7 +601,7 @@ static int changed(struct tracked *t, uint64_t now)
     if (h.transitions_head != t->h_head || h.oom_count != t->h_oom || h.risk_changes != t->h_risk ||
         h.state != t->h_state)
         return 1;
-    if (!t->alive) return 0;
+    if (!t->alive || t->pidfd >= 0) return 0; /* a pidfd's end is seen in poll_once */
     if (kill(t->pid, 0) != 0 && errno == ESRCH) return 1;
     if (now - t->start_checked_ns >= START_CHECK_NS) {
         t->start_checked_ns = now;
@@ -614,6 +637,7 @@ static void gone(struct tracked *t)
         free(recheck);
         close(t->fd);
     }
+    if (t->pidfd >= 0) close(t->pidfd);
     if (!(t->flags & F_ENDED)) {
         struct event ev;
         struct gpumem_process none;
@@ -626,9 +650,110 @@ static void gone(struct tracked *t)
     w.dirty = 1;
 }
 
+/* Read one segment of the directory whole if it is new or its header
+ * moved, and report what is new in it. */
+static void visit(const char *name, ino_t ino, uint64_t now)
+{
+    struct tracked *t = find(name);
+    if (t && t->ino != ino) { /* replaced: a new process took the pid */
+        gone(t);
+        t = NULL;
+    }
+    if (t) {
+        t->seen = 1;
+        if (!changed(t, now)) return;
+    }
+    char why[192];
+    struct stat st;
+    int sfd = -1;
+    enum gpumem_snapshot r = gpumem__snapshot_load_at(w.dirfd, name, w.proc, w.oom, &st, &sfd, why, sizeof why);
+    if (r != GPUMEM_SNAPSHOT_OK) {
+        if (sfd >= 0) close(sfd);
+        if (t) t->seen = r != GPUMEM_SNAPSHOT_GONE; /* gone: reported by the sweep */
+        return;
+    }
+    if (t && (st.st_ino != t->ino || w.proc->start_time_ticks != t->start)) {
+        gone(t);
+        t = NULL;
+    }
+    if (!t) {
+        if (w.n == w.cap) {
+            size_t cap = w.cap ? w.cap * 2 : 64;
+            struct tracked *g = realloc(w.t, cap * sizeof *g);
+            if (!g) {
+                close(sfd);
+                return;
+            }
+            w.t = g;
+            w.cap = cap;
+        }
+        t = &w.t[w.n++];
+        memset(t, 0, sizeof *t);
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->pid = w.proc->pid;
+        t->start = w.proc->start_time_ticks;
+        t->ino = st.st_ino;
+        t->fd = t->pidfd = -1;
+        t->start_checked_ns = now;
+        first_sight(t, w.proc);
+        w.dirty = 1;
+    }
+    if (t->fd >= 0) close(t->fd);
+    t->fd = sfd;
+    t->seen = 1;
+    remember_header(t, w.proc);
+    follow(t, w.proc, 0);
+    open_pidfd(t);
+}
+
+/* Processes that ended, from their pidfds, all in one poll(2). */
+static void ended_pidfds(void)
+{
+    struct pollfd fds[256];
+    size_t idx[256], n = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        if (w.t[i].pidfd < 0 || !w.t[i].alive) continue;
+        if (n == 256) {
+            poll(fds, n, 0);
+            for (size_t k = 0; k < n; k++) w.t[idx[k]].force |= (fds[k].revents != 0);
+            n = 0;
+        }
+        fds[n].fd = w.t[i].pidfd;
+        fds[n].events = POLLIN;
+        fds[n].revents = 0;
+        idx[n++] = i;
+    }
+    if (n && poll(fds, n, 0) > 0)
+        for (size_t k = 0; k < n; k++) w.t[idx[k]].force |= (fds[k].revents != 0);
+}
+
+/* The directory is listed again when it changed (its mtime), when it
+ * changed less than a second ago (a file created in the same clock tick as
+ * the last look leaves the mtime as it was), and once a second anyway;
+ * otherwise only the segments already followed are looked at. */
+static int relist(uint64_t now)
+{
+    struct stat ds;
+    if (fstat(w.dirfd, &ds) != 0) return 1;
+    int moved = ds.st_mtim.tv_sec != w.dir_mtime.tv_sec || ds.st_mtim.tv_nsec != w.dir_mtime.tv_nsec;
+    w.dir_mtime = ds.st_mtim;
+    uint64_t mtime_ns = (uint64_t)ds.st_mtim.tv_sec * 1000000000u + (uint64_t)ds.st_mtim.tv_nsec;
+    return moved || now < mtime_ns + 1000000000u || w.polls % (unsigned)(1.0 / w.interval + 1) == 0;
+}
+
 static void poll_once(void)
 {
     uint64_t now = now_ns();
+    ended_pidfds();
+    if (!relist(now) && w.polls++ > 0) {
+        for (size_t i = 0; i < w.n && !stop; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s", w.t[i].name);
+            if (changed(&w.t[i], now)) visit(name, w.t[i].ino, now);
+        }
+        return;
+    }
+    w.polls++;
     for (size_t i = 0; i < w.n; i++) w.t[i].seen = 0;
     int fd = dup(w.dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -639,58 +764,8 @@ static void poll_once(void)
     rewinddir(d);
     struct dirent *de;
     while ((de = readdir(d)) != NULL && !stop) {
-        int pid = gpumem__snapshot_pid_of(de->d_name, w.prefix);
-        if (pid < 0 || strlen(de->d_name) >= sizeof w.t[0].name) continue;
-        struct tracked *t = find(de->d_name);
-        if (t && t->ino != de->d_ino) { /* replaced: a new process took the pid */
-            gone(t);
-            t = NULL;
-        }
-        if (t) {
-            t->seen = 1;
-            if (!changed(t, now)) continue;
-        }
-        char why[192];
-        struct stat st;
-        int sfd = -1;
-        enum gpumem_snapshot r = gpumem__snapshot_load_at(w.dirfd, de->d_name, w.proc, w.oom, &st, &sfd, why,
-                                                          sizeof why);
-        if (r != GPUMEM_SNAPSHOT_OK) {
-            if (sfd >= 0) close(sfd);
-            if (t) t->seen = r != GPUMEM_SNAPSHOT_GONE; /* gone: handled below */
-            continue;
-        }
-        if (t && (st.st_ino != t->ino || w.proc->start_time_ticks != t->start)) {
-            gone(t);
-            t = NULL;
-        }
-        if (!t) {
-            if (w.n == w.cap) {
-                size_t cap = w.cap ? w.cap * 2 : 64;
-                struct tracked *g = realloc(w.t, cap * sizeof *g);
-                if (!g) {
-                    close(sfd);
-                    continue;
-                }
-                w.t = g;
-                w.cap = cap;
-            }
-            t = &w.t[w.n++];
-            memset(t, 0, sizeof *t);
-            snprintf(t->name, sizeof t->name, "%s", de->d_name);
-            t->pid = w.proc->pid;
-            t->start = w.proc->start_time_ticks;
-            t->ino = st.st_ino;
-            t->fd = -1;
-            t->start_checked_ns = now;
-            first_sight(t, w.proc);
-            w.dirty = 1;
-        }
-        if (t->fd >= 0) close(t->fd);
-        t->fd = sfd;
-        t->seen = 1;
-        remember_header(t, w.proc);
-        follow(t, w.proc, 0);
+        if (gpumem__snapshot_pid_of(de->d_name, w.prefix) < 0 || strlen(de->d_name) >= sizeof w.t[0].name) continue;
+        visit(de->d_name, de->d_ino, now);
     }
     closedir(d);
     for (size_t i = 0; i < w.n && !stop;)
@@ -798,8 +873,10 @@ int gpumem__cmd_watch(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     if (w.dirty) cursor_save(now_ns());
-    for (size_t i = 0; i < w.n; i++)
+    for (size_t i = 0; i < w.n; i++) {
         if (w.t[i].fd >= 0) close(w.t[i].fd);
+        if (w.t[i].pidfd >= 0) close(w.t[i].pidfd);
+    }
     close(w.dirfd);
     free(w.t);
     free(w.cur);
