@@ -202,6 +202,35 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
 #undef r
 }
 
+/* The live ring of level changes, from header.transitions_head back by at
+ * most its slots; each slot's seq is kept, so a follower (gpumem watch) can
+ * tell a change read whole from one being written or one overwritten. */
+static void parse_ring(const unsigned char *b, const unsigned char *recheck, size_t len,
+                       const struct gpumem_shm_header *hd, struct gpumem_process *out)
+{
+    uint32_t slots = hd->transition_slots;
+    out->transitions_head = hd->transitions_head;
+    if (!slots || (slots & (slots - 1)) || slots > GPUMEM_SHM_TRANSITION_SLOTS ||
+        hd->transition_stride < sizeof(struct gpumem_shm_transition) ||
+        !section_ok(hd->transitions_offset, slots, hd->transition_stride, len))
+        return;
+    uint64_t head = hd->transitions_head;
+    out->ring_first = head > slots ? head - slots : 0;
+    for (uint64_t j = out->ring_first; j < head; j++) {
+        uint64_t at = hd->transitions_offset + (j & (slots - 1)) * hd->transition_stride;
+        struct gpumem_shm_transition t;
+        memcpy(&t, b + at, sizeof t);
+        size_t k = out->ring_count++;
+        out->ring_seq[k] = recheck && u64_at(recheck + at) != t.seq ? 0 : t.seq;
+        struct gpumem_transition *g = &out->ring[k];
+        g->unix_ns = t.unix_ns;
+        g->reserved_bytes = t.reserved_bytes;
+        g->device = t.device;
+        g->level = t.level > 2 ? 2 : t.level;
+        g->previous = t.previous_level > 2 ? 2 : t.previous_level;
+    }
+}
+
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
                           struct gpumem_oom *oom, char *why, size_t why_len)
 {
@@ -271,7 +300,17 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         o->alarm_count = d.alarm_count;
         o->last_transition_unix_ns = d.last_transition_unix_ns;
         o->level = d.level > GPUMEM_LEVEL_CRITICAL ? GPUMEM_LEVEL_CRITICAL : d.level;
+        o->free_bytes = d.free_bytes;
+        o->free_sampled_unix_ns = d.free_sampled_unix_ns;
+        o->largest_recent_request = d.largest_recent_request;
+        o->headroom_bytes = d.headroom_bytes;
+        o->risk = d.risk > GPUMEM_SHM_RISK_AT_RISK ? GPUMEM_SHM_RISK_AT_RISK : d.risk;
+        o->risk_changes = d.risk_changes;
+        o->risk_unix_ns = d.risk_unix_ns;
+        o->free_samples = d.free_samples;
     }
+    out->risk_changes = hd.risk_changes;
+    parse_ring(b, recheck, len, &hd, out);
     if (oom) {
         memset(oom, 0, sizeof *oom);
         if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) out->oom = oom;

@@ -27,6 +27,9 @@ struct gpumem_device {
     uint64_t alloc_count, free_count, failed_count, unknown_free_count, alarm_count, last_transition_unix_ns;
     unsigned level; /* enum gpumem_level, clamped to 0..2 */
     /* issue 16 (automation) fields go here */
+    uint64_t free_bytes, free_sampled_unix_ns, largest_recent_request, headroom_bytes; /* 0: unknown */
+    unsigned risk; /* enum gpumem_shm_risk, clamped to 0..2 */
+    uint64_t risk_changes, risk_unix_ns, free_samples;
     /* issue 15 (history) fields go here */
 };
 
@@ -95,6 +98,16 @@ struct gpumem_process {
                             * pod when /var/log/pods tells it, else the first 12 characters of this id */
     /* issue 15 (history) fields go here */
     /* issue 16 (automation) fields go here */
+    uint64_t risk_changes;     /* header.risk_changes */
+    uint64_t transitions_head; /* header.transitions_head: level changes ever appended */
+    /* The live transitions ring as it was read: entry k is change number
+     * ring_first + k (k < ring_count); ring_seq[k] is the seq found in its
+     * slot (index + 1 when read whole; 0 while being written or when the two
+     * copies differ; a larger one when a newer change overwrote it). */
+    uint64_t ring_first;
+    size_t ring_count;
+    uint64_t ring_seq[GPUMEM_SHM_TRANSITION_SLOTS];
+    struct gpumem_transition ring[GPUMEM_SHM_TRANSITION_SLOTS];
 };
 
 /* Validate and decode a copy of a segment. 0 on success; otherwise -1 and a

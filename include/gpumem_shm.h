@@ -54,6 +54,13 @@ enum gpumem_shm_state {
     GPUMEM_SHM_STATE_EXITED = 2,   /* the writer exited normally      */
 };
 
+/* device.risk: will the next allocation fit? (issue 16) */
+enum gpumem_shm_risk {
+    GPUMEM_SHM_RISK_UNKNOWN = 0, /* not sampled yet (or an older writer)        */
+    GPUMEM_SHM_RISK_OK = 1,      /* driver free >= the largest recent request   */
+    GPUMEM_SHM_RISK_AT_RISK = 2, /* driver free <  the largest recent request   */
+};
+
 /* device.flags */
 #define GPUMEM_SHM_DEVICE_ACTIVE 1u /* the process touched this ordinal      */
 #define GPUMEM_SHM_DEVICE_INFO 2u   /* total, uuid, pci bus id, name are set */
@@ -139,7 +146,8 @@ struct gpumem_shm_header {
     uint64_t pid_ns_dev;          /* 784 its st_dev, 0 unknown             */
     uint8_t reserved_fleet[16];   /* 792 .. 808  namespaces (issue 14)    */
     uint8_t reserved_history[64]; /* 808 .. 872  history (issue 15)       */
-    uint8_t reserved_auto[32];    /* 872 .. 904  automation (issue 16)    */
+    uint64_t risk_changes;        /* 872 changes of any device's risk (issue 16) */
+    uint8_t reserved_auto[24];    /* 880 .. 904  automation (issue 16)    */
     uint8_t reserved[120];        /* 904 .. 1024                          */
 };
 
@@ -163,9 +171,20 @@ struct gpumem_shm_device {
     uint32_t reserved1;               /* 292                              */
     uint64_t alarm_count;             /* 296 level changes                */
     uint64_t last_transition_unix_ns; /* 304                              */
-    uint8_t reserved_auto[64];        /* 312 .. 376 headroom (issue 16)   */
-    uint8_t reserved_history[64];     /* 376 .. 440 history (issue 15)    */
-    uint8_t reserved[72];             /* 440 .. 512                       */
+    /* 312..376: headroom (issue 16), sampled off the hot path; 0: unknown. */
+    uint64_t free_bytes;             /* 312 the driver's free memory (cuMemGetInfo) */
+    uint64_t free_sampled_unix_ns;   /* 320 when it was sampled          */
+    uint64_t largest_recent_request; /* 328 largest of the device's last
+                                       *     64 to 128 driver requests     */
+    uint64_t headroom_bytes;         /* 336 free - largest recent request,
+                                       *     0 when at risk                */
+    uint32_t risk;                   /* 344 enum gpumem_shm_risk         */
+    uint32_t reserved_auto;          /* 348                              */
+    uint64_t risk_changes;           /* 352 times risk changed           */
+    uint64_t risk_unix_ns;           /* 360 when it last changed         */
+    uint64_t free_samples;           /* 368 cuMemGetInfo samples taken   */
+    uint8_t reserved_history[64];    /* 376 .. 440 history (issue 15)    */
+    uint8_t reserved[72];            /* 440 .. 512                       */
 };
 
 /* One allocation event. seq is 0 while the entry is rewritten and is
@@ -281,6 +300,8 @@ GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_size, 768);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, pid_ns_inode, 776);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, pid_ns_dev, 784);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved_fleet, 792);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, risk_changes, 872);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved_auto, 880);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 904);
 _Static_assert(sizeof(struct gpumem_shm_header) == 1024, "header size");
 GPUMEM_SHM_PIN(struct gpumem_shm_device, total_bytes, 8);
@@ -296,6 +317,15 @@ GPUMEM_SHM_PIN(struct gpumem_shm_device, failed_count, 272);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, level, 288);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, alarm_count, 296);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, last_transition_unix_ns, 304);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, free_bytes, 312);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, free_sampled_unix_ns, 320);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, largest_recent_request, 328);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, headroom_bytes, 336);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, risk, 344);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, risk_changes, 352);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, risk_unix_ns, 360);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, free_samples, 368);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, reserved_history, 376);
 _Static_assert(sizeof(struct gpumem_shm_device) == 512, "device size");
 GPUMEM_SHM_PIN(struct gpumem_shm_event, result, 32);
 GPUMEM_SHM_PIN(struct gpumem_shm_event, device, 36);

@@ -9,6 +9,9 @@
 #include <pthread.h>
 
 #include "compiler.h"
+#include "log.h"
+#include "options.h"
+#include "os.h"
 #include "thread.h"
 
 #define MAX_CALLBACKS 16
@@ -28,6 +31,26 @@ static void deliver(const gpumem_alarm_t *a)
     }
 }
 
+/* GPUMEM_SIGNAL: raised for a change up into the chosen level or above,
+ * once per change, after the callbacks, still after the CUDA call returned.
+ * Never when the program has no handler of its own for it: the default
+ * action would end (or stop) the job, and an ignored signal is pointless.
+ * Checked at each change, since a program may install its handler late. */
+static atomic_int signal_warned;
+static void raise_signal(const gpumem_alarm_t *a)
+{
+    int sig = gpumem__opt.signal;
+    if (!sig || a->level <= a->previous_level || (unsigned)a->level < gpumem__opt.signal_level) return;
+    if (gpumem__os_signal_handled(sig)) {
+        gpumem__os_raise(sig);
+        return;
+    }
+    if (!atomic_exchange(&signal_warned, 1))
+        gpumem__log("GPUMEM_SIGNAL: signal %d not raised for cuda:%d: the program has no handler installed for it "
+                    "(said once)",
+                    sig, a->device_id);
+}
+
 void gpumem__alarm_deliver(void)
 {
     struct gpumem_thread *th = &gpumem__thread;
@@ -35,7 +58,10 @@ void gpumem__alarm_deliver(void)
     if (th->in_alarm || th->runtime_api || q->n == 0) return;
     th->in_alarm = 1;
     /* Callbacks may queue more while this runs: take them in order. */
-    for (int i = 0; i < q->n; i++) deliver(&q->alarm[i].alarm);
+    for (int i = 0; i < q->n; i++) {
+        deliver(&q->alarm[i].alarm);
+        raise_signal(&q->alarm[i].alarm);
+    }
     q->n = 0;
     th->in_alarm = 0;
 }

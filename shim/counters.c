@@ -12,6 +12,7 @@
 
 #include "devices.h"
 #include "driver.h"
+#include "headroom.h"
 #include "options.h"
 #include "pools.h"
 #include "segment_write.h"
@@ -62,6 +63,7 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     if (kind == GPUMEM_KIND_DEVICE || kind == GPUMEM_KIND_VMM) gpumem__device_charge(device, d, bytes);
     else if (kind == GPUMEM_KIND_MANAGED) gpumem__seg_managed_add(d, bytes);
     gpumem__seg_count_alloc(d);
+    if (kind != GPUMEM_KIND_MANAGED) gpumem__headroom_request(device, d, bytes, e.unix_ns, 0);
 }
 
 static void forget_if_gone(int is_handle, uint64_t key, uint64_t *freed, uint32_t *count);
@@ -107,8 +109,11 @@ void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c,
         gpumem__seg_event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__os_now_ns());
         return;
     }
-    gpumem__seg_event(GPUMEM_OP_FREE, api, c->e.device, c->e.bytes, key, 0, gpumem__os_now_ns());
+    uint64_t now = gpumem__os_now_ns();
+    gpumem__seg_event(GPUMEM_OP_FREE, api, c->e.device, c->e.bytes, key, 0, now);
     release_entry(&c->e);
+    const struct gpumem_shm_device *d = gpumem__device(c->e.device);
+    if (d) gpumem__headroom_tick(c->e.device, d, now);
     if (c->e.kind == GPUMEM_KIND_ASYNC && c->e.pool) gpumem__pool_freed(c->e.pool);
 }
 
@@ -117,12 +122,14 @@ int gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_resu
     struct gpumem_thread *th = &gpumem__thread;
     th->driver_key = UINT64_MAX; /* tells the runtime layer the failure was seen */
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
-    gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, 0, (int32_t)result, gpumem__os_now_ns());
+    uint64_t now = gpumem__os_now_ns();
+    gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, 0, (int32_t)result, now);
     if (result != GCU_ERROR_OUT_OF_MEMORY) return 0;
     const struct gpumem_shm_device *d = gpumem__device(device);
     gpumem__seg_oom();
     if (!d) return 0;
     gpumem__seg_count_failed(d);
+    gpumem__headroom_request(device, d, bytes, now, 1); /* a refused request is a request too */
     return 1;
 }
 
@@ -219,6 +226,7 @@ void gpumem__counters_after_fork_child(void)
     gpumem__ledger_unlock_all(&handles);
     gpumem__ledger_clear(&pointers);
     gpumem__ledger_clear(&handles);
+    gpumem__headroom_after_fork_child();
 }
 
 void gpumem__counters_before_fork(void)

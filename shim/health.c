@@ -49,7 +49,8 @@ static void log_transition(int device, gpumem_level_t level, uint64_t reserved, 
 static void queue(const gpumem_alarm_t *a)
 {
     struct gpumem_alarm_queue *q = &gpumem__alarms;
-    if (!atomic_load_explicit(&gpumem__alarms_wanted, memory_order_acquire) || q->n >= GPUMEM_ALARMS_QUEUED) return;
+    int wanted = atomic_load_explicit(&gpumem__alarms_wanted, memory_order_acquire) || gpumem__opt.signal;
+    if (!wanted || q->n >= GPUMEM_ALARMS_QUEUED) return;
     q->alarm[q->n].alarm = *a;
     memcpy(q->alarm[q->n].uuid, a->uuid, sizeof q->alarm[q->n].uuid);
     q->alarm[q->n].alarm.uuid = q->alarm[q->n].uuid;

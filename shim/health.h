@@ -37,7 +37,7 @@ static inline void gpumem__health_update(int device, const struct gpumem_shm_dev
 
 /* Alarms raised on this thread and not yet delivered (at most
  * GPUMEM_ALARMS_QUEUED; further ones are dropped). Queued only while
- * gpumem__alarms_wanted (a callback is registered). */
+ * gpumem__alarms_wanted (a callback is registered) or GPUMEM_SIGNAL is set. */
 #define GPUMEM_ALARMS_QUEUED 8
 struct gpumem_alarm_queue {
     int n;

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ typedef int parse_fn(const char *v, void *field, size_t size, char *why, size_t 
 /* For a value that sets more than one field. */
 typedef int set_fn(const char *v, struct gpumem_options *opt);
 
-static parse_fn parse_bool, parse_percent, parse_mode, parse_prefix, parse_dir, parse_seconds;
+static parse_fn parse_bool, parse_percent, parse_mode, parse_prefix, parse_dir, parse_seconds, parse_signal,
+    parse_signal_level;
 static set_fn set_log;
 
 struct option {
@@ -50,6 +52,8 @@ struct option {
 #define PREFIX(f) .parse = parse_prefix, FIELD(f, char *)
 #define ABSDIR(f) .parse = parse_dir, FIELD(f, char *)
 #define SECONDS(f) .parse = parse_seconds, FIELD(f, unsigned)
+#define SIGNAL(f) .parse = parse_signal, FIELD(f, int)
+#define SIGNAL_LEVEL(f) .parse = parse_signal_level, FIELD(f, unsigned)
 
 enum {
     OPT_DISABLE,
@@ -64,6 +68,8 @@ enum {
     OPT_POSTMORTEM_INTERVAL,
     OPT_BACKTRACE,
     OPT_SHM_DIR,
+    OPT_SIGNAL,
+    OPT_SIGNAL_LEVEL,
     NOPTIONS
 };
 
@@ -90,6 +96,13 @@ static const struct option options[NOPTIONS] = {
     [OPT_SHM_DIR] = { "GPUMEM_SHM_DIR", "/dev/shm",
                       "absolute directory of the segment files (e.g. a hostPath shared with a node's reader)",
                       ABSDIR(shm_dir) },
+    [OPT_SIGNAL] = { "GPUMEM_SIGNAL", "none",
+                     "a catchable signal (SIGUSR1, USR1 or a number) raised in the process when a device enters "
+                     "critical, only if the program has a handler for it; none: off",
+                     SIGNAL(signal) },
+    [OPT_SIGNAL_LEVEL] = { "GPUMEM_SIGNAL_LEVEL", "critical",
+                           "critical: GPUMEM_SIGNAL on entering critical; warning: on entering warning too",
+                           SIGNAL_LEVEL(signal_level) },
 };
 
 /* The levels need 0 <= hysteresis < warn < alarm <= 100 (the ranges are
@@ -177,6 +190,45 @@ static int parse_dir(const char *v, void *field, size_t size, char *why, size_t 
     size_t len = strlen(v);
     if (v[0] != '/' || len >= size) return 0;
     memcpy(field, v, len + 1);
+    return 1;
+}
+
+/* Signals by name (with or without "SIG") or number; never SIGKILL or
+ * SIGSTOP, which no handler can catch. */
+static const struct {
+    const char *name;
+    int sig;
+} signal_names[] = {
+    { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT },     { "ILL", SIGILL },   { "TRAP", SIGTRAP },
+    { "ABRT", SIGABRT }, { "BUS", SIGBUS },   { "FPE", SIGFPE },       { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
+    { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM },     { "TERM", SIGTERM }, { "CHLD", SIGCHLD },
+    { "CONT", SIGCONT }, { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },     { "TTOU", SIGTTOU }, { "URG", SIGURG },
+    { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+    { "IO", SIGIO },     { "PWR", SIGPWR },   { "SYS", SIGSYS },
+};
+
+static int parse_signal(const char *v, void *field, size_t size, char *why, size_t why_size)
+{
+    if (strcmp(v, "none") == 0 || strcmp(v, "0") == 0) {
+        *(int *)field = 0;
+        return 1;
+    }
+    unsigned long n;
+    int sig = 0;
+    if (parse_uint(v, 10, (unsigned long)SIGRTMAX, &n)) sig = (int)n;
+    const char *name = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
+    for (size_t i = 0; !sig && i < sizeof signal_names / sizeof signal_names[0]; i++)
+        if (strcmp(name, signal_names[i].name) == 0) sig = signal_names[i].sig;
+    if (sig <= 0 || sig == SIGKILL || sig == SIGSTOP) return 0;
+    *(int *)field = sig;
+    return 1;
+}
+
+static int parse_signal_level(const char *v, void *field, size_t size, char *why, size_t why_size)
+{
+    if (strcmp(v, "critical") == 0) *(unsigned *)field = GPUMEM_LEVEL_CRITICAL;
+    else if (strcmp(v, "warning") == 0) *(unsigned *)field = GPUMEM_LEVEL_WARNING;
+    else return 0;
     return 1;
 }
 

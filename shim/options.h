@@ -21,6 +21,8 @@ struct gpumem_options {
     char postmortem_dir[400];
     unsigned postmortem_interval; /* seconds */
     int backtrace;
+    int signal;            /* GPUMEM_SIGNAL: 0 none */
+    unsigned signal_level; /* enum gpumem_level: raise on entering this level or above */
 };
 extern struct gpumem_options gpumem__opt;
 

@@ -81,6 +81,25 @@ void gpumem__os_pid_namespace(uint64_t *inode, uint64_t *dev)
     errno = saved;
 }
 
+/* ---- signals ---- */
+
+int gpumem__os_signal_handled(int sig)
+{
+    int saved = errno;
+    struct sigaction old;
+    int handled = sigaction(sig, NULL, &old) == 0 &&
+                  ((old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN));
+    errno = saved;
+    return handled;
+}
+
+void gpumem__os_raise(int sig)
+{
+    int saved = errno;
+    raise(sig);
+    errno = saved;
+}
+
 /* ---- POSIX shared memory ------------------------------------------------- */
 
 /* name ("/<prefix>.<pid>") in POSIX shared memory (dir NULL: shm_open, in

@@ -40,6 +40,14 @@ void gpumem__os_hostname(char *out, size_t size);
  * /proc/self/ns/pid), both 0 if unknown; errno is kept. */
 void gpumem__os_pid_namespace(uint64_t *inode, uint64_t *dev);
 
+/* ---- signals (GPUMEM_SIGNAL) ---- */
+
+/* Whether the program has a handler of its own installed for sig (neither
+ * SIG_DFL nor SIG_IGN); errno is kept. */
+int gpumem__os_signal_handled(int sig);
+/* Raise sig in the calling thread; errno is kept (a handler may change it). */
+void gpumem__os_raise(int sig);
+
 /* ---- POSIX shared memory ---- */
 
 /* Creates name ("/<prefix>.<pid>") exclusively (mode 0600, then mode) in

@@ -184,6 +184,22 @@ void gpumem__seg_transition(int device, const struct gpumem_shm_device *cd, uint
     __atomic_store_n(&t->seq, i + 1, __ATOMIC_RELEASE);
 }
 
+void gpumem__seg_headroom(const struct gpumem_shm_device *cd, uint64_t free_bytes, uint64_t largest, uint64_t now)
+{
+    struct gpumem_shm_device *d = GPUMEM_W(cd);
+    uint32_t risk = free_bytes < largest ? GPUMEM_SHM_RISK_AT_RISK : GPUMEM_SHM_RISK_OK;
+    __atomic_store_n(&d->free_bytes, free_bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->free_sampled_unix_ns, now, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->largest_recent_request, largest, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->headroom_bytes, free_bytes > largest ? free_bytes - largest : 0, __ATOMIC_RELAXED);
+    GPUMEM_ADD(&d->free_samples, 1);
+    if (__atomic_exchange_n(&d->risk, risk, __ATOMIC_RELAXED) == risk) return;
+    __atomic_store_n(&d->risk_unix_ns, now, __ATOMIC_RELAXED);
+    GPUMEM_ADD(&d->risk_changes, 1);
+    /* Last: a reader that finds the header's count moved finds the slot's. */
+    __atomic_fetch_add(&gpumem__seg_mut()->header.risk_changes, 1, __ATOMIC_RELEASE);
+}
+
 /* ---- the out-of-memory record ---- */
 
 /* A full fence after the odd seq (TSan cannot check fences, so its build

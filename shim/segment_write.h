@@ -141,6 +141,11 @@ static inline int gpumem__seg_level_claim(const struct gpumem_shm_device *d, uin
 void gpumem__seg_transition(int device, const struct gpumem_shm_device *d, uint32_t level, uint32_t previous,
                             uint64_t reserved, uint64_t now);
 
+/* Headroom (issue 16): a sample of the driver's free memory and the largest
+ * recent request; the risk that follows, counted in the slot and the header
+ * when it changes. One writer at a time per device (headroom.c). */
+void gpumem__seg_headroom(const struct gpumem_shm_device *d, uint64_t free_bytes, uint64_t largest, uint64_t now);
+
 /* ---- the event ring ---- */
 
 /* Event indices are claimed a few at a time per thread, so that threads

@@ -15,6 +15,7 @@ int gpumem__cmd_export(int argc, char **argv);
 /* history (issue 15) */
 
 /* automation (issue 16) */
+int gpumem__cmd_watch(int argc, char **argv);
 
 /* python and install (issue 17) */
 int gpumem__cmd_run(int argc, char **argv);

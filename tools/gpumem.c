@@ -65,7 +65,7 @@ int gpumem__cmd_help(int argc, char **argv)
 static int usage(const char *why)
 {
     if (why) fprintf(stderr, "gpumem: %s\n", why);
-    fputs("usage: gpumem ls|show|top|gc [options]\n"
+    fputs("usage: gpumem COMMAND [options]\n"
           "  gpumem ls [--prefix NAME] [--no-containers]\n"
           "  gpumem show [PID...] [--json] [--prefix NAME] [--no-containers]\n"
           "  gpumem top [--interval SECONDS] [--once] [--prefix NAME] [--no-containers]\n"
@@ -74,7 +74,9 @@ static int usage(const char *why)
           "  gpumem run [--alarm PERCENT] [--warn PERCENT] [--log SINK] [--postmortem-dir DIR] [--keep]\n"
           "             [--backtrace] [--prefix NAME] [--] CMD [ARGS...]\n"
           "  gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
-          "  gpumem export [--textfile PATH] [--prefix NAME] [--no-pid-label]\n",
+          "  gpumem export [--textfile PATH] [--prefix NAME] [--no-pid-label]\n"
+          "  gpumem watch [--json] [--level warning|critical] [--exec CMD [--shell] [--exec-timeout S]]\n"
+          "               [--interval S] [--since UNIX_TIME | --cursor-file FILE] [--once] [--prefix NAME]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -363,6 +365,7 @@ static const struct {
     { "export", gpumem__cmd_export },
     /* history (issue 15): history, plot, trace */
     /* automation (issue 16): watch */
+    { "watch", gpumem__cmd_watch },
     /* python and install (issue 17): run */
     { "run", gpumem__cmd_run },
     { "help", gpumem__cmd_help },

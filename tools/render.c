@@ -63,6 +63,11 @@ size_t gpumem__gpus(const struct gpumem_view *v, struct gpumem_gpu *out, size_t 
     return n;
 }
 
+static const char *risk_name(unsigned risk)
+{
+    return risk == GPUMEM_SHM_RISK_AT_RISK ? "at_risk" : risk == GPUMEM_SHM_RISK_OK ? "ok" : "unknown";
+}
+
 /* ---- JSON ---------------------------------------------------------------- */
 
 void gpumem__emit_json(FILE *f, const struct gpumem_view *v)
@@ -134,6 +139,14 @@ void gpumem__emit_json(FILE *f, const struct gpumem_view *v)
             gpumem__emitter_uint(&e, "alarm_count", d->alarm_count);
             gpumem__emitter_uint(&e, "peak_time_unix_ns", d->peak_unix_ns);
             gpumem__emitter_uint(&e, "last_transition_unix_ns", d->last_transition_unix_ns);
+            /* Headroom (issue 16): 0 and "unknown" until the shim sampled it. */
+            gpumem__emitter_uint(&e, "free_bytes", d->free_bytes);
+            gpumem__emitter_uint(&e, "free_sampled_unix_ns", d->free_sampled_unix_ns);
+            gpumem__emitter_uint(&e, "largest_recent_request", d->largest_recent_request);
+            gpumem__emitter_uint(&e, "headroom_bytes", d->headroom_bytes);
+            gpumem__emitter_string(&e, "risk", risk_name(d->risk));
+            gpumem__emitter_bool(&e, "at_risk", d->risk == GPUMEM_SHM_RISK_AT_RISK);
+            gpumem__emitter_uint(&e, "risk_changes", d->risk_changes);
             gpumem__emitter_object_end(&e);
         }
         gpumem__emitter_array_end(&e);
@@ -187,8 +200,9 @@ static void device_cell(char *buf, size_t size, const struct gpumem_device *d)
     char held[32], total[32];
     gpumem__format_gb(held, sizeof held, d->reserved_bytes);
     gpumem__format_gb(total, sizeof total, d->total_bytes);
-    gpumem__emitter_snprintf(buf, size, "%scuda:%d %s / %s %u%%", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
-                             d->ordinal, held, total, gpumem__percent_whole(d->reserved_bytes, d->total_bytes));
+    gpumem__emitter_snprintf(buf, size, "%scuda:%d %s / %s %u%%%s", d->level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
+                             d->ordinal, held, total, gpumem__percent_whole(d->reserved_bytes, d->total_bytes),
+                             d->risk == GPUMEM_SHM_RISK_AT_RISK ? " RISK" : "");
 }
 
 static void skipped_lines(struct gpumem_emitter *e, const struct gpumem_view *v)
@@ -268,6 +282,14 @@ void gpumem__emit_show(FILE *f, const struct gpumem_view *v)
                                    (unsigned long long)d->alloc_count, (unsigned long long)d->free_count,
                                    (unsigned long long)d->failed_count, (unsigned long long)d->unknown_free_count,
                                    (unsigned long long)d->alarm_count);
+            if (d->risk != GPUMEM_SHM_RISK_UNKNOWN) {
+                char free_gb[32], largest[32];
+                gpumem__format_gb(free_gb, sizeof free_gb, d->free_bytes);
+                gpumem__format_gb(largest, sizeof largest, d->largest_recent_request);
+                gpumem__emitter_printf(&e, "    driver free %s, largest recent request %s: %s\n", free_gb, largest,
+                                       d->risk == GPUMEM_SHM_RISK_AT_RISK ? "next allocation at RISK"
+                                                                          : "next allocation fits");
+            }
         }
     }
     skipped_lines(&e, v);

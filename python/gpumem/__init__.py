@@ -73,6 +73,14 @@ class Device:
     alarm_count: int = 0
     peak_time_unix_ns: int = 0
     last_transition_unix_ns: int = 0
+    # Will the next allocation fit? (see the README's "Automation")
+    free_bytes: int = 0  # the driver's free memory at the last sample, 0 unknown
+    free_sampled_unix_ns: int = 0
+    largest_recent_request: int = 0
+    headroom_bytes: int = 0
+    risk: str = "unknown"  # unknown, ok or at_risk
+    at_risk: bool = False
+    risk_changes: int = 0
     extra: dict = dataclasses.field(default_factory=dict, repr=False)
 
 

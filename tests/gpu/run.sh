@@ -33,6 +33,12 @@ run "torch default" env LD_PRELOAD=$shim python3 $here/check_torch.py default
 run "torch expandable" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True python3 $here/check_torch.py expandable
 run "torch async" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync python3 $here/check_torch.py async
 run "alarm and oom" env LD_PRELOAD=$shim python3 $here/check_torch.py alarm_oom
+# The reader is built apart (its ncurses headers may be missing here): without
+# it the watch part of check_risk.py says SKIP.
+gpumem_bin=""
+cmake -S . -B build-gpu-tools -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null 2>&1 &&
+  cmake --build build-gpu-tools -j 8 --target gpumem_cli >/dev/null 2>&1 && gpumem_bin=$PWD/build-gpu-tools/gpumem
+run "risk before oom" env LD_PRELOAD=$shim timeout 60 python3 $here/check_risk.py $gpumem_bin
 run "cupy" env LD_PRELOAD=$shim python3 $here/check_frameworks.py cupy
 run "jax" env LD_PRELOAD=$shim python3 $here/check_frameworks.py jax
 grep -q "CRITICAL cuda:0" "$out/gpumem.log" && echo "log line on crossing 90% | CRITICAL cuda:0 line | $(grep -m1 CRITICAL "$out/gpumem.log") | ok" >> "$rows" \
