@@ -45,7 +45,21 @@ int gpumem__exposition_option(struct gpumem_exposition_options *o, int argc, cha
 }
 
 /* The families of a process on one device, in the order they are written. */
-enum { V_RESERVED, V_PEAK, V_MANAGED, V_LEVEL, V_ALLOCS, V_FREES, V_FAILED, V_ALARMS, NVALUES };
+enum {
+    V_RESERVED,
+    V_PEAK,
+    V_MANAGED,
+    V_LEVEL,
+    V_ALLOCS,
+    V_FREES,
+    V_FAILED,
+    V_ALARMS,
+    V_LARGEST,
+    V_HEADROOM,
+    V_AT_RISK,
+    NVALUES
+};
+/* V_LARGEST and after: only where the shim has sampled the driver's free memory. */
 
 static const struct family {
     const char *name, *type, *help;
@@ -64,6 +78,13 @@ static const struct family {
     [V_ALARMS] = { "gpumem_process_alarms_total", "counter",
                    "Times the process entered the critical level on the "
                    "device." },
+    [V_LARGEST] = { "gpumem_process_largest_recent_request_bytes", "gauge",
+                    "Largest of the process's recent driver-level requests on the device, in bytes." },
+    [V_HEADROOM] = { "gpumem_process_headroom_bytes", "gauge",
+                     "The driver's free memory at the last sample minus the largest recent request (0 if below), in "
+                     "bytes." },
+    [V_AT_RISK] = { "gpumem_process_next_allocation_at_risk", "gauge",
+                    "1 when the driver's free memory is below the largest recent request, else 0." },
 };
 
 /* The labels that name a series; pid is empty with --no-pid-label. */
@@ -75,6 +96,7 @@ struct labels {
 struct row {
     struct labels l;
     uint64_t v[NVALUES];
+    int sampled; /* the headroom values (V_LARGEST and after) are known */
 };
 
 /* argv[0]'s basename, at most COMMAND_LABEL_MAX bytes and never a cut
@@ -122,9 +144,14 @@ static size_t add_row(struct row *rows, size_t n, const struct row *r)
 {
     for (size_t i = 0; i < n; i++)
         if (labels_equal(&rows[i].l, &r->l)) {
+            if (r->sampled && !rows[i].sampled) rows[i].v[V_HEADROOM] = r->v[V_HEADROOM];
             for (int k = 0; k < NVALUES; k++)
-                rows[i].v[k] = k == V_LEVEL ? (r->v[k] > rows[i].v[k] ? r->v[k] : rows[i].v[k])
-                                            : add_saturating(rows[i].v[k], r->v[k]);
+                if (k == V_LEVEL || k == V_LARGEST || k == V_AT_RISK)
+                    rows[i].v[k] = r->v[k] > rows[i].v[k] ? r->v[k] : rows[i].v[k];
+                else if (k == V_HEADROOM) /* the least headroom of those summed */
+                    rows[i].v[k] = r->sampled && r->v[k] < rows[i].v[k] ? r->v[k] : rows[i].v[k];
+                else rows[i].v[k] = add_saturating(rows[i].v[k], r->v[k]);
+            rows[i].sampled |= r->sampled;
             return n;
         }
     rows[n] = *r;
@@ -176,6 +203,10 @@ static void emit_processes(struct gpumem_emitter *e, const struct gpumem_view *v
             r.v[V_FREES] = d->free_count;
             r.v[V_FAILED] = d->failed_count;
             r.v[V_ALARMS] = d->alarm_count;
+            r.sampled = d->risk != GPUMEM_SHM_RISK_UNKNOWN;
+            r.v[V_LARGEST] = d->largest_recent_request;
+            r.v[V_HEADROOM] = d->headroom_bytes;
+            r.v[V_AT_RISK] = d->risk == GPUMEM_SHM_RISK_AT_RISK;
             ndev = add_row(dev, ndev, &r);
         }
         memset(&r, 0, sizeof r);
@@ -186,6 +217,7 @@ static void emit_processes(struct gpumem_emitter *e, const struct gpumem_view *v
     for (int k = 0; k < NVALUES; k++) {
         gpumem__emitter_metric(e, device_families[k].name, device_families[k].type, device_families[k].help);
         for (size_t i = 0; i < ndev; i++) {
+            if (k >= V_LARGEST && !dev[i].sampled) continue;
             gpumem__emitter_sample_begin(e, device_families[k].name);
             emit_labels(e, &dev[i].l);
             gpumem__emitter_sample_uint(e, dev[i].v[k]);

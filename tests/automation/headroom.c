@@ -68,6 +68,11 @@ int main(int argc, char **argv)
             int ok = cuMemAlloc_v2(&p, mib << 20) == 0;
             if (step == 1) map_segment();
             report(step, mib, ok, 0);
+            if (!ok && getenv("HEADROOM_HOLD")) { /* stay, at risk, for the exporter */
+                puts("holding");
+                fflush(stdout);
+                pause();
+            }
             if (!ok) return 0;
         }
         return 3;

@@ -85,6 +85,19 @@ check(d["at_risk"] is True and d["risk"] == "at_risk" and d["free_bytes"] == 20 
       "show --json: free_bytes, largest_recent_request, headroom_bytes, risk, at_risk")
 ls = subprocess.run([GPUMEM, "ls"], env=RUN, stdout=subprocess.PIPE).stdout.decode()
 check(re.search(r"cuda:0 [0-9.]+GB / [0-9.]+GB \d+% RISK", ls) is not None, "ls: RISK after the device")
+# The exporter (issue 14) shows the same figures for a live process at risk.
+h = subprocess.Popen([PROG, "grow"], env=dict(ENV, HEADROOM_HOLD="1"), stdout=subprocess.PIPE)
+for line in h.stdout:
+    if line.startswith(b"holding"):
+        break
+exp = subprocess.run([GPUMEM, "export"], env=RUN, stdout=subprocess.PIPE).stdout.decode()
+h.kill()
+h.wait()
+lab = r'\{pid="%d",command="headroom",device="cuda:0",uuid="[^"]+"\} ' % h.pid
+check(re.search("gpumem_process_next_allocation_at_risk" + lab + "1\n", exp) is not None and
+      re.search("gpumem_process_largest_recent_request_bytes" + lab + str(120 << 20) + "\n", exp) is not None and
+      re.search("gpumem_process_headroom_bytes" + lab + "0\n", exp) is not None,
+      "export: gpumem_process_next_allocation_at_risk 1, largest recent request 120 MiB, headroom 0")
 for n in os.listdir("/dev/shm"):
     if n.startswith(PREFIX + "."):
         os.unlink(os.path.join("/dev/shm", n))
