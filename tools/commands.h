@@ -11,6 +11,7 @@ int gpumem__cmd_help(int argc, char **argv);
 /* fleet (issue 14) */
 
 /* history (issue 15) */
+int gpumem__cmd_history(int argc, char **argv);
 
 /* automation (issue 16) */
 

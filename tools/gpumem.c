@@ -66,7 +66,8 @@ static int usage(const char *why)
           "  gpumem show [PID...] [--json] [--prefix NAME]\n"
           "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
           "  gpumem gc [--prefix NAME]\n"
-          "  gpumem report FILE|PID [--json] [--prefix NAME]\n",
+          "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
+          "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -348,6 +349,7 @@ static const struct {
 } commands[] = {
     /* fleet (issue 14): serve, export */
     /* history (issue 15): history, plot, trace */
+    { "history", gpumem__cmd_history },
     /* automation (issue 16): watch */
     /* python and install (issue 17): run */
     { "help", gpumem__cmd_help },
