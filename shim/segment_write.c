@@ -68,6 +68,12 @@ static void history_begin(struct gpumem_shm_segment *s, int published_here)
     atomic_store_explicit(&gpumem__unix_minus_mono, unix_ns - mono, memory_order_relaxed);
     size_t bytes = history_bytes();
     if (!published_here || bytes == 0) return;
+    if (sizeof *s + bytes > GPUMEM_MAX_SEGMENT_BYTES) {
+        gpumem__log("a history of %zu bytes would make the segment larger than a reader reads (16 MiB); "
+                    "history is off",
+                    bytes);
+        return;
+    }
     h->base = (struct gpumem_shm_bucket *)((char *)s + sizeof *s);
     h->anchor_mono = mono;
     for (int r = 0; r < 2; r++) {
@@ -115,6 +121,7 @@ static struct gpumem_shm_segment *publish(void)
     const char *what = "";
     unsigned owner = (unsigned)-1;
     size_t size = sizeof(struct gpumem_shm_segment) + history_bytes();
+    if (size > GPUMEM_MAX_SEGMENT_BYTES) size = sizeof(struct gpumem_shm_segment); /* history_begin says why */
     int err = gpumem__os_shm_create(shm_name, gpumem__opt.shm_mode, size, &map, &what, &owner);
     if (err == 0) {
         owner_pid = gpumem__os_pid();
