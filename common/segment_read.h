@@ -54,6 +54,8 @@ struct gpumem_large {
     char trace[GPUMEM_SHM_OOM_TRACE_BYTES]; /* frame lines, empty if unknown */
 };
 
+#define GPUMEM_OOM_HISTORY 300 /* 5 minutes at the default 1 s */
+
 /* The last out-of-memory failure, as frozen in the segment. */
 struct gpumem_oom {
     int present;
@@ -70,6 +72,17 @@ struct gpumem_oom {
     struct gpumem_large large[GPUMEM_SHM_LARGE_SLOTS];
     struct gpumem_event events[GPUMEM_SHM_OOM_EVENTS];                 /* oldest first, up to the failure */
     struct gpumem_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
+    /* The failing device's memory over the last GPUMEM_OOM_HISTORY buckets
+     * of its history's fine ring (of the coarse one when the fine is off)
+     * before the failure's (which later events may still change), oldest
+     * first and gap-free: a bucket without an event carries the last value
+     * before it. 0 when the segment keeps no history of that device, or
+     * no longer (a lap of the ring after the failure) (issue 15). */
+    size_t nhistory;
+    uint64_t history_width_ns;
+    struct gpumem_oom_point {
+        uint64_t unix_ns, high_bytes, last_bytes;
+    } history[GPUMEM_OOM_HISTORY];
 };
 
 struct gpumem_process {
