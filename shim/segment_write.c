@@ -85,6 +85,8 @@ static void history_begin(struct gpumem_shm_segment *s, int published_here)
     h->sets = o->history_devices;
     h->set_buckets = h->depth[0] + h->depth[1];
     h->hot = h->depth[0] ? 0 : 1;
+    h->hot_0 = h->base + (h->hot ? h->depth[0] : 0);
+    h->hot_width = h->width[h->hot];
     hd->history_offset = sizeof *s;
     hd->history_size = bytes;
     hd->history_sets = h->sets;

@@ -173,7 +173,9 @@ struct gpumem_history {
     uint64_t anchor_mono, width[2];
     uint32_t depth[2], sets, set_buckets;
     int hot;
-    uint32_t sets_used; /* taken by devices so far (atomic) */
+    uint32_t sets_used;              /* taken by devices so far (atomic) */
+    struct gpumem_shm_bucket *hot_0; /* the hot ring of the first set */
+    uint64_t hot_width;
 };
 extern struct gpumem_history gpumem__history;
 /* A device's first event of a bucket, or its first event at all. */
@@ -203,15 +205,14 @@ static inline void gpumem__seg_history(const struct gpumem_shm_device *d, uint64
     const struct gpumem_history *h = &gpumem__history;
     if (!h->base) return;
     uint32_t set = GPUMEM_LOAD(&d->history_set);
-    int r = h->hot;
-    uint64_t cur = GPUMEM_LOAD(&d->history_cur[r]);
+    uint64_t cur = GPUMEM_LOAD(&d->history_cur[h->hot]);
     if (GPUMEM_UNLIKELY(set - 1 >= h->sets || cur == 0 ||
-                        mono - h->anchor_mono >= (cur >> GPUMEM_SHM_HISTORY_SLOT_BITS) * h->width[r])) {
+                        mono - h->anchor_mono >= (cur >> GPUMEM_SHM_HISTORY_SLOT_BITS) * h->hot_width)) {
         if (set != UINT32_MAX) gpumem__seg_history_roll(d, reserved, mono);
         return;
     }
-    struct gpumem_shm_bucket *b = h->base + (size_t)(set - 1) * h->set_buckets + (r ? h->depth[0] : 0) +
-                                  (cur & GPUMEM_SHM_HISTORY_TAG_MASK);
+    struct gpumem_shm_bucket *b =
+        h->hot_0 + (size_t)(set - 1) * h->set_buckets + (cur & GPUMEM_SHM_HISTORY_TAG_MASK);
     gpumem__history_put(b, reserved, GPUMEM_LOAD(&d->alloc_count));
 }
 
