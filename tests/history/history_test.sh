@@ -137,6 +137,9 @@ hostile)
   "$make_segment" "$tmp/ok" history 4242 1 0:80:16384:0 || fail make_segment
   "$gpumem" history "$tmp/ok" --csv | tr -d '\r' > "$tmp/csv" || fail "a crafted history"
   [ "$(sed -n 4p "$tmp/csv" | cut -d, -f5,7)" = "$((576 * MIB)),$((80 * MIB))" ] || { cat "$tmp/csv"; fail "crafted bucket"; }
+  "$gpumem" history "$tmp/ok" --csv --device cuda:0 | tr -d '\r' | cmp -s - "$tmp/csv" || fail "--device cuda:0"
+  "$gpumem" history "$tmp/ok" --device cuda:1 > /dev/null 2> "$tmp/err"; [ $? -eq 3 ] || fail "--device cuda:1 status"
+  grep -q "no history of cuda:1" "$tmp/err" || fail "--device cuda:1: $(cat "$tmp/err")"
   for k in histoutside:"history outside the segment" histdepth:"absurd history depth 1" \
            histhead:"history head" histstride:"history buckets of 24 bytes"; do
     "$make_segment" "$tmp/bad" "${k%%:*}" 4242 1 0:80:16384:0 || fail make_segment

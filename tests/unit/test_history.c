@@ -53,9 +53,7 @@ static int setup(void **state)
                                                .depth = { FINE, COARSE },
                                                .sets = 2,
                                                .set_buckets = FINE + COARSE,
-                                               .hot = 0,
-                                               .hot_0 = &buf->rings[0][0],
-                                               .hot_width = S };
+                                               .hot = 0 };
     return 0;
 }
 
@@ -160,8 +158,6 @@ static void coarse_only(void **state)
     struct gpumem_bucket b[64];
     gpumem__history.depth[0] = 0;
     gpumem__history.hot = 1;
-    gpumem__history.hot_0 = gpumem__history.base;
-    gpumem__history.hot_width = 4 * S;
     gpumem__history.set_buckets = COARSE;
     buf->seg.header.history_depth[0] = 0;
     buf->seg.header.history_size = 2 * COARSE * sizeof(struct gpumem_shm_bucket);
