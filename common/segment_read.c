@@ -111,6 +111,42 @@ static int stable_seq(const unsigned char *b, const unsigned char *recheck, uint
     return !recheck || u64_at(recheck + at) == want;
 }
 
+/* The transitions ring up to head (entries ever appended), oldest first:
+ * only entries whose seq is the one expected in both copies. */
+static size_t read_transitions(const unsigned char *b, const unsigned char *recheck, size_t len,
+                               const struct gpumem_shm_header *hd, uint64_t head,
+                               struct gpumem_transition out[GPUMEM_SHM_TRANSITION_SLOTS])
+{
+    size_t n = 0;
+    uint32_t slots = hd->transition_slots;
+    if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
+        section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
+        uint64_t first = head > slots ? head - slots : 0;
+        for (uint64_t j = first; j < head && n < GPUMEM_SHM_TRANSITION_SLOTS; j++) {
+            uint64_t at = hd->transitions_offset + (j & (slots - 1)) * hd->transition_stride;
+            if (!stable_seq(b, recheck, at, j + 1)) continue;
+            struct gpumem_shm_transition t;
+            memcpy(&t, b + at, sizeof t);
+            struct gpumem_transition *g = &out[n++];
+            g->unix_ns = t.unix_ns;
+            g->reserved_bytes = t.reserved_bytes;
+            g->device = t.device;
+            g->level = t.level > 2 ? 2 : t.level;
+            g->previous = t.previous_level > 2 ? 2 : t.previous_level;
+        }
+    }
+    return n;
+}
+
+size_t gpumem__segment_transitions(const void *buf, const void *recheck, size_t len,
+                                   struct gpumem_transition out[GPUMEM_SHM_TRANSITION_SLOTS])
+{
+    struct gpumem_shm_header hd;
+    if (len < sizeof hd) return 0;
+    memcpy(&hd, buf, sizeof hd);
+    return read_transitions(buf, recheck, len, &hd, hd.transitions_head, out);
+}
+
 static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
                             const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gpumem_oom *o);
 
@@ -181,23 +217,7 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
         g->api = e->api < GPUMEM_API_COUNT ? e->api : 0;
         g->op = e->op;
     }
-    uint32_t slots = hd->transition_slots;
-    if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
-        section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
-        uint64_t head = r.transitions_head, first = head > slots ? head - slots : 0;
-        for (uint64_t j = first; j < head && o->ntransitions < GPUMEM_SHM_TRANSITION_SLOTS; j++) {
-            uint64_t at = hd->transitions_offset + (j & (slots - 1)) * hd->transition_stride;
-            if (!stable_seq(b, recheck, at, j + 1)) continue;
-            struct gpumem_shm_transition t;
-            memcpy(&t, b + at, sizeof t);
-            struct gpumem_transition *g = &o->transitions[o->ntransitions++];
-            g->unix_ns = t.unix_ns;
-            g->reserved_bytes = t.reserved_bytes;
-            g->device = t.device;
-            g->level = t.level > 2 ? 2 : t.level;
-            g->previous = t.previous_level > 2 ? 2 : t.previous_level;
-        }
-    }
+    o->ntransitions = read_transitions(b, recheck, len, hd, r.transitions_head, o->transitions);
     return 0;
 #undef r
 }
@@ -231,6 +251,83 @@ static void parse_ring(const unsigned char *b, const unsigned char *recheck, siz
     }
 }
 
+/* Where ring r of device d begins, 0 when it has none. */
+static uint64_t ring_at(const struct gpumem_process *p, const struct gpumem_device *d, int r, size_t len)
+{
+    const struct gpumem_history_layout *h = &p->history;
+    if (d->history_set == 0 || d->history_set > h->sets || d->history_cur[r] == 0 || h->depth[r] == 0) return 0;
+    uint64_t ring = h->offset + ((uint64_t)(d->history_set - 1) * (h->depth[0] + h->depth[1]) + (r ? h->depth[0] : 0)) *
+                                    sizeof(struct gpumem_shm_bucket);
+    return section_ok(ring, h->depth[r], sizeof(struct gpumem_shm_bucket), len) ? ring : 0; /* checked at parse */
+}
+
+/* Bucket of tick t in the ring at `ring`, if its tag is t and (recheck) it
+ * is the same in the second copy. */
+static int bucket_at(const unsigned char *b, const unsigned char *again, uint64_t ring, uint64_t depth, uint64_t t,
+                     struct gpumem_bucket *out)
+{
+    uint64_t at = ring + t % depth * sizeof(struct gpumem_shm_bucket);
+    uint64_t high = u64_at(b + at), last = u64_at(b + at + 8);
+    if (high >> 40 != (t & GPUMEM_SHM_HISTORY_TAG_MASK)) return 0; /* an earlier lap, or never written */
+    if (again && (u64_at(again + at) != high || u64_at(again + at + 8) != last)) return 0; /* being written */
+    *out = (struct gpumem_bucket){ .tick = t,
+                                   .high = high & GPUMEM_SHM_HISTORY_VALUE_MASK,
+                                   .last = last & GPUMEM_SHM_HISTORY_VALUE_MASK,
+                                   .allocs_mod = (uint32_t)(last >> 40) };
+    return 1;
+}
+
+size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len, const struct gpumem_process *p, int i,
+                               int r, struct gpumem_bucket *out, size_t max)
+{
+    if (i < 0 || i >= p->ndevices || r < 0 || r > 1) return 0;
+    const struct gpumem_device *d = &p->devices[i];
+    uint64_t ring = ring_at(p, d, r, len);
+    if (!ring) return 0;
+    uint64_t head = d->history_cur[r] >> GPUMEM_SHM_HISTORY_SLOT_BITS, depth = p->history.depth[r];
+    size_t n = 0;
+    for (uint64_t t = head >= depth ? head - depth + 1 : 1; t <= head && n < max; t++)
+        n += (size_t)bucket_at(buf, recheck, ring, depth, t, &out[n]);
+    return n;
+}
+
+/* The failing device's last buckets up to the failure (struct gpumem_oom). */
+static void oom_history(const unsigned char *b, const unsigned char *recheck, size_t len,
+                        const struct gpumem_process *p, struct gpumem_oom *o)
+{
+    const struct gpumem_history_layout *h = &p->history;
+    int r = h->depth[0] ? 0 : 1;
+    for (int i = 0; i < p->ndevices; i++) {
+        const struct gpumem_device *d = &p->devices[i];
+        uint64_t ring = d->ordinal == o->device ? ring_at(p, d, r, len) : 0;
+        if (!ring || o->unix_ns < h->anchor_unix_ns) continue;
+        uint64_t head = d->history_cur[r] >> GPUMEM_SHM_HISTORY_SLOT_BITS, depth = h->depth[r];
+        uint64_t oldest = head >= depth ? head - depth + 1 : 1;
+        /* Up to the bucket before the failure's, which later events may
+         * still change: a report rendered later stays the same. */
+        uint64_t fail = (o->unix_ns - h->anchor_unix_ns) / h->width_ns[r] + 1, to = fail - 1;
+        uint64_t from = to >= GPUMEM_OOM_HISTORY ? to - GPUMEM_OOM_HISTORY + 1 : 1;
+        struct gpumem_bucket k;
+        uint64_t carry = 0;
+        int have = 0;
+        /* The value carried into the window: the newest bucket before it. */
+        for (uint64_t t = from - 1; t >= oldest && t >= 1 && t + depth > from && !have; t--)
+            if (bucket_at(b, recheck, ring, depth, t, &k)) carry = k.last, have = 1;
+        o->history_width_ns = h->width_ns[r];
+        for (uint64_t t = from; t <= to; t++) {
+            int got = t >= oldest && t <= head && bucket_at(b, recheck, ring, depth, t, &k);
+            if (!got && !have) continue;
+            struct gpumem_oom_point *pt = &o->history[o->nhistory++];
+            pt->unix_ns = h->anchor_unix_ns + (t - 1) * h->width_ns[r];
+            pt->high_bytes = got ? (k.high > k.last ? k.high : k.last) : carry;
+            pt->last_bytes = got ? k.last : carry;
+            carry = pt->last_bytes;
+            have = 1;
+        }
+        return;
+    }
+}
+
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
                           struct gpumem_oom *oom, char *why, size_t why_len)
 {
@@ -257,6 +354,33 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         return WHY("device entries of %u bytes are too small", hd.device_stride);
     if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len))
         return WHY("device table outside the segment");
+
+    if (hd.history_offset != 0) {
+        uint64_t buckets = (uint64_t)hd.history_depth[0] + hd.history_depth[1];
+        if (hd.history_stride != sizeof(struct gpumem_shm_bucket))
+            return WHY("history buckets of %u bytes, this reader knows %zu", hd.history_stride,
+                       sizeof(struct gpumem_shm_bucket));
+        if (hd.history_sets == 0 || hd.history_sets > GPUMEM_SHM_DEVICE_SLOTS)
+            return WHY("absurd history ring count %u", hd.history_sets);
+        for (int r = 0; r < 2; r++) {
+            if (hd.history_depth[r] == 1 || hd.history_depth[r] > 1000000u)
+                return WHY("absurd history depth %u", hd.history_depth[r]);
+            if (hd.history_depth[r] && (hd.history_width_ns[r] < 1000000u || hd.history_width_ns[r] > 86400000000000u))
+                return WHY("absurd history bucket width %llu ns", (unsigned long long)hd.history_width_ns[r]);
+        }
+        if (buckets == 0) return WHY("history with no bucket");
+        if (hd.history_offset % 8 || hd.history_size != hd.history_sets * buckets * hd.history_stride ||
+            !section_ok(hd.history_offset, hd.history_sets * buckets, hd.history_stride, len))
+            return WHY("history outside the segment");
+        out->history.offset = hd.history_offset;
+        out->history.sets = hd.history_sets;
+        for (int r = 0; r < 2; r++) {
+            out->history.depth[r] = hd.history_depth[r];
+            out->history.width_ns[r] = hd.history_width_ns[r];
+        }
+        out->history.anchor_mono_ns = hd.history_anchor_mono_ns;
+        out->history.anchor_unix_ns = hd.history_anchor_unix_ns;
+    }
 
     out->pid = hd.pid;
     out->owner_uid = -1;
@@ -308,12 +432,26 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         o->risk_changes = d.risk_changes;
         o->risk_unix_ns = d.risk_unix_ns;
         o->free_samples = d.free_samples;
+        if (out->history.sets && d.history_set - 1 < out->history.sets) {
+            for (int r = 0; r < 2; r++) {
+                uint64_t cur = d.history_cur[r], tick = cur >> GPUMEM_SHM_HISTORY_SLOT_BITS;
+                if (cur == 0) continue;
+                if (out->history.depth[r] == 0 || tick == 0 ||
+                    (cur & GPUMEM_SHM_HISTORY_TAG_MASK) != tick % out->history.depth[r])
+                    return WHY("device %u: history head %llu is not in its ring", i, (unsigned long long)cur);
+                o->history_cur[r] = cur;
+            }
+            o->history_set = d.history_set;
+        }
     }
     out->risk_changes = hd.risk_changes;
     parse_ring(b, recheck, len, &hd, out);
     if (oom) {
         memset(oom, 0, sizeof *oom);
-        if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) out->oom = oom;
+        if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) {
+            out->oom = oom;
+            oom_history(b, recheck, len, out, oom);
+        }
     }
     return 0;
 }

@@ -31,6 +31,8 @@ struct gpumem_device {
     unsigned risk; /* enum gpumem_shm_risk, clamped to 0..2 */
     uint64_t risk_changes, risk_unix_ns, free_samples;
     /* issue 15 (history) fields go here */
+    uint32_t history_set;    /* 1 + its ring set; 0 or above the sets: none */
+    uint64_t history_cur[2]; /* newest bucket per ring: tick << 24 | slot, 0 none */
 };
 
 /* GPUMEM_UNKNOWN: a writer in another pid namespace that this reader cannot
@@ -57,6 +59,8 @@ struct gpumem_large {
     char trace[GPUMEM_SHM_OOM_TRACE_BYTES]; /* frame lines, empty if unknown */
 };
 
+#define GPUMEM_OOM_HISTORY 300 /* 5 minutes at the default 1 s */
+
 /* The last out-of-memory failure, as frozen in the segment. */
 struct gpumem_oom {
     int present;
@@ -73,6 +77,17 @@ struct gpumem_oom {
     struct gpumem_large large[GPUMEM_SHM_LARGE_SLOTS];
     struct gpumem_event events[GPUMEM_SHM_OOM_EVENTS];                 /* oldest first, up to the failure */
     struct gpumem_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
+    /* The failing device's memory over the last GPUMEM_OOM_HISTORY buckets
+     * of its history's fine ring (of the coarse one when the fine is off)
+     * before the failure's (which later events may still change), oldest
+     * first and gap-free: a bucket without an event carries the last value
+     * before it. 0 when the segment keeps no history of that device, or
+     * no longer (a lap of the ring after the failure) (issue 15). */
+    size_t nhistory;
+    uint64_t history_width_ns;
+    struct gpumem_oom_point {
+        uint64_t unix_ns, high_bytes, last_bytes;
+    } history[GPUMEM_OOM_HISTORY];
 };
 
 struct gpumem_process {
@@ -97,6 +112,10 @@ struct gpumem_process {
     char container_id[80]; /* the container's full id from its cgroup; container holds its name in the
                             * pod when /var/log/pods tells it, else the first 12 characters of this id */
     /* issue 15 (history) fields go here */
+    struct gpumem_history_layout {
+        uint64_t offset, width_ns[2], anchor_mono_ns, anchor_unix_ns;
+        uint32_t sets, depth[2]; /* sets 0: no history */
+    } history;
     /* issue 16 (automation) fields go here */
     uint64_t risk_changes;     /* header.risk_changes */
     uint64_t transitions_head; /* header.transitions_head: level changes ever appended */
@@ -118,6 +137,28 @@ struct gpumem_process {
  * is 0 when there is none) and out->oom points to it. */
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
                           struct gpumem_oom *oom, char *why, size_t why_len);
+
+/* One bucket of a history ring as the segment holds it (struct
+ * gpumem_shm_bucket), checked: tick t covers the monotonic clock's
+ * [anchor + (t - 1) * width, anchor + t * width), which is the Unix time
+ * anchor_unix_ns + (t - 1) * width on. */
+struct gpumem_bucket {
+    uint64_t tick, high, last;
+    uint32_t allocs_mod; /* the device's allocations so far, modulo 2^24 */
+};
+
+/* The buckets of ring r (0 fine, 1 coarse) of device p->devices[i], oldest
+ * first, from the copy buf (len bytes) that p was parsed from: only those
+ * of the ring's last lap whose tag is their tick, and (recheck) that are
+ * the same in the second copy. Returns how many were written to out (at
+ * most max). */
+size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len, const struct gpumem_process *p, int i,
+                               int r, struct gpumem_bucket *out, size_t max);
+
+/* The transitions ring of a copy that parsed (every level change still in
+ * it, oldest first); how many were written. */
+size_t gpumem__segment_transitions(const void *buf, const void *recheck, size_t len,
+                                   struct gpumem_transition out[GPUMEM_SHM_TRANSITION_SLOTS]);
 
 /* Whether s may name segments /<s>.<pid>: 1 to 32 letters, digits, '_'
  * or '-' (GPUMEM_SHM_PREFIX, the reader's --prefix). */

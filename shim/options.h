@@ -6,6 +6,7 @@
 #define GPUMEM_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 
@@ -23,6 +24,12 @@ struct gpumem_options {
     int backtrace;
     int signal;            /* GPUMEM_SIGNAL: 0 none */
     unsigned signal_level; /* enum gpumem_level: raise on entering this level or above */
+    /* History rings (issue 15): [0] fine, [1] coarse; depth 0 turns a ring off. */
+    struct gpumem_history_ring {
+        uint64_t width_ns;
+        unsigned depth;
+    } history[2];
+    unsigned history_devices; /* ring sets in the segment; 0: no history */
 };
 extern struct gpumem_options gpumem__opt;
 
@@ -33,7 +40,7 @@ void gpumem__options_load(void);
 /* One warning: "NAME=VALUE is not valid (...); using the default ...". */
 #define GPUMEM_OPTIONS_WARNING_SIZE 384
 /* Enough for every warning one environment can give. */
-#define GPUMEM_OPTIONS_MAX_WARNINGS 16
+#define GPUMEM_OPTIONS_MAX_WARNINGS 24
 
 /* The parse behind gpumem__options_load, without the environment or the
  * log: every option from getenv_fn (NULL: unset), each bad value replaced by

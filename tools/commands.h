@@ -13,6 +13,7 @@ int gpumem__cmd_serve(int argc, char **argv);
 int gpumem__cmd_export(int argc, char **argv);
 
 /* history (issue 15) */
+int gpumem__cmd_history(int argc, char **argv);
 
 /* automation (issue 16) */
 int gpumem__cmd_watch(int argc, char **argv);

@@ -76,7 +76,9 @@ static int usage(const char *why)
           "  gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
           "  gpumem export [--textfile PATH] [--prefix NAME] [--no-pid-label]\n"
           "  gpumem watch [--json] [--level warning|critical] [--exec CMD [--shell] [--exec-timeout S]]\n"
-          "               [--interval S] [--since UNIX_TIME | --cursor-file FILE] [--once] [--prefix NAME]\n",
+          "               [--interval S] [--since UNIX_TIME | --cursor-file FILE] [--once] [--prefix NAME]\n"
+
+          "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -364,6 +366,7 @@ static const struct {
     { "serve", gpumem__cmd_serve },
     { "export", gpumem__cmd_export },
     /* history (issue 15): history, plot, trace */
+    { "history", gpumem__cmd_history },
     /* automation (issue 16): watch */
     { "watch", gpumem__cmd_watch },
     /* python and install (issue 17): run */
