@@ -31,6 +31,7 @@
 #include "commands.h"
 #include "render.h"
 #include "report.h"
+#include "sparkline.h"
 #include "view.h"
 
 enum {
@@ -211,7 +212,8 @@ static int cmd_top(const struct args *a)
         return rc == EXIT_NOT_FOUND ? rc : EXIT_OK;
     }
     setlocale(LC_ALL, "");
-    /* The warning sign needs a UTF-8 terminal; elsewhere it is "!". */
+    /* The warning sign, bars and sparklines need a UTF-8 terminal;
+     * elsewhere they are ASCII ("!", "#", "_.-:=+*#"). */
     int utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     signal(SIGWINCH, on_winch);
     initscr();
@@ -241,9 +243,7 @@ static int cmd_top(const struct args *a)
             attr_t attr = lines[i].heading ? A_BOLD : A_NORMAL;
             if (lines[i].level == GPUMEM_LEVEL_WARNING) attr |= COLOR_PAIR(1);
             if (lines[i].level == GPUMEM_LEVEL_CRITICAL) attr |= COLOR_PAIR(2) | A_BOLD;
-            if (!utf8)
-                for (char *w; (w = strstr(lines[i].text, "⚠")) != NULL;)
-                    memmove(w + 1, w + strlen("⚠"), strlen(w + strlen("⚠")) + 1), w[0] = '!';
+            if (!utf8) gpumem__glyphs_to_ascii(lines[i].text);
             attron(attr);
             mvaddnstr((int)i, 0, lines[i].text, COLS);
             attroff(attr);

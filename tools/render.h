@@ -48,6 +48,7 @@ struct gpumem_line {
     unsigned level; /* enum gpumem_level */
     int heading;
 };
+#define GPUMEM_TOP_BAR_CELLS 20 /* a GPU's bar in top: a cell per 5 % */
 size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines, size_t max);
 
 /* The state word of a process (level words and sizes: format.h). */
