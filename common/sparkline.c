@@ -90,3 +90,13 @@ void gpumem__glyphs_to_ascii(char *s)
     }
     *w = '\0';
 }
+
+size_t gpumem__columns_bytes(const char *s, size_t cols)
+{
+    size_t i = 0;
+    for (size_t c = 0; s[i] && c < cols; c++) {
+        i++;
+        while ((s[i] & 0xc0) == 0x80) i++; /* continuation bytes */
+    }
+    return i;
+}

@@ -29,4 +29,9 @@ size_t gpumem__bar(char *buf, size_t size, uint64_t part, uint64_t whole, unsign
  * UTF-8. */
 void gpumem__glyphs_to_ascii(char *s);
 
+/* The bytes of s that fill at most cols columns of a terminal, each
+ * character (a UTF-8 sequence) one column wide, as the glyphs above are:
+ * what curses' byte count should be to cut a line at the screen's edge. */
+size_t gpumem__columns_bytes(const char *s, size_t cols);
+
 #endif /* GPUMEM_SPARKLINE_H */

@@ -245,7 +245,7 @@ static int cmd_top(const struct args *a)
             if (lines[i].level == GPUMEM_LEVEL_CRITICAL) attr |= COLOR_PAIR(2) | A_BOLD;
             if (!utf8) gpumem__glyphs_to_ascii(lines[i].text);
             attron(attr);
-            mvaddnstr((int)i, 0, lines[i].text, COLS);
+            mvaddnstr((int)i, 0, lines[i].text, (int)gpumem__columns_bytes(lines[i].text, (size_t)COLS));
             attroff(attr);
         }
         mvaddstr(LINES - 1, 0, "q: quit");

@@ -67,6 +67,15 @@ static void glyphs_to_ascii_rewrites_every_glyph(void **state)
     assert_string_equal(s, "! cuda:0 [###.|.] _:# plain");
 }
 
+static void columns_count_characters_not_bytes(void **state)
+{
+    (void)state;
+    assert_int_equal(gpumem__columns_bytes("abc", 2), 2);
+    assert_int_equal(gpumem__columns_bytes("⚠ [██]", 4), strlen("⚠ [█"));
+    assert_int_equal(gpumem__columns_bytes("⚠", 10), strlen("⚠"));
+    assert_int_equal(gpumem__columns_bytes("", 10), 0);
+}
+
 static void cells_of_the_last_minute_take_the_highest_and_carry(void **state)
 {
     (void)state;
@@ -202,6 +211,7 @@ int main(void)
         cmocka_unit_test(sparkline_utf8_and_ascii_on_fixed_inputs),
         cmocka_unit_test(bar_marks_eighty_and_ninety_percent),
         cmocka_unit_test(glyphs_to_ascii_rewrites_every_glyph),
+        cmocka_unit_test(columns_count_characters_not_bytes),
         cmocka_unit_test(cells_of_the_last_minute_take_the_highest_and_carry),
         cmocka_unit_test(plot_escapes_labels_and_names),
         cmocka_unit_test(plot_writes_a_step_only_where_the_value_changes),
