@@ -112,6 +112,17 @@ static int stable_seq(const unsigned char *b, const unsigned char *recheck, uint
 static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
                             const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gpumem_oom *o);
 
+static void event_of(const struct gpumem_shm_event *e, struct gpumem_event *g)
+{
+    g->unix_ns = e->unix_ns;
+    g->bytes = e->bytes;
+    g->address = e->address;
+    g->result = e->result;
+    g->device = e->device;
+    g->api = e->api < GPUMEM_API_COUNT ? e->api : 0;
+    g->op = e->op;
+}
+
 /* The OOM record and what it froze; sections that do not fit are left out. */
 static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_t len,
                      const struct gpumem_shm_header *hd, struct gpumem_oom *o)
@@ -168,17 +179,8 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
         }
     }
     /* The events frozen with the failure, oldest first. */
-    for (uint32_t i = 0; i < r.nevents && i < GPUMEM_SHM_OOM_EVENTS; i++) {
-        const struct gpumem_shm_event *e = &r.events[i];
-        struct gpumem_event *g = &o->events[o->nevents++];
-        g->unix_ns = e->unix_ns;
-        g->bytes = e->bytes;
-        g->address = e->address;
-        g->result = e->result;
-        g->device = e->device;
-        g->api = e->api < GPUMEM_API_COUNT ? e->api : 0;
-        g->op = e->op;
-    }
+    for (uint32_t i = 0; i < r.nevents && i < GPUMEM_SHM_OOM_EVENTS; i++)
+        event_of(&r.events[i], &o->events[o->nevents++]);
     uint32_t slots = hd->transition_slots;
     if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
         section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
@@ -273,4 +275,26 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) out->oom = oom;
     }
     return 0;
+}
+
+size_t gpumem__segment_events(const void *buf, const void *recheck, size_t len, struct gpumem_event *out, size_t max)
+{
+    const unsigned char *b = buf;
+    struct gpumem_shm_header hd;
+    if (len < sizeof hd) return 0;
+    memcpy(&hd, b, sizeof hd);
+    uint32_t slots = hd.event_slots;
+    if (hd.magic != GPUMEM_SHM_MAGIC || !slots || (slots & (slots - 1)) ||
+        hd.event_stride < sizeof(struct gpumem_shm_event) || !section_ok(hd.events_offset, slots, hd.event_stride, len))
+        return 0;
+    uint64_t head = hd.events_head, first = head > slots ? head - slots : 0;
+    size_t n = 0;
+    for (uint64_t j = first; j < head && n < max; j++) {
+        uint64_t at = hd.events_offset + (j & (slots - 1)) * hd.event_stride;
+        if (!stable_seq(b, recheck, at, j + 1)) continue; /* never written, or being rewritten */
+        struct gpumem_shm_event e;
+        memcpy(&e, b + at, sizeof e);
+        event_of(&e, &out[n++]);
+    }
+    return n;
 }

@@ -123,4 +123,10 @@ void gpumem__segment_header_fill(struct gpumem_shm_header *h, const struct gpume
  * of 8, both 8-byte aligned), so no counter is ever seen torn. */
 void gpumem__segment_copy_words(uint64_t *dst, const void *src, size_t n);
 
+/* The live event ring of a copy of a segment (checked as above): the
+ * events still in it, oldest first, at most max, each taken only if its
+ * seq is the one expected in buf and in recheck (if not NULL). Returns how
+ * many; 0 for a ring that does not fit the copy. */
+size_t gpumem__segment_events(const void *buf, const void *recheck, size_t len, struct gpumem_event *out, size_t max);
+
 #endif /* GPUMEM_SEGMENT_READ_H */

@@ -205,6 +205,36 @@ static void trace_counts_points_per_change_and_escapes(void **state)
     synth_free(&s, 1);
 }
 
+static void live_events_are_read_from_the_ring_oldest_first(void **state)
+{
+    (void)state;
+    static struct gpumem_shm_segment seg;
+    memset(&seg, 0, sizeof seg);
+    gpumem__segment_header_fill(&seg.header, &(struct gpumem_header_values){ .pid = 42 });
+    seg.header.magic = GPUMEM_SHM_MAGIC;
+    /* A lap and a half: events 0..1535 were claimed; 1024..1535 are in the
+     * ring, 1500 is being rewritten (seq 0) and is left out. */
+    uint64_t head = GPUMEM_SHM_EVENT_SLOTS + 512;
+    for (uint64_t j = 0; j < head; j++) {
+        struct gpumem_shm_event *e = &seg.events[j % GPUMEM_SHM_EVENT_SLOTS];
+        e->seq = j == 1500 ? 0 : j + 1;
+        e->unix_ns = 1000 + j;
+        e->bytes = j;
+        e->device = (int16_t)(j % 2);
+        e->op = 1;
+    }
+    seg.header.events_head = head;
+    static struct gpumem_event out[GPUMEM_SHM_EVENT_SLOTS];
+    size_t n = gpumem__segment_events(&seg, &seg, sizeof seg, out, GPUMEM_SHM_EVENT_SLOTS);
+    assert_int_equal(n, GPUMEM_SHM_EVENT_SLOTS - 1);
+    assert_int_equal(out[0].bytes, head - GPUMEM_SHM_EVENT_SLOTS);
+    assert_int_equal(out[n - 1].bytes, head - 1);
+    for (size_t i = 1; i < n; i++) assert_true(out[i].unix_ns > out[i - 1].unix_ns && out[i].bytes != 1500);
+    /* A ring said to lie beyond the copy is not read. */
+    seg.header.events_offset = sizeof seg;
+    assert_int_equal(gpumem__segment_events(&seg, NULL, sizeof seg, out, GPUMEM_SHM_EVENT_SLOTS), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +247,7 @@ int main(void)
         cmocka_unit_test(plot_writes_a_step_only_where_the_value_changes),
         cmocka_unit_test(plot_of_eight_devices_for_an_hour_stays_small),
         cmocka_unit_test(trace_counts_points_per_change_and_escapes),
+        cmocka_unit_test(live_events_are_read_from_the_ring_oldest_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
