@@ -20,4 +20,32 @@ void gpumem__source_label(char *buf, size_t size, const struct gpumem_series *s)
 void gpumem__series_cells(const struct gpumem_series *s, uint64_t end_ns, uint64_t span_ns, uint64_t *cells,
                           size_t ncells);
 
+/* ---- the commands plot and trace (cmd_plot.c) ------------------------------ */
+
+#define GPUMEM_PICTURE_SOURCES 64
+
+struct gpumem_picture_args {
+    const char *prefix, *dir, *out;
+    int device;        /* -1: every device */
+    uint64_t since_ns; /* 0: all the history there is */
+    size_t nsources;
+    struct {
+        int pid;          /* a PID's segment, or */
+        const char *file; /* a saved segment file */
+        size_t nseries;   /* what it gave (gpumem__picture_load) */
+    } sources[GPUMEM_PICTURE_SOURCES];
+};
+
+/* argv[0] the command; PID|FILE... -o FILE [--since D] [--device cuda:N]
+ * [--prefix NAME]. An exit status (view.h); usage is printed on error. */
+int gpumem__picture_args(int argc, char **argv, struct gpumem_picture_args *a, const char *usage);
+/* The series of every source, in order (with none given and all set:
+ * every segment of the prefix, those keeping no history passed over).
+ * *out is freed with gpumem__history_free(*out, *nout). An exit status. */
+int gpumem__picture_load(struct gpumem_picture_args *a, int all, struct gpumem_series **out, size_t *nout);
+/* The output file ("-": standard output), and its close, which reports a
+ * failed rendering (rendered != 0) or write: an exit status. */
+FILE *gpumem__picture_open(const char *path);
+int gpumem__picture_close(FILE *f, const char *path, int rendered);
+
 #endif /* GPUMEM_PICTURES_H */
