@@ -1,6 +1,8 @@
 /* format.c - see format.h. Integers only: no floating point at all. */
 #include "format.h"
 
+#include <string.h>
+
 #include "gpumem.h"
 
 /* n / d * scale, rounded down or to the nearest (ties to even), at most cap;
@@ -79,16 +81,55 @@ static void civil_from_days(uint64_t days, uint64_t *year, unsigned *month, unsi
     *year = yoe + era * 400 + (*month <= 2);
 }
 
-void gpumem__format_utc(char *buf, size_t size, uint64_t unix_ns)
+static void format_time(char *buf, size_t size, uint64_t unix_ns, const char *fmt)
 {
     uint64_t s = unix_ns / 1000000000u, year;
     unsigned month, day, second = (unsigned)(s % 86400);
     civil_from_days(s / 86400, &year, &month, &day);
-    snprintf(buf, size, "%llu-%02u-%02u %02u:%02u:%02u.%03u UTC", (unsigned long long)year, month, day, second / 3600,
-             second / 60 % 60, second % 60, (unsigned)(unix_ns / 1000000u % 1000u));
+    snprintf(buf, size, fmt, (unsigned long long)year, month, day, second / 3600, second / 60 % 60, second % 60,
+             (unsigned)(unix_ns / 1000000u % 1000u));
+}
+
+void gpumem__format_utc(char *buf, size_t size, uint64_t unix_ns)
+{
+    format_time(buf, size, unix_ns, "%llu-%02u-%02u %02u:%02u:%02u.%03u UTC");
+}
+
+void gpumem__format_iso8601(char *buf, size_t size, uint64_t unix_ns)
+{
+    format_time(buf, size, unix_ns, "%llu-%02u-%02uT%02u:%02u:%02u.%03uZ");
+}
+
+void gpumem__format_unix_seconds(char *buf, size_t size, uint64_t unix_ns)
+{
+    snprintf(buf, size, "%llu.%03u", (unsigned long long)(unix_ns / 1000000000u),
+             (unsigned)(unix_ns / 1000000u % 1000u));
 }
 
 const char *gpumem__level_name(unsigned level)
 {
     return level == GPUMEM_LEVEL_CRITICAL ? "critical" : level == GPUMEM_LEVEL_WARNING ? "warning" : "healthy";
+}
+
+int gpumem__parse_duration(const char *s, uint64_t *ns)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ns;
+    } units[] = { { "ms", 1000000u },
+                  { "s", 1000000000u },
+                  { "m", 60000000000u },
+                  { "h", 3600000000000u },
+                  { "d", 86400000000000u } };
+    uint64_t n = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9' && i < 9; i++) n = n * 10 + (uint64_t)(s[i] - '0');
+    if (i == 0 || (s[i] >= '0' && s[i] <= '9')) return 0;
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        if (strcmp(s + i, units[u].unit) != 0) continue;
+        if (n > 100 * units[4].ns / units[u].ns) return 0;
+        *ns = n * units[u].ns;
+        return 1;
+    }
+    return 0;
 }

@@ -52,5 +52,13 @@ void gpumem__format_gb(char *buf, size_t size, uint64_t bytes);                 
 void gpumem__format_seconds(char *buf, size_t size, uint64_t then_ns, uint64_t at_ns);
 /* A time in UTC to the millisecond: "2027-01-15 08:00:00.000 UTC". */
 void gpumem__format_utc(char *buf, size_t size, uint64_t unix_ns);
+/* The same as ISO 8601: "2027-01-15T08:00:00.000Z". */
+void gpumem__format_iso8601(char *buf, size_t size, uint64_t unix_ns);
+/* Unix seconds to the millisecond: "1800000000.000". */
+void gpumem__format_unix_seconds(char *buf, size_t size, uint64_t unix_ns);
+
+/* A duration "90s", "10m", "1h", "1d", "250ms" (digits then one unit of
+ * ms, s, m, h, d; at most 100 days) into *ns. 1 or 0 when not one. */
+int gpumem__parse_duration(const char *s, uint64_t *ns);
 
 #endif /* GPUMEM_FORMAT_H */

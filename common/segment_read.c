@@ -109,6 +109,42 @@ static int stable_seq(const unsigned char *b, const unsigned char *recheck, uint
     return !recheck || u64_at(recheck + at) == want;
 }
 
+/* The transitions ring up to head (entries ever appended), oldest first:
+ * only entries whose seq is the one expected in both copies. */
+static size_t read_transitions(const unsigned char *b, const unsigned char *recheck, size_t len,
+                               const struct gpumem_shm_header *hd, uint64_t head,
+                               struct gpumem_transition out[GPUMEM_SHM_TRANSITION_SLOTS])
+{
+    size_t n = 0;
+    uint32_t slots = hd->transition_slots;
+    if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
+        section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
+        uint64_t first = head > slots ? head - slots : 0;
+        for (uint64_t j = first; j < head && n < GPUMEM_SHM_TRANSITION_SLOTS; j++) {
+            uint64_t at = hd->transitions_offset + (j & (slots - 1)) * hd->transition_stride;
+            if (!stable_seq(b, recheck, at, j + 1)) continue;
+            struct gpumem_shm_transition t;
+            memcpy(&t, b + at, sizeof t);
+            struct gpumem_transition *g = &out[n++];
+            g->unix_ns = t.unix_ns;
+            g->reserved_bytes = t.reserved_bytes;
+            g->device = t.device;
+            g->level = t.level > 2 ? 2 : t.level;
+            g->previous = t.previous_level > 2 ? 2 : t.previous_level;
+        }
+    }
+    return n;
+}
+
+size_t gpumem__segment_transitions(const void *buf, const void *recheck, size_t len,
+                                   struct gpumem_transition out[GPUMEM_SHM_TRANSITION_SLOTS])
+{
+    struct gpumem_shm_header hd;
+    if (len < sizeof hd) return 0;
+    memcpy(&hd, buf, sizeof hd);
+    return read_transitions(buf, recheck, len, &hd, hd.transitions_head, out);
+}
+
 static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
                             const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gpumem_oom *o);
 
@@ -181,25 +217,36 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
     /* The events frozen with the failure, oldest first. */
     for (uint32_t i = 0; i < r.nevents && i < GPUMEM_SHM_OOM_EVENTS; i++)
         event_of(&r.events[i], &o->events[o->nevents++]);
-    uint32_t slots = hd->transition_slots;
-    if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
-        section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
-        uint64_t head = r.transitions_head, first = head > slots ? head - slots : 0;
-        for (uint64_t j = first; j < head && o->ntransitions < GPUMEM_SHM_TRANSITION_SLOTS; j++) {
-            uint64_t at = hd->transitions_offset + (j & (slots - 1)) * hd->transition_stride;
-            if (!stable_seq(b, recheck, at, j + 1)) continue;
-            struct gpumem_shm_transition t;
-            memcpy(&t, b + at, sizeof t);
-            struct gpumem_transition *g = &o->transitions[o->ntransitions++];
-            g->unix_ns = t.unix_ns;
-            g->reserved_bytes = t.reserved_bytes;
-            g->device = t.device;
-            g->level = t.level > 2 ? 2 : t.level;
-            g->previous = t.previous_level > 2 ? 2 : t.previous_level;
-        }
-    }
+    o->ntransitions = read_transitions(b, recheck, len, hd, r.transitions_head, o->transitions);
     return 0;
 #undef r
+}
+
+size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len, const struct gpumem_process *p, int i,
+                               int r, struct gpumem_bucket *out, size_t max)
+{
+    const struct gpumem_history_layout *h = &p->history;
+    const struct gpumem_device *d = &p->devices[i];
+    if (i < 0 || i >= p->ndevices || r < 0 || r > 1 || d->history_set == 0 || d->history_set > h->sets ||
+        d->history_cur[r] == 0 || h->depth[r] == 0)
+        return 0;
+    uint64_t head = d->history_cur[r] >> GPUMEM_SHM_HISTORY_SLOT_BITS, depth = h->depth[r];
+    uint64_t ring = h->offset + ((uint64_t)(d->history_set - 1) * (h->depth[0] + h->depth[1]) + (r ? h->depth[0] : 0)) *
+                                    sizeof(struct gpumem_shm_bucket);
+    if (!section_ok(ring, depth, sizeof(struct gpumem_shm_bucket), len)) return 0; /* checked at parse */
+    const unsigned char *b = buf, *again = recheck;
+    size_t n = 0;
+    for (uint64_t t = head >= depth ? head - depth + 1 : 1; t <= head && n < max; t++) {
+        uint64_t at = ring + t % depth * sizeof(struct gpumem_shm_bucket);
+        uint64_t high = u64_at(b + at), last = u64_at(b + at + 8);
+        if (high >> 40 != (t & GPUMEM_SHM_HISTORY_TAG_MASK)) continue; /* an earlier lap, or never written */
+        if (again && (u64_at(again + at) != high || u64_at(again + at + 8) != last)) continue; /* being written */
+        out[n++] = (struct gpumem_bucket){ .tick = t,
+                                           .high = high & GPUMEM_SHM_HISTORY_VALUE_MASK,
+                                           .last = last & GPUMEM_SHM_HISTORY_VALUE_MASK,
+                                           .allocs_mod = (uint32_t)(last >> 40) };
+    }
+    return n;
 }
 
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
@@ -228,6 +275,33 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         return WHY("device entries of %u bytes are too small", hd.device_stride);
     if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len))
         return WHY("device table outside the segment");
+
+    if (hd.history_offset != 0) {
+        uint64_t buckets = (uint64_t)hd.history_depth[0] + hd.history_depth[1];
+        if (hd.history_stride != sizeof(struct gpumem_shm_bucket))
+            return WHY("history buckets of %u bytes, this reader knows %zu", hd.history_stride,
+                       sizeof(struct gpumem_shm_bucket));
+        if (hd.history_sets == 0 || hd.history_sets > GPUMEM_SHM_DEVICE_SLOTS)
+            return WHY("absurd history ring count %u", hd.history_sets);
+        for (int r = 0; r < 2; r++) {
+            if (hd.history_depth[r] == 1 || hd.history_depth[r] > 1000000u)
+                return WHY("absurd history depth %u", hd.history_depth[r]);
+            if (hd.history_depth[r] && (hd.history_width_ns[r] < 1000000u || hd.history_width_ns[r] > 86400000000000u))
+                return WHY("absurd history bucket width %llu ns", (unsigned long long)hd.history_width_ns[r]);
+        }
+        if (buckets == 0) return WHY("history with no bucket");
+        if (hd.history_offset % 8 || hd.history_size != hd.history_sets * buckets * hd.history_stride ||
+            !section_ok(hd.history_offset, hd.history_sets * buckets, hd.history_stride, len))
+            return WHY("history outside the segment");
+        out->history.offset = hd.history_offset;
+        out->history.sets = hd.history_sets;
+        for (int r = 0; r < 2; r++) {
+            out->history.depth[r] = hd.history_depth[r];
+            out->history.width_ns[r] = hd.history_width_ns[r];
+        }
+        out->history.anchor_mono_ns = hd.history_anchor_mono_ns;
+        out->history.anchor_unix_ns = hd.history_anchor_unix_ns;
+    }
 
     out->pid = hd.pid;
     out->owner_uid = -1;
@@ -269,6 +343,17 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         o->alarm_count = d.alarm_count;
         o->last_transition_unix_ns = d.last_transition_unix_ns;
         o->level = d.level > GPUMEM_LEVEL_CRITICAL ? GPUMEM_LEVEL_CRITICAL : d.level;
+        if (out->history.sets && d.history_set - 1 < out->history.sets) {
+            for (int r = 0; r < 2; r++) {
+                uint64_t cur = d.history_cur[r], tick = cur >> GPUMEM_SHM_HISTORY_SLOT_BITS;
+                if (cur == 0) continue;
+                if (out->history.depth[r] == 0 || tick == 0 ||
+                    (cur & GPUMEM_SHM_HISTORY_TAG_MASK) != tick % out->history.depth[r])
+                    return WHY("device %u: history head %llu is not in its ring", i, (unsigned long long)cur);
+                o->history_cur[r] = cur;
+            }
+            o->history_set = d.history_set;
+        }
     }
     if (oom) {
         memset(oom, 0, sizeof *oom);

@@ -28,6 +28,8 @@ struct gpumem_device {
     unsigned level; /* enum gpumem_level, clamped to 0..2 */
     /* issue 16 (automation) fields go here */
     /* issue 15 (history) fields go here */
+    uint32_t history_set;    /* 1 + its ring set; 0 or above the sets: none */
+    uint64_t history_cur[2]; /* newest bucket per ring: tick << 24 | slot, 0 none */
 };
 
 enum gpumem_liveness { GPUMEM_ALIVE, GPUMEM_EXITED, GPUMEM_DEAD };
@@ -88,6 +90,10 @@ struct gpumem_process {
     uint64_t pid_ns_inode; /* the writer's pid namespace (st_ino of /proc/self/ns/pid); 0 not recorded */
     char pod_uid[40], pod[128], k8s_namespace[64], container[128]; /* Kubernetes; empty when unknown */
     /* issue 15 (history) fields go here */
+    struct gpumem_history_layout {
+        uint64_t offset, width_ns[2], anchor_mono_ns, anchor_unix_ns;
+        uint32_t sets, depth[2]; /* sets 0: no history */
+    } history;
     /* issue 16 (automation) fields go here */
 };
 
@@ -99,6 +105,28 @@ struct gpumem_process {
  * is 0 when there is none) and out->oom points to it. */
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
                           struct gpumem_oom *oom, char *why, size_t why_len);
+
+/* One bucket of a history ring as the segment holds it (struct
+ * gpumem_shm_bucket), checked: tick t covers the monotonic clock's
+ * [anchor + (t - 1) * width, anchor + t * width), which is the Unix time
+ * anchor_unix_ns + (t - 1) * width on. */
+struct gpumem_bucket {
+    uint64_t tick, high, last;
+    uint32_t allocs_mod; /* the device's allocations so far, modulo 2^24 */
+};
+
+/* The buckets of ring r (0 fine, 1 coarse) of device p->devices[i], oldest
+ * first, from the copy buf (len bytes) that p was parsed from: only those
+ * of the ring's last lap whose tag is their tick, and (recheck) that are
+ * the same in the second copy. Returns how many were written to out (at
+ * most max). */
+size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len, const struct gpumem_process *p, int i,
+                               int r, struct gpumem_bucket *out, size_t max);
+
+/* The transitions ring of a copy that parsed (every level change still in
+ * it, oldest first); how many were written. */
+size_t gpumem__segment_transitions(const void *buf, const void *recheck, size_t len,
+                                   struct gpumem_transition out[GPUMEM_SHM_TRANSITION_SLOTS]);
 
 /* Whether s may name segments /<s>.<pid>: 1 to 32 letters, digits, '_'
  * or '-' (GPUMEM_SHM_PREFIX, the reader's --prefix). */

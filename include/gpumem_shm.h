@@ -99,46 +99,55 @@ enum gpumem_api {
 enum gpumem_op { GPUMEM_OP_ALLOC = 1, GPUMEM_OP_FREE = 2 };
 
 struct gpumem_shm_header {
-    uint64_t magic;               /*   0 GPUMEM_SHM_MAGIC, written last    */
-    uint32_t layout_version;      /*   8 GPUMEM_SHM_LAYOUT_VERSION         */
-    uint32_t header_size;         /*  12 sizeof(struct gpumem_shm_header)  */
-    uint64_t segment_size;        /*  16 bytes of the whole segment        */
-    int32_t pid;                  /*  24 the writer                        */
-    uint32_t state;               /*  28 enum gpumem_shm_state             */
-    uint64_t start_time_ticks;    /*  32 /proc/<pid>/stat field 22         */
-    uint64_t created_unix_ns;     /*  40                                   */
-    uint64_t exited_unix_ns;      /*  48 0 while running                   */
-    uint32_t device_slots;        /*  56 entries in the device array       */
-    uint32_t device_stride;       /*  60 sizeof(struct gpumem_shm_device)  */
-    uint64_t devices_offset;      /*  64                                   */
-    uint64_t events_offset;       /*  72 ring of struct gpumem_shm_event   */
-    uint32_t event_slots;         /*  80 power of two                      */
-    uint32_t event_stride;        /*  84                                   */
-    uint64_t events_head;         /*  88 event slots ever claimed (threads
+    uint64_t magic;              /*   0 GPUMEM_SHM_MAGIC, written last    */
+    uint32_t layout_version;     /*   8 GPUMEM_SHM_LAYOUT_VERSION         */
+    uint32_t header_size;        /*  12 sizeof(struct gpumem_shm_header)  */
+    uint64_t segment_size;       /*  16 bytes of the whole segment        */
+    int32_t pid;                 /*  24 the writer                        */
+    uint32_t state;              /*  28 enum gpumem_shm_state             */
+    uint64_t start_time_ticks;   /*  32 /proc/<pid>/stat field 22         */
+    uint64_t created_unix_ns;    /*  40                                   */
+    uint64_t exited_unix_ns;     /*  48 0 while running                   */
+    uint32_t device_slots;       /*  56 entries in the device array       */
+    uint32_t device_stride;      /*  60 sizeof(struct gpumem_shm_device)  */
+    uint64_t devices_offset;     /*  64                                   */
+    uint64_t events_offset;      /*  72 ring of struct gpumem_shm_event   */
+    uint32_t event_slots;        /*  80 power of two                      */
+    uint32_t event_stride;       /*  84                                   */
+    uint64_t events_head;        /*  88 event slots ever claimed (threads
                                     *     claim a few at a time)              */
-    uint64_t large_offset;        /*  96 struct gpumem_shm_large array     */
-    uint32_t large_slots;         /* 104                                   */
-    uint32_t large_stride;        /* 108                                   */
-    uint64_t transitions_offset;  /* 112 ring of struct gpumem_shm_transition */
-    uint32_t transition_slots;    /* 120 power of two                      */
-    uint32_t transition_stride;   /* 124                                   */
-    uint64_t transitions_head;    /* 128 transitions ever appended         */
-    uint64_t oom_count;           /* 136 out-of-memory failures, all devices */
-    uint64_t untracked_count;     /* 144 reservations on ordinals >= slots */
-    uint32_t warn_percent;        /* 152 level bounds in force             */
-    uint32_t alarm_percent;       /* 156                                   */
-    uint32_t hysteresis_percent;  /* 160                                   */
-    uint32_t reserved0;           /* 164                                   */
-    char shim_version[16];        /* 168                                   */
-    char hostname[64];            /* 184                                   */
-    char command[512];            /* 248 argv joined by spaces, truncated  */
-    uint64_t oom_offset;          /* 760 struct gpumem_shm_oom             */
-    uint32_t oom_size;            /* 768 sizeof(struct gpumem_shm_oom)     */
-    uint32_t reserved1;           /* 772                                   */
-    uint8_t reserved_fleet[32];   /* 776 .. 808  namespaces (issue 14)    */
-    uint8_t reserved_history[64]; /* 808 .. 872  history (issue 15)       */
-    uint8_t reserved_auto[32];    /* 872 .. 904  automation (issue 16)    */
-    uint8_t reserved[120];        /* 904 .. 1024                          */
+    uint64_t large_offset;       /*  96 struct gpumem_shm_large array     */
+    uint32_t large_slots;        /* 104                                   */
+    uint32_t large_stride;       /* 108                                   */
+    uint64_t transitions_offset; /* 112 ring of struct gpumem_shm_transition */
+    uint32_t transition_slots;   /* 120 power of two                      */
+    uint32_t transition_stride;  /* 124                                   */
+    uint64_t transitions_head;   /* 128 transitions ever appended         */
+    uint64_t oom_count;          /* 136 out-of-memory failures, all devices */
+    uint64_t untracked_count;    /* 144 reservations on ordinals >= slots */
+    uint32_t warn_percent;       /* 152 level bounds in force             */
+    uint32_t alarm_percent;      /* 156                                   */
+    uint32_t hysteresis_percent; /* 160                                   */
+    uint32_t reserved0;          /* 164                                   */
+    char shim_version[16];       /* 168                                   */
+    char hostname[64];           /* 184                                   */
+    char command[512];           /* 248 argv joined by spaces, truncated  */
+    uint64_t oom_offset;         /* 760 struct gpumem_shm_oom             */
+    uint32_t oom_size;           /* 768 sizeof(struct gpumem_shm_oom)     */
+    uint32_t reserved1;          /* 772                                   */
+    uint8_t reserved_fleet[32];  /* 776 .. 808  namespaces (issue 14)    */
+    /* 808 .. 872 history (issue 15): rings of time buckets per device, see
+     * struct gpumem_shm_bucket. history_offset 0: no history. */
+    uint64_t history_offset;         /* 808 the section, after the others      */
+    uint64_t history_size;           /* 816 its bytes                           */
+    uint32_t history_sets;           /* 824 ring sets (devices that can have one) */
+    uint32_t history_stride;         /* 828 sizeof(struct gpumem_shm_bucket)    */
+    uint64_t history_width_ns[2];    /* 832 bucket width: [0] fine, [1] coarse  */
+    uint32_t history_depth[2];       /* 848 buckets per ring, 0: ring off       */
+    uint64_t history_anchor_mono_ns; /* 856 CLOCK_MONOTONIC at tick 0       */
+    uint64_t history_anchor_unix_ns; /* 864 CLOCK_REALTIME at that moment   */
+    uint8_t reserved_auto[32];       /* 872 .. 904  automation (issue 16)    */
+    uint8_t reserved[120];           /* 904 .. 1024                          */
 };
 
 struct gpumem_shm_device {
@@ -162,9 +171,32 @@ struct gpumem_shm_device {
     uint64_t alarm_count;             /* 296 level changes                */
     uint64_t last_transition_unix_ns; /* 304                              */
     uint8_t reserved_auto[64];        /* 312 .. 376 headroom (issue 16)   */
-    uint8_t reserved_history[64];     /* 376 .. 440 history (issue 15)    */
-    uint8_t reserved[72];             /* 440 .. 512                       */
+    /* 376 .. 440 history (issue 15) */
+    uint32_t history_set;         /* 376 1 + the ring set of this device; 0: none */
+    uint32_t history_reserved0;   /* 380                                  */
+    uint64_t history_cur[2];      /* 384 newest bucket per ring: tick << 24 | slot;
+                                   *     0 none yet (tick counts from 1)   */
+    uint8_t history_reserved[40]; /* 400 .. 440                          */
+    uint8_t reserved[72];         /* 440 .. 512                       */
 };
+
+/* One bucket of a history ring: what a device's reserved bytes did during
+ * tick t, that is [anchor + (t - 1) * width, anchor + t * width) of the
+ * monotonic clock. A device's ring set is its fine ring (depth[0] buckets)
+ * then its coarse ring (depth[1]); tick t lives in slot t % depth. Values
+ * are 40 bits (up to 1 TiB, saturated), so a bucket is 16 bytes:
+ *  - high: tag = t & 0xFFFFFF (bits 40..63, the lap check) | highest
+ *    reserved bytes of the bucket (bits 0..39), raised by compare-and-swap;
+ *  - last: the device's allocations so far, modulo 2^24 (bits 40..63) |
+ *    the reserved bytes after the bucket's last event (bits 0..39), one
+ *    plain store per event. */
+struct gpumem_shm_bucket {
+    uint64_t high; /* 0 */
+    uint64_t last; /* 8 */
+};
+#define GPUMEM_SHM_HISTORY_VALUE_MASK ((UINT64_C(1) << 40) - 1)
+#define GPUMEM_SHM_HISTORY_TAG_MASK ((UINT64_C(1) << 24) - 1)
+#define GPUMEM_SHM_HISTORY_SLOT_BITS 24
 
 /* One allocation event. seq is 0 while the entry is rewritten and is
  * written last (release stores): a reader accepts an entry only when seq
@@ -277,6 +309,15 @@ GPUMEM_SHM_PIN(struct gpumem_shm_header, command, 248);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_offset, 760);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, oom_size, 768);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved_fleet, 776);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_offset, 808);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_size, 816);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_sets, 824);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_stride, 828);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_width_ns, 832);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_depth, 848);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_anchor_mono_ns, 856);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, history_anchor_unix_ns, 864);
+GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved_auto, 872);
 GPUMEM_SHM_PIN(struct gpumem_shm_header, reserved, 904);
 _Static_assert(sizeof(struct gpumem_shm_header) == 1024, "header size");
 GPUMEM_SHM_PIN(struct gpumem_shm_device, total_bytes, 8);
@@ -292,6 +333,12 @@ GPUMEM_SHM_PIN(struct gpumem_shm_device, failed_count, 272);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, level, 288);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, alarm_count, 296);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, last_transition_unix_ns, 304);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, reserved_auto, 312);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, history_set, 376);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, history_cur, 384);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, history_reserved, 400);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, reserved, 440);
+_Static_assert(sizeof(struct gpumem_shm_bucket) == 16, "bucket size");
 _Static_assert(sizeof(struct gpumem_shm_device) == 512, "device size");
 GPUMEM_SHM_PIN(struct gpumem_shm_event, result, 32);
 GPUMEM_SHM_PIN(struct gpumem_shm_event, device, 36);
@@ -314,6 +361,11 @@ _Static_assert(sizeof(struct gpumem_shm_oom) == 4224 + 256 * 64 + 16 * 640, "oom
 GPUMEM_SHM_PIN(struct gpumem_shm_segment, devices, 1024);
 GPUMEM_SHM_PIN(struct gpumem_shm_segment, events, 1024 + 32 * 512);
 _Static_assert(sizeof(struct gpumem_shm_segment) <= (1u << 20), "segment over 1 MiB");
+/* The default history (GPUMEM_HISTORY_FINE=1s:3600, GPUMEM_HISTORY_COARSE=60s:1440,
+ * GPUMEM_HISTORY_DEVICES=8) appended: still at most 1 MiB. */
+_Static_assert(sizeof(struct gpumem_shm_segment) + 8u * (3600u + 1440u) * sizeof(struct gpumem_shm_bucket) <=
+                   (1u << 20),
+               "segment with 8 devices of default history over 1 MiB");
 #undef GPUMEM_SHM_PIN
 
 #endif /* GPUMEM_SHM_H */

@@ -21,12 +21,13 @@
 static struct gpumem_ledger pointers; /* device pointers: plain, managed, async */
 static struct gpumem_ledger handles;  /* cuMemCreate handles */
 
-/* Undo what a remembered entry charged. */
-static void release_entry(const struct gpumem_entry *e)
+/* Undo what a remembered entry charged (mono: the clock of the free). */
+static void release_entry(const struct gpumem_entry *e, uint64_t mono)
 {
     const struct gpumem_shm_device *d = gpumem__device(e->device);
     if (!d) return;
-    if (e->kind == GPUMEM_KIND_DEVICE || e->kind == GPUMEM_KIND_VMM) gpumem__device_uncharge(e->device, d, e->bytes);
+    if (e->kind == GPUMEM_KIND_DEVICE || e->kind == GPUMEM_KIND_VMM)
+        gpumem__device_uncharge(e->device, d, e->bytes, mono);
     else if (e->kind == GPUMEM_KIND_MANAGED) gpumem__seg_managed_sub(d, e->bytes);
     gpumem__seg_count_free(d);
 }
@@ -43,9 +44,10 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
         gpumem__seg_untracked();
         return;
     }
+    struct gpumem_now now = gpumem__seg_now();
     struct gpumem_entry e = { .key = key,
                               .bytes = bytes,
-                              .unix_ns = gpumem__os_now_ns(),
+                              .unix_ns = now.unix_ns,
                               .trace = GPUMEM_UNLIKELY(gpumem__opt.backtrace) ? gpumem__trace_capture() : 0,
                               .device = (int8_t)device,
                               .kind = (uint8_t)kind,
@@ -56,12 +58,15 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
     if (rc < 0) {
         gpumem__seg_untracked();
         return;
-    }                                 /* what cannot be remembered is not counted */
-    if (rc == 1) release_entry(&old); /* the driver reused a key whose free we missed */
+    }                                              /* what cannot be remembered is not counted */
+    if (rc == 1) release_entry(&old, now.mono_ns); /* the driver reused a key whose free we missed */
     gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, key, 0, e.unix_ns);
-    if (kind == GPUMEM_KIND_DEVICE || kind == GPUMEM_KIND_VMM) gpumem__device_charge(device, d, bytes);
-    else if (kind == GPUMEM_KIND_MANAGED) gpumem__seg_managed_add(d, bytes);
-    gpumem__seg_count_alloc(d);
+    gpumem__seg_count_alloc(d); /* before the charge: the history's bucket counts it */
+    if (kind == GPUMEM_KIND_DEVICE || kind == GPUMEM_KIND_VMM) gpumem__device_charge(device, d, bytes, now.mono_ns);
+    else {
+        if (kind == GPUMEM_KIND_MANAGED) gpumem__seg_managed_add(d, bytes);
+        gpumem__seg_history(d, GPUMEM_LOAD(&d->reserved_bytes), now.mono_ns);
+    }
 }
 
 static void forget_if_gone(int is_handle, uint64_t key, uint64_t *freed, uint32_t *count);
@@ -87,7 +92,7 @@ void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c,
          * live again (a stale entry), the newer one stays. */
         if (!c->found) return;
         if (gpumem__ledger_restore(is_handle ? &handles : &pointers, &c->e) != 0) {
-            release_entry(&c->e);
+            release_entry(&c->e, gpumem__os_mono_ns());
             return;
         }
         /* Refused because a teardown freed it meanwhile, while the entry was
@@ -107,8 +112,9 @@ void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c,
         gpumem__seg_event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__os_now_ns());
         return;
     }
-    gpumem__seg_event(GPUMEM_OP_FREE, api, c->e.device, c->e.bytes, key, 0, gpumem__os_now_ns());
-    release_entry(&c->e);
+    struct gpumem_now now = gpumem__seg_now();
+    gpumem__seg_event(GPUMEM_OP_FREE, api, c->e.device, c->e.bytes, key, 0, now.unix_ns);
+    release_entry(&c->e, now.mono_ns);
     if (c->e.kind == GPUMEM_KIND_ASYNC && c->e.pool) gpumem__pool_freed(c->e.pool);
 }
 
@@ -177,7 +183,7 @@ static void forget_if_gone(int is_handle, uint64_t key, uint64_t *freed, uint32_
         uint32_t version;
         if (!gpumem__ledger_find_version(l, key, &e, &version) || !entry_gone(drv, &e)) return;
         if (!gpumem__ledger_remove_unchanged(l, key, version, &e)) continue;
-        release_entry(&e);
+        release_entry(&e, gpumem__os_mono_ns());
         if (freed && (unsigned)e.device < GPUMEM_SHM_DEVICE_SLOTS) {
             if (e.kind == GPUMEM_KIND_DEVICE || e.kind == GPUMEM_KIND_VMM) freed[e.device] += e.bytes;
             count[e.device]++;

@@ -22,15 +22,20 @@ static inline const struct gpumem_shm_device *gpumem__device(int dev)
     return d;
 }
 
-/* reserved += bytes (keeping the peak), and the level follows. */
-static inline void gpumem__device_charge(int dev, const struct gpumem_shm_device *d, uint64_t bytes)
+/* reserved += bytes (keeping the peak); the history's bucket of mono
+ * (gpumem__seg_now) and the level follow. */
+static inline void gpumem__device_charge(int dev, const struct gpumem_shm_device *d, uint64_t bytes, uint64_t mono)
 {
-    gpumem__health_update(dev, d, gpumem__seg_charge(d, bytes));
+    uint64_t reserved = gpumem__seg_charge(d, bytes);
+    gpumem__seg_history(d, reserved, mono);
+    gpumem__health_update(dev, d, reserved);
 }
 
-static inline void gpumem__device_uncharge(int dev, const struct gpumem_shm_device *d, uint64_t bytes)
+static inline void gpumem__device_uncharge(int dev, const struct gpumem_shm_device *d, uint64_t bytes, uint64_t mono)
 {
-    gpumem__health_update(dev, d, gpumem__seg_uncharge(d, bytes));
+    uint64_t reserved = gpumem__seg_uncharge(d, bytes);
+    gpumem__seg_history(d, reserved, mono);
+    gpumem__health_update(dev, d, reserved);
 }
 
 /* fork() child: devices are described again. */

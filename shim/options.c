@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "options.h"
+#include "format.h"
 #include "segment_read.h"
 
 struct gpumem_options gpumem__opt;
@@ -27,7 +28,7 @@ typedef int parse_fn(const char *v, void *field, size_t size, char *why, size_t 
 /* For a value that sets more than one field. */
 typedef int set_fn(const char *v, struct gpumem_options *opt);
 
-static parse_fn parse_bool, parse_percent, parse_mode, parse_prefix, parse_dir, parse_seconds;
+static parse_fn parse_bool, parse_percent, parse_mode, parse_prefix, parse_dir, parse_seconds, parse_ring, parse_sets;
 static set_fn set_log;
 
 struct option {
@@ -50,6 +51,8 @@ struct option {
 #define PREFIX(f) .parse = parse_prefix, FIELD(f, char *)
 #define ABSDIR(f) .parse = parse_dir, FIELD(f, char *)
 #define SECONDS(f) .parse = parse_seconds, FIELD(f, unsigned)
+#define RING(f) .parse = parse_ring, FIELD(f, struct gpumem_history_ring)
+#define SETS(f) .parse = parse_sets, FIELD(f, unsigned)
 
 enum {
     OPT_DISABLE,
@@ -63,6 +66,9 @@ enum {
     OPT_POSTMORTEM_DIR,
     OPT_POSTMORTEM_INTERVAL,
     OPT_BACKTRACE,
+    OPT_HISTORY_FINE,
+    OPT_HISTORY_COARSE,
+    OPT_HISTORY_DEVICES,
     NOPTIONS
 };
 
@@ -86,6 +92,15 @@ static const struct option options[NOPTIONS] = {
                                   "at most one report per this many seconds (0-86400)", SECONDS(postmortem_interval) },
     [OPT_BACKTRACE] = { "GPUMEM_BACKTRACE", "0", "1: remember where each allocation was made, for post-mortems",
                         BOOL(backtrace) },
+    [OPT_HISTORY_FINE] = { "GPUMEM_HISTORY_FINE", "1s:3600",
+                           "WIDTH:DEPTH of the fine history ring (width 10ms-1d, depth 0 or 2-100000; 0 turns it off)",
+                           RING(history[0]) },
+    [OPT_HISTORY_COARSE] = { "GPUMEM_HISTORY_COARSE", "60s:1440",
+                             "WIDTH:DEPTH of the coarse history ring, which keeps what the fine one no longer covers",
+                             RING(history[1]) },
+    [OPT_HISTORY_DEVICES] = { "GPUMEM_HISTORY_DEVICES", "8",
+                              "devices (the first used) that keep a history, 0-32; 0 turns history off",
+                              SETS(history_devices) },
 };
 
 /* The levels need 0 <= hysteresis < warn < alarm <= 100 (the ranges are
@@ -140,6 +155,31 @@ static int parse_percent(const char *v, void *field, size_t size, char *why, siz
 static int parse_seconds(const char *v, void *field, size_t size, char *why, size_t why_size)
 {
     return store_uint(v, 86400, field);
+}
+
+/* WIDTH:DEPTH: a duration of 10 ms to 1 day, and 0 to 100000 buckets. */
+static int parse_ring(const char *v, void *field, size_t size, char *why, size_t why_size)
+{
+    char width[16];
+    const char *colon = strchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) : 0;
+    uint64_t ns;
+    unsigned long depth;
+    if (n == 0 || n >= sizeof width) return 0;
+    memcpy(width, v, n);
+    width[n] = '\0';
+    if (!gpumem__parse_duration(width, &ns) || ns < 10000000u || ns > 86400000000000u ||
+        !parse_uint(colon + 1, 10, 100000, &depth) || depth == 1)
+        return 0;
+    struct gpumem_history_ring *r = field;
+    r->width_ns = ns;
+    r->depth = (unsigned)depth;
+    return 1;
+}
+
+static int parse_sets(const char *v, void *field, size_t size, char *why, size_t why_size)
+{
+    return store_uint(v, 32, field);
 }
 
 /* Owner read and write are needed; nobody may execute it. Nobody but the

@@ -6,6 +6,7 @@
 #define GPUMEM_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 
@@ -20,6 +21,12 @@ struct gpumem_options {
     char postmortem_dir[400];
     unsigned postmortem_interval; /* seconds */
     int backtrace;
+    /* History rings (issue 15): [0] fine, [1] coarse; depth 0 turns a ring off. */
+    struct gpumem_history_ring {
+        uint64_t width_ns;
+        unsigned depth;
+    } history[2];
+    unsigned history_devices; /* ring sets in the segment; 0: no history */
 };
 extern struct gpumem_options gpumem__opt;
 

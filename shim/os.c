@@ -34,6 +34,13 @@ uint64_t gpumem__os_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t gpumem__os_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int gpumem__os_pid(void) { return (int)getpid(); }
 unsigned gpumem__os_euid(void) { return (unsigned)geteuid(); }
 void gpumem__os_yield(void) { sched_yield(); }

@@ -26,6 +26,9 @@
 
 /* Wall-clock nanoseconds (CLOCK_REALTIME_COARSE: a few ns, ms resolution). */
 uint64_t gpumem__os_now_ns(void);
+/* Monotonic nanoseconds (CLOCK_MONOTONIC_COARSE): what the history's
+ * buckets count in, untouched by a change of the wall clock. */
+uint64_t gpumem__os_mono_ns(void);
 int gpumem__os_pid(void);
 unsigned gpumem__os_euid(void);
 /* Let another thread run (a spin lock's waiter). */

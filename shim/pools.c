@@ -121,8 +121,9 @@ static uint64_t slot_update(struct pool_slot *s, gcu_mempool pool, int device, g
     if (r != GCU_SUCCESS) return UINT64_MAX;
     if (s->device < 0) s->device = device;
     const struct gpumem_shm_device *d = gpumem__device(device);
-    if (d && reserved > s->charged) gpumem__device_charge(device, d, reserved - s->charged);
-    else if (d && reserved < s->charged) gpumem__device_uncharge(device, d, s->charged - reserved);
+    if (d && reserved > s->charged) gpumem__device_charge(device, d, reserved - s->charged, gpumem__os_mono_ns());
+    else if (d && reserved < s->charged)
+        gpumem__device_uncharge(device, d, s->charged - reserved, gpumem__os_mono_ns());
     s->charged = reserved;
     return reserved;
 }
@@ -146,7 +147,7 @@ void gpumem__pool_update(gcu_mempool pool, int device)
 static void slot_release(struct pool_slot *s)
 {
     const struct gpumem_shm_device *d = gpumem__device(s->device);
-    if (d && s->charged) gpumem__device_uncharge(s->device, d, s->charged);
+    if (d && s->charged) gpumem__device_uncharge(s->device, d, s->charged, gpumem__os_mono_ns());
     s->charged = 0;
     if (atomic_exchange(&s->pending, 0)) atomic_fetch_sub(&gpumem__pools_pending, 1);
     atomic_store(&s->pool, 0);

@@ -74,7 +74,9 @@ static void freeze(const struct gpumem_shm_segment *s, enum gpumem_api api, uint
 /* Render the report from a copy of our own segment, as the reader would. */
 static int render(const struct gpumem_shm_segment *s, FILE *f)
 {
-    size_t n = sizeof *s;
+    /* The whole segment, history section included (header.segment_size). */
+    size_t n = __atomic_load_n(&s->header.segment_size, __ATOMIC_RELAXED);
+    if (n < sizeof *s || n % 8) n = sizeof *s;
     uint64_t *a = malloc(n), *b = malloc(n);
     struct gpumem_process *p = malloc(sizeof *p);
     struct gpumem_oom *o = malloc(sizeof *o);

@@ -38,12 +38,60 @@ static struct gpumem_shm_segment *published(void)
     return (struct gpumem_shm_segment *)(uintptr_t)atomic_load(&gpumem__seg);
 }
 
+struct gpumem_history gpumem__history;
+_Atomic uint64_t gpumem__unix_minus_mono;
+
 static struct gpumem_shm_segment local_segment; /* when publication is off */
 static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 static char shm_name[96]; /* set while this process owns a published segment */
 static int owner_pid;
 
-static void fill_header(struct gpumem_shm_segment *s)
+static size_t mapped_size; /* of the published segment */
+
+/* The history section: ring sets of fine then coarse buckets (options). */
+static size_t history_bytes(void)
+{
+    const struct gpumem_options *o = &gpumem__opt;
+    return (size_t)o->history_devices * (o->history[0].depth + o->history[1].depth) * sizeof(struct gpumem_shm_bucket);
+}
+
+static _Atomic uint32_t history_sets_used;
+
+/* Lays out the history of a published segment (none in process memory:
+ * the in-process API has no use for it) and stamps it in the header. */
+static void history_begin(struct gpumem_shm_segment *s, int published_here)
+{
+    struct gpumem_history *h = &gpumem__history;
+    struct gpumem_shm_header *hd = &s->header;
+    const struct gpumem_options *o = &gpumem__opt;
+    memset(h, 0, sizeof *h);
+    atomic_store(&history_sets_used, 0);
+    uint64_t mono = gpumem__os_mono_ns();
+    uint64_t unix_ns = gpumem__os_now_ns();
+    atomic_store_explicit(&gpumem__unix_minus_mono, unix_ns - mono, memory_order_relaxed);
+    size_t bytes = history_bytes();
+    if (!published_here || bytes == 0) return;
+    h->base = (struct gpumem_shm_bucket *)((char *)s + sizeof *s);
+    h->anchor_mono = mono;
+    for (int r = 0; r < 2; r++) {
+        h->width[r] = o->history[r].width_ns;
+        h->depth[r] = o->history[r].depth;
+        hd->history_width_ns[r] = h->width[r];
+        hd->history_depth[r] = h->depth[r];
+    }
+    h->sets = o->history_devices;
+    h->set_buckets = h->depth[0] + h->depth[1];
+    h->hot = h->depth[0] ? 0 : 1;
+    hd->history_offset = sizeof *s;
+    hd->history_size = bytes;
+    hd->history_sets = h->sets;
+    hd->history_stride = sizeof(struct gpumem_shm_bucket);
+    hd->history_anchor_mono_ns = mono;
+    hd->history_anchor_unix_ns = unix_ns;
+    hd->segment_size = sizeof *s + bytes;
+}
+
+static void fill_header(struct gpumem_shm_segment *s, int published_here)
 {
     struct gpumem_shm_header *h = &s->header;
     struct gpumem_header_values v = {
@@ -57,6 +105,7 @@ static void fill_header(struct gpumem_shm_segment *s)
     gpumem__segment_header_fill(h, &v);
     gpumem__os_hostname(h->hostname, sizeof h->hostname);
     gpumem__os_command(h->command, sizeof h->command);
+    history_begin(s, published_here);
     __atomic_store_n(&h->state, GPUMEM_SHM_STATE_RUNNING, __ATOMIC_RELAXED);
     __atomic_store_n(&h->magic, GPUMEM_SHM_MAGIC, __ATOMIC_RELEASE);
 }
@@ -68,10 +117,11 @@ static struct gpumem_shm_segment *publish(void)
     void *map = NULL;
     const char *what = "";
     unsigned owner = (unsigned)-1;
-    size_t size = sizeof(struct gpumem_shm_segment);
+    size_t size = sizeof(struct gpumem_shm_segment) + history_bytes();
     int err = gpumem__os_shm_create(shm_name, gpumem__opt.shm_mode, size, &map, &what, &owner);
     if (err == 0) {
         owner_pid = gpumem__os_pid();
+        mapped_size = size;
         return map;
     }
     if (owner != (unsigned)-1)
@@ -93,11 +143,12 @@ const struct gpumem_shm_segment *gpumem__segment_create(void)
     if (!s) {
         gpumem__options_load();
         s = gpumem__opt.disabled ? NULL : publish();
+        int published_here = s != NULL;
         if (!s) {
             s = &local_segment;
             memset(s, 0, sizeof *s);
         }
-        fill_header(s);
+        fill_header(s, published_here);
         atomic_store_explicit(&gpumem__seg, s, memory_order_release);
     }
     pthread_mutex_unlock(&create_lock);
@@ -127,7 +178,8 @@ void gpumem__segment_after_fork_parent(void) { pthread_mutex_unlock(&create_lock
 void gpumem__segment_after_fork_child(void)
 {
     struct gpumem_shm_segment *s = published();
-    if (s && s != &local_segment) gpumem__os_unmap(s, sizeof *s);
+    if (s && s != &local_segment) gpumem__os_unmap(s, mapped_size);
+    gpumem__history.base = NULL;
     atomic_store(&gpumem__seg, NULL);
     shm_name[0] = '\0';
     owner_pid = 0;
@@ -173,6 +225,110 @@ void gpumem__seg_transition(int device, const struct gpumem_shm_device *cd, uint
     __atomic_store_n(&t->level, (uint8_t)level, __ATOMIC_RELEASE);
     __atomic_store_n(&t->previous_level, (uint8_t)previous, __ATOMIC_RELEASE);
     __atomic_store_n(&t->seq, i + 1, __ATOMIC_RELEASE);
+}
+
+/* ---- the history rings ---- */
+
+uint64_t gpumem__clock_sync(uint64_t mono)
+{
+    uint64_t off = gpumem__os_now_ns() - mono;
+    atomic_store_explicit(&gpumem__unix_minus_mono, off, memory_order_relaxed);
+    return off;
+}
+
+static struct gpumem_shm_bucket *ring(uint32_t set, int r)
+{
+    const struct gpumem_history *h = &gpumem__history;
+    return h->base + (size_t)(set - 1) * h->set_buckets + (r ? h->depth[0] : 0);
+}
+
+/* A device takes the next free ring set at its first event; past the last
+ * one it keeps none (UINT32_MAX). Two threads that attach the same device
+ * at once may use up one set more than needed. */
+static uint32_t attach(struct gpumem_shm_device *d)
+{
+    uint32_t want = atomic_fetch_add(&history_sets_used, 1) + 1, none = 0;
+    if (want > gpumem__history.sets) want = UINT32_MAX;
+    if (!__atomic_compare_exchange_n(&d->history_set, &none, want, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return none;
+    return want;
+}
+
+/* A bucket begins as what the event left: high = last = reserved. */
+static uint64_t bucket_begin(uint32_t set, int r, uint64_t tick, uint64_t high, uint64_t last)
+{
+    const struct gpumem_history *h = &gpumem__history;
+    uint64_t slot = tick % h->depth[r];
+    struct gpumem_shm_bucket *b = ring(set, r) + slot;
+    __atomic_store_n(&b->high, (tick & GPUMEM_SHM_HISTORY_TAG_MASK) << 40 | (high & GPUMEM_SHM_HISTORY_VALUE_MASK),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&b->last, last, __ATOMIC_RELAXED);
+    return tick << GPUMEM_SHM_HISTORY_SLOT_BITS | slot;
+}
+
+/* The fine bucket that just ended (tick) goes into the coarse bucket of
+ * its start: the higher high, its last. Only the thread that began the
+ * next fine bucket folds the one before. */
+static void fold(struct gpumem_shm_device *d, uint32_t set, uint64_t cur, struct gpumem_shm_bucket old)
+{
+    const struct gpumem_history *h = &gpumem__history;
+    uint64_t tick = cur >> GPUMEM_SHM_HISTORY_SLOT_BITS, high = old.high, last = old.last;
+    if (high >> 40 != (tick & GPUMEM_SHM_HISTORY_TAG_MASK)) return; /* not the bucket of that tick */
+    uint64_t ctick = (tick - 1) * h->width[0] / h->width[1] + 1;
+    uint64_t ccur = GPUMEM_LOAD(&d->history_cur[1]), ct = ccur >> GPUMEM_SHM_HISTORY_SLOT_BITS;
+    if (ccur != 0 && ctick < ct) return;
+    if (ccur != 0 && ctick == ct) {
+        struct gpumem_shm_bucket *cb = ring(set, 1) + (ccur & GPUMEM_SHM_HISTORY_TAG_MASK);
+        gpumem__history_raise(cb, high & GPUMEM_SHM_HISTORY_VALUE_MASK);
+        __atomic_store_n(&cb->last, last, __ATOMIC_RELAXED);
+        return;
+    }
+    uint64_t next = bucket_begin(set, 1, ctick, high, last);
+    __atomic_compare_exchange_n(&d->history_cur[1], &ccur, next, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/*
+ * Races accepted, none of which reaches beyond one bucket:
+ *  - two threads that begin the same bucket at once both write its start,
+ *    and one of the two values (or an update another thread made in
+ *    between) may be missing from its high; its last is right again at the
+ *    device's next event;
+ *  - a thread that read the clock just before another began the next
+ *    bucket puts its event in the newer bucket (it happened within
+ *    nanoseconds of the boundary);
+ *  - the last of a bucket and its allocation count are one plain store, so
+ *    of two threads' events the later store wins, not necessarily the later
+ *    event; the next event puts it right.
+ * A bucket's tag (its tick, 24 bits) is written with its high, so a reader
+ * never takes a bucket of an earlier lap for a recent one.
+ */
+void gpumem__seg_history_roll(const struct gpumem_shm_device *cd, uint64_t reserved, uint64_t mono)
+{
+    struct gpumem_shm_device *d = GPUMEM_W(cd);
+    const struct gpumem_history *h = &gpumem__history;
+    uint32_t set = GPUMEM_LOAD(&d->history_set);
+    if (set == 0) set = attach(d);
+    if (set - 1 >= h->sets) return;
+    int r = h->hot;
+    uint64_t tick = mono <= h->anchor_mono ? 1 : (mono - h->anchor_mono) / h->width[r] + 1;
+    uint64_t v = reserved > GPUMEM_SHM_HISTORY_VALUE_MASK ? GPUMEM_SHM_HISTORY_VALUE_MASK : reserved;
+    uint64_t allocs = GPUMEM_LOAD(&d->alloc_count);
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t cur = GPUMEM_LOAD(&d->history_cur[r]);
+        if (cur != 0 && tick <= cur >> GPUMEM_SHM_HISTORY_SLOT_BITS) {
+            /* Another thread began it (or a newer one) first. */
+            gpumem__history_put(ring(set, r) + (cur & GPUMEM_SHM_HISTORY_TAG_MASK), reserved, allocs);
+            return;
+        }
+        /* The bucket that ends, read before its slot may be begun again. */
+        const struct gpumem_shm_bucket *ob = ring(set, r) + (cur & GPUMEM_SHM_HISTORY_TAG_MASK);
+        struct gpumem_shm_bucket old = { GPUMEM_LOAD(&ob->high), GPUMEM_LOAD(&ob->last) };
+        uint64_t next = bucket_begin(set, r, tick, v, allocs << 40 | v);
+        if (__atomic_compare_exchange_n(&d->history_cur[r], &cur, next, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+            gpumem__clock_sync(mono);
+            if (r == 0 && cur != 0 && h->depth[1]) fold(d, set, cur, old);
+            return;
+        }
+    }
 }
 
 /* ---- the out-of-memory record ---- */

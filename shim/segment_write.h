@@ -50,6 +50,27 @@ void gpumem__segment_after_fork_child(void);
 #define GPUMEM_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define GPUMEM_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
+/* ---- the clock of the allocation path ---- */
+
+/* One clock reading per event: the monotonic clock (what history buckets
+ * count in) and the wall clock derived from it. The wall clock minus the
+ * monotonic clock is re-read at the segment's creation and at each new
+ * bucket of the history's fine ring (at most once a second with the
+ * defaults), so event times follow a change of the wall clock within a
+ * bucket's width of activity. */
+struct gpumem_now {
+    uint64_t unix_ns, mono_ns;
+};
+extern _Atomic uint64_t gpumem__unix_minus_mono;
+uint64_t gpumem__clock_sync(uint64_t mono);
+static inline struct gpumem_now gpumem__seg_now(void)
+{
+    uint64_t m = gpumem__os_mono_ns();
+    uint64_t off = atomic_load_explicit(&gpumem__unix_minus_mono, memory_order_relaxed);
+    if (GPUMEM_UNLIKELY(off == 0)) off = gpumem__clock_sync(m);
+    return (struct gpumem_now){ m + off, m };
+}
+
 /* ---- header counters ---- */
 
 static inline void gpumem__seg_untracked(void) { GPUMEM_ADD(&gpumem__seg_mut()->header.untracked_count, 1); }
@@ -140,6 +161,58 @@ static inline int gpumem__seg_level_claim(const struct gpumem_shm_device *d, uin
 /* A claimed change: counted, stamped, and appended to the transitions ring. */
 void gpumem__seg_transition(int device, const struct gpumem_shm_device *d, uint32_t level, uint32_t previous,
                             uint64_t reserved, uint64_t now);
+
+/* ---- the history rings (struct gpumem_shm_bucket) ---- */
+
+/* Where they are, set before the segment is published and never changed
+ * while it is (base NULL: no history). hot is the ring every event
+ * updates: the fine one, or the coarse one when the fine one is off; the
+ * coarse ring otherwise gets each fine bucket when the next one begins. */
+struct gpumem_history {
+    struct gpumem_shm_bucket *base;
+    uint64_t anchor_mono, width[2];
+    uint32_t depth[2], sets, set_buckets;
+    int hot;
+};
+extern struct gpumem_history gpumem__history;
+/* A device's first event of a bucket, or its first event at all. */
+void gpumem__seg_history_roll(const struct gpumem_shm_device *d, uint64_t reserved, uint64_t mono);
+
+static inline void gpumem__history_raise(struct gpumem_shm_bucket *b, uint64_t v)
+{
+    uint64_t high = GPUMEM_LOAD(&b->high);
+    while ((high & GPUMEM_SHM_HISTORY_VALUE_MASK) < v &&
+           !__atomic_compare_exchange_n(&b->high, &high, (high & ~GPUMEM_SHM_HISTORY_VALUE_MASK) | v, 1,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
+static inline void gpumem__history_put(struct gpumem_shm_bucket *b, uint64_t reserved, uint64_t allocs)
+{
+    uint64_t v = reserved > GPUMEM_SHM_HISTORY_VALUE_MASK ? GPUMEM_SHM_HISTORY_VALUE_MASK : reserved;
+    __atomic_store_n(&b->last, (allocs << 40) | v, __ATOMIC_RELAXED);
+    gpumem__history_raise(b, v);
+}
+
+/* After an event changed a device's counters: reserved (as the event left
+ * it) into the bucket of mono. While the bucket is the device's newest:
+ * loads, one plain store, and a compare-and-swap only when the bucket's
+ * highest value rises. Lock-free; what races can do is said in
+ * segment_write.c. */
+static inline void gpumem__seg_history(const struct gpumem_shm_device *d, uint64_t reserved, uint64_t mono)
+{
+    const struct gpumem_history *h = &gpumem__history;
+    if (!h->base) return;
+    uint32_t set = GPUMEM_LOAD(&d->history_set);
+    int r = h->hot;
+    uint64_t cur = GPUMEM_LOAD(&d->history_cur[r]);
+    if (GPUMEM_UNLIKELY(set - 1 >= h->sets || cur == 0 ||
+                        mono - h->anchor_mono >= (cur >> GPUMEM_SHM_HISTORY_SLOT_BITS) * h->width[r])) {
+        if (set != UINT32_MAX) gpumem__seg_history_roll(d, reserved, mono);
+        return;
+    }
+    struct gpumem_shm_bucket *b = h->base + (size_t)(set - 1) * h->set_buckets + (r ? h->depth[0] : 0) +
+                                  (cur & GPUMEM_SHM_HISTORY_TAG_MASK);
+    gpumem__history_put(b, reserved, GPUMEM_LOAD(&d->alloc_count));
+}
 
 /* ---- the event ring ---- */
 

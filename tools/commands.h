@@ -11,6 +11,9 @@ int gpumem__cmd_help(int argc, char **argv);
 /* fleet (issue 14) */
 
 /* history (issue 15) */
+int gpumem__cmd_history(int argc, char **argv);
+int gpumem__cmd_plot(int argc, char **argv);
+int gpumem__cmd_trace(int argc, char **argv);
 
 /* automation (issue 16) */
 

@@ -67,7 +67,10 @@ static int usage(const char *why)
           "  gpumem show [PID...] [--json] [--prefix NAME]\n"
           "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
           "  gpumem gc [--prefix NAME]\n"
-          "  gpumem report FILE|PID [--json] [--prefix NAME]\n",
+          "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
+          "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n"
+          "  gpumem plot [PID|FILE...] [--since DURATION] [--device cuda:N] -o FILE.svg [--prefix NAME]\n"
+          "  gpumem trace PID|FILE... -o FILE.json [--since DURATION] [--device cuda:N] [--prefix NAME]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -348,6 +351,9 @@ static const struct {
 } commands[] = {
     /* fleet (issue 14): serve, export */
     /* history (issue 15): history, plot, trace */
+    { "history", gpumem__cmd_history },
+    { "plot", gpumem__cmd_plot },
+    { "trace", gpumem__cmd_trace },
     /* automation (issue 16): watch */
     /* python and install (issue 17): run */
     { "help", gpumem__cmd_help },

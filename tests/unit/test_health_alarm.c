@@ -111,8 +111,8 @@ static void set_reserved(int dev, uint64_t bytes)
 {
     const struct gpumem_shm_device *d = gpumem__device(dev);
     uint64_t now = d->reserved_bytes;
-    if (bytes > now) gpumem__device_charge(dev, d, bytes - now);
-    else if (bytes < now) gpumem__device_uncharge(dev, d, now - bytes);
+    if (bytes > now) gpumem__device_charge(dev, d, bytes - now, 0);
+    else if (bytes < now) gpumem__device_uncharge(dev, d, now - bytes, 0);
     assert_int_equal(d->reserved_bytes, bytes);
 }
 
