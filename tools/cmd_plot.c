@@ -34,7 +34,10 @@ int gpumem__picture_args(int argc, char **argv, struct gpumem_picture_args *a, c
         const char *s = argv[i];
         if (strcmp(s, "-o") == 0 && i + 1 < argc) a->out = argv[++i];
         else if (strcmp(s, "--prefix") == 0 && i + 1 < argc) a->prefix = argv[++i];
-        else if (strcmp(s, "--since") == 0 && i + 1 < argc) {
+        else if (strcmp(s, "--label") == 0 && i + 1 < argc) {
+            if (a->nsources == 0) why = "--label names the PID or FILE before it";
+            else a->sources[a->nsources - 1].label = argv[++i];
+        } else if (strcmp(s, "--since") == 0 && i + 1 < argc) {
             if (!gpumem__parse_duration(argv[++i], &a->since_ns) || a->since_ns == 0)
                 why = "--since takes a duration such as 90s, 10m, 1h or 1d";
         } else if (strcmp(s, "--device") == 0 && i + 1 < argc) {
@@ -104,6 +107,12 @@ int gpumem__picture_load(struct gpumem_picture_args *a, int all, struct gpumem_s
             return GPUMEM_EXIT_SKIPPED;
         }
         *out = grown;
+        for (int i = 0; i < n; i++) {
+            s[i].source = (int)k + 1;
+            if (a->sources[k].label)
+                gpumem__emitter_snprintf(s[i].label, sizeof s[i].label, "%.150s cuda:%d", a->sources[k].label,
+                                         s[i].device);
+        }
         memcpy(*out + *nout, s, (size_t)n * sizeof *s);
         *nout += (size_t)n;
         free(s); /* the points and marks now belong to *out */
@@ -132,8 +141,10 @@ int gpumem__picture_close(FILE *f, const char *path, int rendered)
 int gpumem__cmd_plot(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: gpumem plot [PID|FILE...] [--since DURATION] [--device cuda:N] -o FILE.svg [--prefix NAME]\n"
-        "  DURATION: digits and a unit of ms, s, m, h or d (90s, 10m, 1h, 1d); FILE: a saved segment file\n";
+        "usage: gpumem plot [PID|FILE [--label TEXT]...] [--since DURATION] [--device cuda:N] -o FILE.svg\n"
+        "                   [--prefix NAME]\n"
+        "  DURATION: digits and a unit of ms, s, m, h or d (90s, 10m, 1h, 1d); FILE: a saved segment file;\n"
+        "  --label names the PID or FILE before it in the legend\n";
     struct gpumem_picture_args *a = malloc(sizeof *a);
     if (!a) return GPUMEM_EXIT_SKIPPED;
     int rc = gpumem__picture_args(argc, argv, a, usage);

@@ -62,16 +62,17 @@ int gpumem__cmd_help(int argc, char **argv)
 static int usage(const char *why)
 {
     if (why) fprintf(stderr, "gpumem: %s\n", why);
-    fputs("usage: gpumem ls|show|top|gc [options]\n"
-          "  gpumem ls [--prefix NAME]\n"
-          "  gpumem show [PID...] [--json] [--prefix NAME]\n"
-          "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
-          "  gpumem gc [--prefix NAME]\n"
-          "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
-          "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n"
-          "  gpumem plot [PID|FILE...] [--since DURATION] [--device cuda:N] -o FILE.svg [--prefix NAME]\n"
-          "  gpumem trace PID|FILE... -o FILE.json [--since DURATION] [--device cuda:N] [--prefix NAME]\n",
-          stderr);
+    fputs(
+        "usage: gpumem ls|show|top|gc [options]\n"
+        "  gpumem ls [--prefix NAME]\n"
+        "  gpumem show [PID...] [--json] [--prefix NAME]\n"
+        "  gpumem top [--interval SECONDS] [--once] [--prefix NAME]\n"
+        "  gpumem gc [--prefix NAME]\n"
+        "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
+        "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n"
+        "  gpumem plot [PID|FILE [--label TEXT]...] [--since DURATION] [--device cuda:N] -o FILE.svg [--prefix NAME]\n"
+        "  gpumem trace PID|FILE... -o FILE.json [--since DURATION] [--device cuda:N] [--prefix NAME]\n",
+        stderr);
     return EXIT_USAGE;
 }
 

@@ -46,6 +46,10 @@ struct gpumem_series {
      * NULL elsewhere. */
     size_t nevents;
     struct gpumem_event *events;
+    /* Which of the command's sources it came from (1, 2...; 0: unknown):
+     * the plot gives each source its colour, so two saved runs with the
+     * same pid stay apart. */
+    int source;
 };
 
 /* The series of one process: source is a PID's segment (dir, prefix) or a

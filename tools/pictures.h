@@ -30,14 +30,15 @@ struct gpumem_picture_args {
     uint64_t since_ns; /* 0: all the history there is */
     size_t nsources;
     struct {
-        int pid;          /* a PID's segment, or */
-        const char *file; /* a saved segment file */
-        size_t nseries;   /* what it gave (gpumem__picture_load) */
+        int pid;           /* a PID's segment, or */
+        const char *file;  /* a saved segment file */
+        const char *label; /* --label after it: the legend's name for it */
+        size_t nseries;    /* what it gave (gpumem__picture_load) */
     } sources[GPUMEM_PICTURE_SOURCES];
 };
 
 /* argv[0] the command; PID|FILE... -o FILE [--since D] [--device cuda:N]
- * [--prefix NAME]. An exit status (view.h); usage is printed on error. */
+ * [--prefix NAME]; --label TEXT names the PID or FILE before it. An exit status (view.h); usage is printed on error. */
 int gpumem__picture_args(int argc, char **argv, struct gpumem_picture_args *a, const char *usage);
 /* The series of every source, in order (with none given and all set:
  * every segment of the prefix, those keeping no history passed over).

@@ -42,7 +42,7 @@ static const char *const palette[] = { "#1f77b4", "#2ca02c", "#9467bd", "#8c564b
 
 /* A process (or a saved history) with its colour: series of one pid. */
 struct source {
-    int pid;
+    int pid, source; /* the series' pid and source (history.h) */
     const struct gpumem_series *first;
     uint64_t start, end, peak;
 };
@@ -59,10 +59,10 @@ struct frame {
 
 static uint64_t end_of(const struct gpumem_point *p) { return p->unix_ns + (p->width_ns ? p->width_ns : 1000000000u); }
 
-static size_t source_of(const struct frame *f, int pid)
+static size_t source_of(const struct frame *f, const struct gpumem_series *s)
 {
     size_t i = 0;
-    while (i < f->nsrc && f->src[i].pid != pid) i++;
+    while (i < f->nsrc && (f->src[i].pid != s->pid || f->src[i].source != s->source)) i++;
     return i;
 }
 
@@ -84,7 +84,7 @@ static int y_of(const struct frame *f, uint64_t bytes)
 static uint64_t axis_time(const struct frame *f, const struct gpumem_series *s, uint64_t unix_ns)
 {
     if (!f->relative) return unix_ns;
-    uint64_t start = f->src[source_of(f, s->pid)].start;
+    uint64_t start = f->src[source_of(f, s)].start;
     return unix_ns > start ? unix_ns - start : 0;
 }
 
@@ -347,9 +347,9 @@ static void panel(struct gpumem_emitter *e, struct frame *f, const struct gpumem
         level_line(e, f, gpumem__percent_of(total, 80, NULL), COLOUR_WARNING, " stroke-dasharray=\"6 4\"", "80%");
     }
     for (size_t i = 0; i < n; i++)
-        if (s[i].device == device) series_path(e, f, &s[i], palette[source_of(f, s[i].pid) % 8]);
+        if (s[i].device == device) series_path(e, f, &s[i], palette[source_of(f, &s[i]) % 8]);
     for (size_t i = 0; i < n; i++)
-        if (s[i].device == device) marks(e, f, &s[i], palette[source_of(f, s[i].pid) % 8]);
+        if (s[i].device == device) marks(e, f, &s[i], palette[source_of(f, &s[i]) % 8]);
 }
 
 int gpumem__plot_svg(FILE *out, const struct gpumem_series *s, size_t n)
@@ -364,10 +364,8 @@ int gpumem__plot_svg(FILE *out, const struct gpumem_series *s, size_t n)
     }
     size_t ndev = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t k = source_of(&f, s[i].pid);
-        if (k == f.nsrc) {
-            f.src[f.nsrc++] = (struct source){ s[i].pid, &s[i], UINT64_MAX, 0, 0 };
-        }
+        size_t k = source_of(&f, &s[i]);
+        if (k == f.nsrc) f.src[f.nsrc++] = (struct source){ s[i].pid, s[i].source, &s[i], UINT64_MAX, 0, 0 };
         struct source *src = &f.src[k];
         if (s[i].npoints) {
             if (s[i].points[0].unix_ns < src->start) src->start = s[i].points[0].unix_ns;
