@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "history.h"
 #include "render.h"
 #include "report.h"
 #include "sparkline.h"
@@ -191,6 +192,35 @@ static int cmd_gc(const struct args *a)
     return rc;
 }
 
+/* The last minute of each live process, for the sparklines of top; a
+ * process that keeps no history has none. */
+static void load_sparklines(const struct args *a, struct gpumem_view *v)
+{
+    v->history = NULL;
+    v->nhistory = 0;
+    for (size_t i = 0; i < v->nprocs; i++) {
+        if (v->procs[i].liveness != GPUMEM_ALIVE) continue;
+        struct gpumem_series *s;
+        char why[256];
+        int n = gpumem__history_load(a->dir, a->prefix, v->procs[i].pid, NULL, -1, GPUMEM_TOP_SPARK_NS, &s, why,
+                                     sizeof why);
+        struct gpumem_series *grown = n > 0 ? realloc(v->history, (v->nhistory + (size_t)n) * sizeof *grown) : NULL;
+        if (grown) {
+            memcpy(grown + v->nhistory, s, (size_t)n * sizeof *s);
+            v->history = grown;
+            v->nhistory += (size_t)n;
+            free(s); /* the points and marks now belong to v->history */
+        } else if (n > 0) gpumem__history_free(s, (size_t)n);
+    }
+}
+
+static void free_sparklines(struct gpumem_view *v)
+{
+    gpumem__history_free(v->history, v->nhistory);
+    v->history = NULL;
+    v->nhistory = 0;
+}
+
 static void print_frame(const struct gpumem_view *v)
 {
     struct gpumem_line lines[512];
@@ -210,7 +240,9 @@ static int cmd_top(const struct args *a)
     if (a->once || !isatty(STDOUT_FILENO)) {
         struct gpumem_view v;
         int rc = gpumem__view_load(a->dir, a->prefix, a->pids, a->npids, &v);
+        load_sparklines(a, &v);
         print_frame(&v);
+        free_sparklines(&v);
         gpumem__view_print_counts(&v);
         gpumem__view_free(&v);
         return rc == EXIT_NOT_FOUND ? rc : EXIT_OK;
@@ -234,8 +266,10 @@ static int cmd_top(const struct args *a)
     for (;;) {
         struct gpumem_view v;
         gpumem__view_load(a->dir, a->prefix, a->pids, a->npids, &v);
+        load_sparklines(a, &v);
         struct gpumem_line lines[512];
         size_t n = gpumem__top_frame(&v, lines, 512);
+        free_sparklines(&v);
         gpumem__view_free(&v);
         if (resized) {
             endwin();

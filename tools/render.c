@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "render.h"
 #include "report.h"
+#include "pictures.h"
 #include "sparkline.h"
 
 #include <string.h>
@@ -262,6 +263,22 @@ void gpumem__emit_show(FILE *f, const struct gpumem_view *v)
 
 /* ---- top ------------------------------------------------------------------ */
 
+/* The last minute of a process's device from the view's history, against
+ * the device's total: 0 when there is none. */
+static int sparkline(char *buf, size_t size, const struct gpumem_view *v, int pid, const struct gpumem_device *d)
+{
+    for (size_t i = 0; i < v->nhistory; i++) {
+        const struct gpumem_series *s = &v->history[i];
+        if (s->pid != pid || s->device != d->ordinal || s->npoints == 0) continue;
+        const struct gpumem_point *last = &s->points[s->npoints - 1];
+        uint64_t cells[GPUMEM_TOP_SPARK_CELLS];
+        gpumem__series_cells(s, last->unix_ns + last->width_ns, GPUMEM_TOP_SPARK_NS, cells, GPUMEM_TOP_SPARK_CELLS);
+        gpumem__sparkline(buf, size, cells, GPUMEM_TOP_SPARK_CELLS, d->total_bytes, 1);
+        return 1;
+    }
+    return 0;
+}
+
 size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines, size_t max)
 {
     size_t n = 0;
@@ -298,9 +315,15 @@ size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines,
             for (int k = 0; k < p->ndevices; k++) {
                 const struct gpumem_device *d = &p->devices[k];
                 if (strcmp(d->uuid, gpus[g].uuid) != 0) continue;
-                char cell[128];
+                char cell[128], spark[GPUMEM_TOP_SPARK_CELLS * 4 + 1];
                 device_cell(cell, sizeof cell, d);
-                LINE(d->level, 0, "    %-8d %-40.40s %s", p->pid, p->command, cell);
+                if (sparkline(spark, sizeof spark, v, p->pid, d)) {
+                    /* Padded to columns, not bytes: the warning sign is three bytes wide. */
+                    size_t cols = 0;
+                    for (const char *c = cell; *c; c++) cols += (*c & 0xc0) != 0x80;
+                    int pad = cols < GPUMEM_TOP_CELL_COLUMNS ? (int)(GPUMEM_TOP_CELL_COLUMNS - cols) : 0;
+                    LINE(d->level, 0, "    %-8d %-40.40s %s%*s  %s", p->pid, p->command, cell, pad, "", spark);
+                } else LINE(d->level, 0, "    %-8d %-40.40s %s", p->pid, p->command, cell);
             }
         }
     }

@@ -8,6 +8,7 @@
 #               by a saved copy of its segment, overlaid with --label; usage errors
 #   trace_e2e   gpumem trace of the same: strict JSON, the run's allocations
 #               and frees as events, a counter point per change
+#   top_sparkline  top --once: a live process's last minute as a sparkline
 #   example     examples/batch_scaling.py: three runs, their peaks, one plot
 set -u
 case_=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 src=$6 build=$7
@@ -86,6 +87,23 @@ PY
     cmp -s "$tmp/t.json" "$tmp/s.json" || fail "the saved file's trace differs from the segment's"
     "$gpumem" trace -o "$tmp/x.json" 2> /dev/null; [ $? = 2 ] || fail "no PID: usage"
   fi
+  ;;
+top_sparkline)
+  LD_PRELOAD=$shim "$build/train_sim" --batch 16 --steps 40 --step-ms 100 > "$tmp/job" &
+  job=$!
+  sleep 2.5
+  "$gpumem" top --once > "$tmp/top" || fail "top exit $?"
+  kill $job; wait $job 2>/dev/null
+  cat "$tmp/top"
+  # 3.1 of 16 GB: the last cells at the second height, the minute before the job at the lowest.
+  # 2.8 to 3.1 of 16 GB now: the last cell at the second height; the minute
+  # before the job at the lowest; the sparkline in its column (88 characters in).
+  /usr/bin/python3 - "$tmp/top" $job <<'PY' || fail "no sparkline where expected"
+import re, sys
+line = [l for l in open(sys.argv[1], encoding="utf-8") if l.startswith("    " + sys.argv[2] + " ")][0].rstrip("\n")
+assert re.search(r"cuda:0 [23]\.[0-9]GB / 16\.0GB 1[0-9]% +  ▁{19}▂$", line), line
+assert line.index("▁") == 88, line.index("▁")
+PY
   ;;
 example)
   cd "$tmp" || fail "cd"
