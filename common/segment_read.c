@@ -249,6 +249,45 @@ size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len,
     return n;
 }
 
+/* The last minute before an out-of-memory failure on its device, from the
+ * history's finest ring: per second the highest bytes of the buckets that
+ * overlap it, or the last value before it where none does (0 before the
+ * first). The shim's report and the reader's (after SIGKILL too) read the
+ * same buckets, so they draw the same sparkline. */
+static void oom_minute(const unsigned char *b, const unsigned char *recheck, size_t len, const struct gpumem_process *p,
+                       struct gpumem_oom *o)
+{
+    const struct gpumem_history_layout *h = &p->history;
+    int i = 0, r = h->depth[0] ? 0 : 1;
+    while (i < p->ndevices && p->devices[i].ordinal != o->device) i++;
+    if (i == p->ndevices || h->sets == 0 || h->depth[r] == 0 || h->width_ns[r] == 0) return;
+    struct gpumem_bucket *bk = malloc(h->depth[r] * sizeof *bk);
+    if (!bk) return;
+    size_t n = gpumem__history_buckets(b, recheck, len, p, i, r, bk, h->depth[r]), k = 0;
+    const uint64_t second = 1000000000u, width = h->width_ns[r];
+    uint64_t end = o->unix_ns / second * second + second, carry = 0;
+    for (size_t c = 0; c < GPUMEM_OOM_MINUTE_CELLS; c++) {
+        uint64_t from = end - (GPUMEM_OOM_MINUTE_CELLS - c) * second, to = from + second, high = 0;
+        int any = 0;
+        for (size_t j = k; j < n; j++) {
+            uint64_t start = h->anchor_unix_ns + (bk[j].tick - 1) * width;
+            if (start >= to) break;
+            if (start + width > from) {
+                uint64_t top = bk[j].high > bk[j].last ? bk[j].high : bk[j].last;
+                if (!any || top > high) high = top;
+                any = 1;
+            }
+            if (start + width <= to) { /* done with it: its last value is carried on */
+                carry = bk[j].last;
+                k = j + 1;
+            }
+        }
+        o->minute[c] = any ? high : carry;
+    }
+    o->nminute = GPUMEM_OOM_MINUTE_CELLS;
+    free(bk);
+}
+
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
                           struct gpumem_oom *oom, char *why, size_t why_len)
 {
@@ -357,7 +396,10 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
     }
     if (oom) {
         memset(oom, 0, sizeof *oom);
-        if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) out->oom = oom;
+        if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) {
+            out->oom = oom;
+            oom_minute(b, recheck, len, out, oom);
+        }
     }
     return 0;
 }

@@ -34,6 +34,8 @@ struct gpumem_device {
 
 enum gpumem_liveness { GPUMEM_ALIVE, GPUMEM_EXITED, GPUMEM_DEAD };
 
+#define GPUMEM_OOM_MINUTE_CELLS 60
+
 struct gpumem_event {
     uint64_t unix_ns, bytes, address;
     int32_t result;
@@ -70,6 +72,12 @@ struct gpumem_oom {
     struct gpumem_large large[GPUMEM_SHM_LARGE_SLOTS];
     struct gpumem_event events[GPUMEM_SHM_OOM_EVENTS];                 /* oldest first, up to the failure */
     struct gpumem_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
+    /* The last minute before the failure on its device, the highest bytes
+     * of each second, oldest first: the text report's sparkline. Not in the
+     * segment's record: the reader fills it from the history (nminute 0:
+     * not known, no sparkline). */
+    size_t nminute;
+    uint64_t minute[GPUMEM_OOM_MINUTE_CELLS];
 };
 
 struct gpumem_process {

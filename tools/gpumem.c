@@ -5,7 +5,9 @@
  *   gpumem show [PID...] [--json]       the full snapshot
  *   gpumem top [--interval S] [--once]  live view; --once prints one frame
  *   gpumem gc                           remove segments of ended processes
- *   gpumem report FILE|PID [--json]     the post-mortem of an out-of-memory failure
+ *   gpumem report FILE|PID [--json] [--svg FILE.svg]
+ *                                       the post-mortem of an out-of-memory failure
+ *   gpumem history|plot|trace ...       memory over time (cmd_history.c, cmd_plot.c, cmd_trace.c)
  *   --prefix NAME                       as GPUMEM_SHM_PREFIX (default gpumem)
  *
  * Exit status: 0 success; 1 a segment is damaged or cannot be trusted (the
@@ -30,6 +32,7 @@
 
 #include "commands.h"
 #include "history.h"
+#include "pictures.h"
 #include "render.h"
 #include "report.h"
 #include "sparkline.h"
@@ -43,7 +46,7 @@ enum {
 };
 
 struct args {
-    const char *command, *prefix, *dir, *file;
+    const char *command, *prefix, *dir, *file, *svg;
     int json, once;
     double interval;
     int pids[256];
@@ -96,6 +99,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         if (strcmp(s, "--json") == 0) a->json = 1;
         else if (strcmp(s, "--once") == 0) a->once = 1;
         else if (strcmp(s, "--prefix") == 0 && i + 1 < argc) a->prefix = argv[++i];
+        else if (strcmp(s, "--svg") == 0 && i + 1 < argc && strcmp(a->command, "report") == 0) a->svg = argv[++i];
         else if (strcmp(s, "--interval") == 0 && i + 1 < argc) {
             char *end;
             a->interval = strtod(argv[++i], &end);
@@ -321,6 +325,7 @@ static int print_summary(const char *text)
 
 static int cmd_report(const struct args *a)
 {
+    if (a->file && a->svg) return usage("report --svg takes a PID: a report file holds no history");
     if (a->file) {
         FILE *f = fopen(a->file, "r");
         if (!f) {
@@ -371,8 +376,13 @@ static int cmd_report(const struct args *a)
     } else if (!p->oom) {
         fprintf(stderr, "gpumem: pid %d has had no out-of-memory failure\n", a->pids[0]);
         rc = EXIT_NOT_FOUND;
-    } else if (a->json) gpumem__report_json(stdout, p, o);
-    else gpumem__report_text(stdout, p, o);
+    } else {
+        /* With --svg, the plot of the minutes before the failure beside it. */
+        int drawn = a->svg ? gpumem__oom_plot(a->dir, a->prefix, a->pids[0], o, a->svg) : EXIT_OK;
+        if (a->json) gpumem__report_json(stdout, p, o);
+        else gpumem__report_text(stdout, p, o);
+        if (drawn != EXIT_OK) rc = drawn;
+    }
     free(p);
     free(o);
     return rc;

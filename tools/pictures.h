@@ -49,4 +49,13 @@ int gpumem__picture_load(struct gpumem_picture_args *a, int all, struct gpumem_s
 FILE *gpumem__picture_open(const char *path);
 int gpumem__picture_close(FILE *f, const char *path, int rendered);
 
+/* ---- gpumem report PID (oom_pictures.c) --------------------------------------- */
+
+#define GPUMEM_OOM_PLOT_NS (5 * 60 * 1000000000ull) /* the plot beside a report: 5 minutes */
+
+struct gpumem_oom;
+/* From pid's history, a plot of the five minutes up to the failure o into
+ * the file svg. An exit status (view.h). */
+int gpumem__oom_plot(const char *dir, const char *prefix, int pid, const struct gpumem_oom *o, const char *svg);
+
 #endif /* GPUMEM_PICTURES_H */

@@ -9,6 +9,8 @@
 #   trace_e2e   gpumem trace of the same: strict JSON, the run's allocations
 #               and frees as events, a counter point per change
 #   top_sparkline  top --once: a live process's last minute as a sparkline
+#   report_svg  gpumem report PID: the text ends with the last minute's sparkline,
+#               --svg FILE writes the plot of the minutes before the failure
 #   example     examples/batch_scaling.py: three runs, their peaks, one plot
 set -u
 case_=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 src=$6 build=$7
@@ -104,6 +106,26 @@ line = [l for l in open(sys.argv[1], encoding="utf-8") if l.startswith("    " + 
 assert re.search(r"cuda:0 [23]\.[0-9]GB / 16\.0GB 1[0-9]% +  ▁{19}▂$", line), line
 assert line.index("▁") == 88, line.index("▁")
 PY
+  ;;
+report_svg)
+  mkdir "$tmp/reports"
+  GPUMEM_KEEP=1 GPUMEM_POSTMORTEM_DIR="$tmp/reports" GPUMEM_LOG="$tmp/log" LD_PRELOAD=$shim "$build/train_sim" > "$tmp/job" &
+  pid=$!
+  wait $pid; [ $? = 1 ] || fail "the demo job should fail with out of memory"
+  "$gpumem" report $pid --svg "$tmp/r.svg" > "$tmp/r.txt" || fail "report exit $?"
+  # All in the last second: 14.8 of 16 GB, the 7th height; the minute before, nothing.
+  # (The job may straddle a second: the cell before may have risen too.)
+  /usr/bin/python3 -c "
+import re, sys
+last = open(sys.argv[1], encoding='utf-8').read().splitlines()[-1]
+assert re.fullmatch(r'Last minute on cuda:0 \(a second a cell, against 16\.0GB\): ▁{58}[▁▂▃▄▅▆▇█]▇', last), last" "$tmp/r.txt" || fail "sparkline"
+  # The shim's own report ends the same way (its summary, as gpumem report FILE prints it).
+  "$gpumem" report "$(ls "$tmp"/reports/gpumem-oom-*.json | head -1)" > "$tmp/f.txt" || fail "report FILE exit $?"
+  [ "$(tail -1 "$tmp/f.txt")" = "$(tail -1 "$tmp/r.txt")" ] || fail "the shim's report: $(tail -1 "$tmp/f.txt")"
+  /usr/bin/python3 "$check" svg "$tmp/r.svg" pixels || fail "the report's plot"
+  grep -q ">OOM<" "$tmp/r.svg" || fail "no OOM mark in the report's plot"
+  f=$(ls "$tmp"/reports/gpumem-oom-*.json | head -1)
+  "$gpumem" report "$f" --svg "$tmp/x.svg" 2> /dev/null; [ $? = 2 ] || fail "--svg with a report file: usage"
   ;;
 example)
   cd "$tmp" || fail "cd"
