@@ -226,10 +226,9 @@ size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len,
                                int r, struct gpumem_bucket *out, size_t max)
 {
     const struct gpumem_history_layout *h = &p->history;
+    if (i < 0 || i >= p->ndevices || r < 0 || r > 1) return 0;
     const struct gpumem_device *d = &p->devices[i];
-    if (i < 0 || i >= p->ndevices || r < 0 || r > 1 || d->history_set == 0 || d->history_set > h->sets ||
-        d->history_cur[r] == 0 || h->depth[r] == 0)
-        return 0;
+    if (d->history_set == 0 || d->history_set > h->sets || d->history_cur[r] == 0 || h->depth[r] == 0) return 0;
     uint64_t head = d->history_cur[r] >> GPUMEM_SHM_HISTORY_SLOT_BITS, depth = h->depth[r];
     uint64_t ring = h->offset + ((uint64_t)(d->history_set - 1) * (h->depth[0] + h->depth[1]) + (r ? h->depth[0] : 0)) *
                                     sizeof(struct gpumem_shm_bucket);

@@ -55,8 +55,6 @@ static size_t history_bytes(void)
     return (size_t)o->history_devices * (o->history[0].depth + o->history[1].depth) * sizeof(struct gpumem_shm_bucket);
 }
 
-static _Atomic uint32_t history_sets_used;
-
 /* Lays out the history of a published segment (none in process memory:
  * the in-process API has no use for it) and stamps it in the header. */
 static void history_begin(struct gpumem_shm_segment *s, int published_here)
@@ -65,12 +63,17 @@ static void history_begin(struct gpumem_shm_segment *s, int published_here)
     struct gpumem_shm_header *hd = &s->header;
     const struct gpumem_options *o = &gpumem__opt;
     memset(h, 0, sizeof *h);
-    atomic_store(&history_sets_used, 0);
     uint64_t mono = gpumem__os_mono_ns();
     uint64_t unix_ns = gpumem__os_now_ns();
     atomic_store_explicit(&gpumem__unix_minus_mono, unix_ns - mono, memory_order_relaxed);
     size_t bytes = history_bytes();
     if (!published_here || bytes == 0) return;
+    if (sizeof *s + bytes > GPUMEM_MAX_SEGMENT_BYTES) {
+        gpumem__log("a history of %zu bytes would make the segment larger than a reader reads (16 MiB); "
+                    "history is off",
+                    bytes);
+        return;
+    }
     h->base = (struct gpumem_shm_bucket *)((char *)s + sizeof *s);
     h->anchor_mono = mono;
     for (int r = 0; r < 2; r++) {
@@ -118,6 +121,7 @@ static struct gpumem_shm_segment *publish(void)
     const char *what = "";
     unsigned owner = (unsigned)-1;
     size_t size = sizeof(struct gpumem_shm_segment) + history_bytes();
+    if (size > GPUMEM_MAX_SEGMENT_BYTES) size = sizeof(struct gpumem_shm_segment); /* history_begin says why */
     int err = gpumem__os_shm_create(shm_name, gpumem__opt.shm_mode, size, &map, &what, &owner);
     if (err == 0) {
         owner_pid = gpumem__os_pid();
@@ -247,7 +251,7 @@ static struct gpumem_shm_bucket *ring(uint32_t set, int r)
  * at once may use up one set more than needed. */
 static uint32_t attach(struct gpumem_shm_device *d)
 {
-    uint32_t want = atomic_fetch_add(&history_sets_used, 1) + 1, none = 0;
+    uint32_t want = __atomic_add_fetch(&gpumem__history.sets_used, 1, __ATOMIC_RELAXED), none = 0;
     if (want > gpumem__history.sets) want = UINT32_MAX;
     if (!__atomic_compare_exchange_n(&d->history_set, &none, want, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return none;
     return want;

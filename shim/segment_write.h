@@ -173,6 +173,7 @@ struct gpumem_history {
     uint64_t anchor_mono, width[2];
     uint32_t depth[2], sets, set_buckets;
     int hot;
+    uint32_t sets_used; /* taken by devices so far (atomic) */
 };
 extern struct gpumem_history gpumem__history;
 /* A device's first event of a bucket, or its first event at all. */

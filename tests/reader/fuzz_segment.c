@@ -53,6 +53,10 @@ static void parse_and_render(const unsigned char *data, size_t size, unsigned va
         return;
     }
     struct gpumem_process *p = &procs[0];
+    /* Every device's history rings, as gpumem history reads them. */
+    static struct gpumem_bucket buckets[4096];
+    for (int i = 0; i < p->ndevices; i++)
+        for (int r = 0; r < 2; r++) gpumem__history_buckets(data, recheck, size, p, i, r, buckets, 4096);
     p->liveness = (enum gpumem_liveness)((variant >> 1) % 3);
     snprintf(p->path, sizeof p->path, "/dev/shm/gpumem.%d", p->pid);
     /* The same process twice, alive: per-GPU sums of two processes. */

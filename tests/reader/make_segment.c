@@ -5,7 +5,11 @@
  * KIND: valid, oom (with an OOM record), truncated, badmagic, newversion,
  *       absurd, badoffset, exited (valid, marked exited), unstamped (full
  *       size, all zero: killed before the header was written), empty (0
- *       bytes: killed before it was sized)
+ *       bytes: killed before it was sized), history (with a history
+ *       section: fine ring 1s:4, coarse 60s:2, device 0 with two buckets),
+ *       and that section made hostile: histoutside (past the end),
+ *       histdepth (a ring of one bucket), histhead (a head not in its ring),
+ *       histstride (buckets of another size)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,7 +21,12 @@
 #include "gpumem_shm.h"
 #include "segment_read.h"
 
-static struct gpumem_shm_segment seg;
+/* The segment, then room for a history section of 6 buckets. */
+static struct {
+    struct gpumem_shm_segment seg;
+    struct gpumem_shm_bucket history[6];
+} file;
+#define seg file.seg
 
 int main(int argc, char **argv)
 {
@@ -104,8 +113,33 @@ int main(int argc, char **argv)
                                                              .level = 2,
                                                              .reserved_bytes = 15ull << 30 };
         o->transitions_head = 1;
+    } else if (strncmp(kind, "hist", 4) == 0) {
+        /* Device 0: 64 MiB at tick 1, a spike to 576 MiB in tick 3 that
+         * ends at 80 MiB; 3 allocations so far. */
+        h->history_offset = sizeof seg;
+        h->history_size = sizeof file.history;
+        h->history_sets = 1;
+        h->history_stride = sizeof(struct gpumem_shm_bucket);
+        h->history_width_ns[0] = 1000000000u;
+        h->history_width_ns[1] = 60000000000u;
+        h->history_depth[0] = 4;
+        h->history_depth[1] = 2;
+        h->history_anchor_mono_ns = 5000000000u;
+        h->history_anchor_unix_ns = 1800000000000000000ull;
+        seg.devices[0].history_set = 1;
+        seg.devices[0].history_cur[0] = 3ull << GPUMEM_SHM_HISTORY_SLOT_BITS | 3;
+        file.history[1] = (struct gpumem_shm_bucket){ 1ull << 40 | 64 << 20, 1ull << 40 | 64 << 20 };
+        file.history[3] = (struct gpumem_shm_bucket){ 3ull << 40 | 576 << 20, 3ull << 40 | 80 << 20 };
+        len = sizeof file;
+        h->segment_size = len;
+        if (strcmp(kind, "histoutside") == 0) h->history_offset = sizeof file - 32;
+        else if (strcmp(kind, "histdepth") == 0) h->history_depth[1] = 1;
+        else if (strcmp(kind, "histhead") == 0)
+            seg.devices[0].history_cur[0] = 3ull << GPUMEM_SHM_HISTORY_SLOT_BITS | 2;
+        else if (strcmp(kind, "histstride") == 0) h->history_stride = 24;
+        else if (strcmp(kind, "history") != 0) return 2;
     } else if (strcmp(kind, "valid") != 0) return 2;
     int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || (len && write(fd, &seg, len) != (ssize_t)len)) return 1;
+    if (fd < 0 || (len && write(fd, &file, len) != (ssize_t)len)) return 1;
     return close(fd);
 }
