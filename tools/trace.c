@@ -86,6 +86,13 @@ static void series(struct gpumem_emitter *e, const struct gpumem_series *s)
     for (size_t i = 0; i < s->npoints; i++)
         if (i == 0 || s->points[i].high_bytes != s->points[i - 1].high_bytes)
             counter(e, name, s->pid, s->points[i].unix_ns, s->points[i].high_bytes);
+    /* Where the series ends below its last high (an exit that freed all):
+     * that last value, at the end of the last bucket. */
+    if (s->npoints) {
+        const struct gpumem_point *last = &s->points[s->npoints - 1];
+        if (last->last_bytes != last->high_bytes)
+            counter(e, name, s->pid, last->unix_ns + last->width_ns, last->last_bytes);
+    }
     events(e, s);
     for (size_t i = 0; i < s->nmarks; i++) {
         const struct gpumem_mark *m = &s->marks[i];

@@ -192,7 +192,7 @@ static void trace_counts_points_per_change_and_escapes(void **state)
     (void)state;
     struct gpumem_series s;
     synth_series(&s, 7, 3, "pid 7 \"quoted\"\\ cuda:3", 8 * SYNTH_GB, SYNTH_T0, 100);
-    for (size_t i = 0; i < 100; i++) synth_set(&s, i, (i / 10) * SYNTH_GB, 0);
+    for (size_t i = 0; i < 100; i++) synth_set(&s, i, (i / 10) * SYNTH_GB, (i / 10) * SYNTH_GB);
     size_t len;
     char *json = render(0, &s, 1, &len);
     assert_int_equal(occurrences(json, "\"ph\": \"C\""), 10);
