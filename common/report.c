@@ -300,6 +300,26 @@ void gpumem__report_json(FILE *f, const struct gpumem_process *p, const struct g
     }
     gpumem__emitter_array_end(&e);
 
+    if (o->nhistory) {
+        /* The failing device's last minutes (issue 15), oldest first. */
+        gpumem__emitter_newline(&e, 1);
+        gpumem__emitter_object_begin(&e, "history");
+        gpumem__emitter_int(&e, "device_id", o->device);
+        gpumem__emitter_uint(&e, "width_ms", o->history_width_ns / 1000000u);
+        gpumem__emitter_array_begin(&e, "points");
+        for (size_t i = 0; i < o->nhistory; i++) {
+            const struct gpumem_oom_point *pt = &o->history[i];
+            gpumem__emitter_newline(&e, 2);
+            gpumem__emitter_object_begin(&e, NULL);
+            gpumem__emitter_uint(&e, "time_unix_ns", pt->unix_ns);
+            gpumem__emitter_uint(&e, "high_bytes", pt->high_bytes);
+            gpumem__emitter_uint(&e, "last_bytes", pt->last_bytes);
+            gpumem__emitter_object_end(&e);
+        }
+        gpumem__emitter_array_end(&e);
+        gpumem__emitter_object_end(&e);
+    }
+
     gpumem__emitter_newline(&e, 1);
     gpumem__emitter_array_begin(&e, "events");
     size_t first = o->nevents > GPUMEM_REPORT_EVENTS ? o->nevents - GPUMEM_REPORT_EVENTS : 0;

@@ -222,37 +222,52 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
 #undef r
 }
 
+/* Where ring r of device d begins, 0 when it has none. */
+static uint64_t ring_at(const struct gpumem_process *p, const struct gpumem_device *d, int r, size_t len)
+{
+    const struct gpumem_history_layout *h = &p->history;
+    if (d->history_set == 0 || d->history_set > h->sets || d->history_cur[r] == 0 || h->depth[r] == 0) return 0;
+    uint64_t ring = h->offset + ((uint64_t)(d->history_set - 1) * (h->depth[0] + h->depth[1]) + (r ? h->depth[0] : 0)) *
+                                    sizeof(struct gpumem_shm_bucket);
+    return section_ok(ring, h->depth[r], sizeof(struct gpumem_shm_bucket), len) ? ring : 0; /* checked at parse */
+}
+
+/* Bucket of tick t in the ring at `ring`, if its tag is t and (recheck) it
+ * is the same in the second copy. */
+static int bucket_at(const unsigned char *b, const unsigned char *again, uint64_t ring, uint64_t depth, uint64_t t,
+                     struct gpumem_bucket *out)
+{
+    uint64_t at = ring + t % depth * sizeof(struct gpumem_shm_bucket);
+    uint64_t high = u64_at(b + at), last = u64_at(b + at + 8);
+    if (high >> 40 != (t & GPUMEM_SHM_HISTORY_TAG_MASK)) return 0; /* an earlier lap, or never written */
+    if (again && (u64_at(again + at) != high || u64_at(again + at + 8) != last)) return 0; /* being written */
+    *out = (struct gpumem_bucket){ .tick = t,
+                                   .high = high & GPUMEM_SHM_HISTORY_VALUE_MASK,
+                                   .last = last & GPUMEM_SHM_HISTORY_VALUE_MASK,
+                                   .allocs_mod = (uint32_t)(last >> 40) };
+    return 1;
+}
+
 size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len, const struct gpumem_process *p, int i,
                                int r, struct gpumem_bucket *out, size_t max)
 {
-    const struct gpumem_history_layout *h = &p->history;
     if (i < 0 || i >= p->ndevices || r < 0 || r > 1) return 0;
     const struct gpumem_device *d = &p->devices[i];
-    if (d->history_set == 0 || d->history_set > h->sets || d->history_cur[r] == 0 || h->depth[r] == 0) return 0;
-    uint64_t head = d->history_cur[r] >> GPUMEM_SHM_HISTORY_SLOT_BITS, depth = h->depth[r];
-    uint64_t ring = h->offset + ((uint64_t)(d->history_set - 1) * (h->depth[0] + h->depth[1]) + (r ? h->depth[0] : 0)) *
-                                    sizeof(struct gpumem_shm_bucket);
-    if (!section_ok(ring, depth, sizeof(struct gpumem_shm_bucket), len)) return 0; /* checked at parse */
-    const unsigned char *b = buf, *again = recheck;
+    uint64_t ring = ring_at(p, d, r, len);
+    if (!ring) return 0;
+    uint64_t head = d->history_cur[r] >> GPUMEM_SHM_HISTORY_SLOT_BITS, depth = p->history.depth[r];
     size_t n = 0;
-    for (uint64_t t = head >= depth ? head - depth + 1 : 1; t <= head && n < max; t++) {
-        uint64_t at = ring + t % depth * sizeof(struct gpumem_shm_bucket);
-        uint64_t high = u64_at(b + at), last = u64_at(b + at + 8);
-        if (high >> 40 != (t & GPUMEM_SHM_HISTORY_TAG_MASK)) continue; /* an earlier lap, or never written */
-        if (again && (u64_at(again + at) != high || u64_at(again + at + 8) != last)) continue; /* being written */
-        out[n++] = (struct gpumem_bucket){ .tick = t,
-                                           .high = high & GPUMEM_SHM_HISTORY_VALUE_MASK,
-                                           .last = last & GPUMEM_SHM_HISTORY_VALUE_MASK,
-                                           .allocs_mod = (uint32_t)(last >> 40) };
-    }
+    for (uint64_t t = head >= depth ? head - depth + 1 : 1; t <= head && n < max; t++)
+        n += (size_t)bucket_at(buf, recheck, ring, depth, t, &out[n]);
     return n;
 }
 
-/* The last minute before an out-of-memory failure on its device, from the
- * history's finest ring: per second the highest bytes of the buckets that
- * overlap it, or the last value before it where none does (0 before the
- * first). The shim's report and the reader's (after SIGKILL too) read the
- * same buckets, so they draw the same sparkline. */
+/* The last minute up to an out-of-memory failure on its device: per
+ * second the highest bytes of the finest ring's buckets that overlap it,
+ * or the last value before it where none does (0 before the first). Only
+ * buckets before the failure's are read, which later events cannot change,
+ * and the failure's second takes the reserved bytes frozen in the record:
+ * the shim's report and the reader's (after SIGKILL too) are the same. */
 static void oom_minute(const unsigned char *b, const unsigned char *recheck, size_t len, const struct gpumem_process *p,
                        struct gpumem_oom *o)
 {
@@ -265,6 +280,8 @@ static void oom_minute(const unsigned char *b, const unsigned char *recheck, siz
     size_t n = gpumem__history_buckets(b, recheck, len, p, i, r, bk, h->depth[r]), k = 0;
     const uint64_t second = 1000000000u, width = h->width_ns[r];
     uint64_t end = o->unix_ns / second * second + second, carry = 0;
+    uint64_t fail = o->unix_ns >= h->anchor_unix_ns ? (o->unix_ns - h->anchor_unix_ns) / width + 1 : 0;
+    while (n && bk[n - 1].tick >= fail) n--;
     for (size_t c = 0; c < GPUMEM_OOM_MINUTE_CELLS; c++) {
         uint64_t from = end - (GPUMEM_OOM_MINUTE_CELLS - c) * second, to = from + second, high = 0;
         int any = 0;
@@ -283,8 +300,48 @@ static void oom_minute(const unsigned char *b, const unsigned char *recheck, siz
         }
         o->minute[c] = any ? high : carry;
     }
+    if (o->device >= 0 && o->device < (int)GPUMEM_SHM_OOM_DEVICES &&
+        o->devices[o->device].reserved_bytes > o->minute[GPUMEM_OOM_MINUTE_CELLS - 1])
+        o->minute[GPUMEM_OOM_MINUTE_CELLS - 1] = o->devices[o->device].reserved_bytes;
     o->nminute = GPUMEM_OOM_MINUTE_CELLS;
     free(bk);
+}
+
+/* The failing device's last buckets up to the failure (struct gpumem_oom). */
+static void oom_history(const unsigned char *b, const unsigned char *recheck, size_t len,
+                        const struct gpumem_process *p, struct gpumem_oom *o)
+{
+    const struct gpumem_history_layout *h = &p->history;
+    int r = h->depth[0] ? 0 : 1;
+    for (int i = 0; i < p->ndevices; i++) {
+        const struct gpumem_device *d = &p->devices[i];
+        uint64_t ring = d->ordinal == o->device ? ring_at(p, d, r, len) : 0;
+        if (!ring || o->unix_ns < h->anchor_unix_ns) continue;
+        uint64_t head = d->history_cur[r] >> GPUMEM_SHM_HISTORY_SLOT_BITS, depth = h->depth[r];
+        uint64_t oldest = head >= depth ? head - depth + 1 : 1;
+        /* Up to the bucket before the failure's, which later events may
+         * still change: a report rendered later stays the same. */
+        uint64_t fail = (o->unix_ns - h->anchor_unix_ns) / h->width_ns[r] + 1, to = fail - 1;
+        uint64_t from = to >= GPUMEM_OOM_HISTORY ? to - GPUMEM_OOM_HISTORY + 1 : 1;
+        struct gpumem_bucket k;
+        uint64_t carry = 0;
+        int have = 0;
+        /* The value carried into the window: the newest bucket before it. */
+        for (uint64_t t = from - 1; t >= oldest && t >= 1 && t + depth > from && !have; t--)
+            if (bucket_at(b, recheck, ring, depth, t, &k)) carry = k.last, have = 1;
+        o->history_width_ns = h->width_ns[r];
+        for (uint64_t t = from; t <= to; t++) {
+            int got = t >= oldest && t <= head && bucket_at(b, recheck, ring, depth, t, &k);
+            if (!got && !have) continue;
+            struct gpumem_oom_point *pt = &o->history[o->nhistory++];
+            pt->unix_ns = h->anchor_unix_ns + (t - 1) * h->width_ns[r];
+            pt->high_bytes = got ? (k.high > k.last ? k.high : k.last) : carry;
+            pt->last_bytes = got ? k.last : carry;
+            carry = pt->last_bytes;
+            have = 1;
+        }
+        return;
+    }
 }
 
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
@@ -398,6 +455,7 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) {
             out->oom = oom;
             oom_minute(b, recheck, len, out, oom);
+            oom_history(b, recheck, len, out, oom);
         }
     }
     return 0;

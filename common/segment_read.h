@@ -56,6 +56,8 @@ struct gpumem_large {
     char trace[GPUMEM_SHM_OOM_TRACE_BYTES]; /* frame lines, empty if unknown */
 };
 
+#define GPUMEM_OOM_HISTORY 300 /* 5 minutes at the default 1 s */
+
 /* The last out-of-memory failure, as frozen in the segment. */
 struct gpumem_oom {
     int present;
@@ -78,6 +80,17 @@ struct gpumem_oom {
      * not known, no sparkline). */
     size_t nminute;
     uint64_t minute[GPUMEM_OOM_MINUTE_CELLS];
+    /* The failing device's memory over the last GPUMEM_OOM_HISTORY buckets
+     * of its history's fine ring (of the coarse one when the fine is off)
+     * before the failure's (which later events may still change), oldest
+     * first and gap-free: a bucket without an event carries the last value
+     * before it. 0 when the segment keeps no history of that device, or
+     * no longer (a lap of the ring after the failure) (issue 15). */
+    size_t nhistory;
+    uint64_t history_width_ns;
+    struct gpumem_oom_point {
+        uint64_t unix_ns, high_bytes, last_bytes;
+    } history[GPUMEM_OOM_HISTORY];
 };
 
 struct gpumem_process {

@@ -172,11 +172,16 @@ struct gpumem_shm_device {
     uint64_t last_transition_unix_ns; /* 304                              */
     uint8_t reserved_auto[64];        /* 312 .. 376 headroom (issue 16)   */
     /* 376 .. 440 history (issue 15) */
-    uint32_t history_set;         /* 376 1 + the ring set of this device; 0: none */
-    uint32_t history_reserved0;   /* 380                                  */
-    uint64_t history_cur[2];      /* 384 newest bucket per ring: tick << 24 | slot;
+    uint32_t history_set;       /* 376 1 + the ring set of this device; 0: none */
+    uint32_t history_reserved0; /* 380                                  */
+    uint64_t history_cur[2];    /* 384 newest bucket per ring: tick << 24 | slot;
                                    *     0 none yet (tick counts from 1)   */
-    uint8_t history_reserved[40]; /* 400 .. 440                          */
+    /* The writer's own shortcut to the hot ring's newest bucket (readers
+     * use history_cur): where it ends on the monotonic clock, 0 none, and
+     * its index from the start of the history section. */
+    uint64_t history_hot_end;     /* 400                                  */
+    uint64_t history_hot_index;   /* 408                                  */
+    uint8_t history_reserved[24]; /* 416 .. 440                          */
     uint8_t reserved[72];         /* 440 .. 512                       */
 };
 
@@ -336,7 +341,9 @@ GPUMEM_SHM_PIN(struct gpumem_shm_device, last_transition_unix_ns, 304);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, reserved_auto, 312);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, history_set, 376);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, history_cur, 384);
-GPUMEM_SHM_PIN(struct gpumem_shm_device, history_reserved, 400);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, history_hot_end, 400);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, history_hot_index, 408);
+GPUMEM_SHM_PIN(struct gpumem_shm_device, history_reserved, 416);
 GPUMEM_SHM_PIN(struct gpumem_shm_device, reserved, 440);
 _Static_assert(sizeof(struct gpumem_shm_bucket) == 16, "bucket size");
 _Static_assert(sizeof(struct gpumem_shm_device) == 512, "device size");

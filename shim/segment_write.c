@@ -257,6 +257,19 @@ static uint32_t attach(struct gpumem_shm_device *d)
     return want;
 }
 
+/* The allocation path's shortcut to the newest bucket cur of the hot ring:
+ * its index, then its end. Two threads that begin consecutive buckets at
+ * once may leave the older one here; the next event then takes the slow
+ * path, which sets it again from the device's newest bucket. */
+static void shortcut(struct gpumem_shm_device *d, uint32_t set, int r, uint64_t cur)
+{
+    const struct gpumem_history *h = &gpumem__history;
+    uint64_t index = (uint64_t)(ring(set, r) - h->base) + (cur & GPUMEM_SHM_HISTORY_TAG_MASK);
+    __atomic_store_n(&d->history_hot_index, index, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->history_hot_end, h->anchor_mono + (cur >> GPUMEM_SHM_HISTORY_SLOT_BITS) * h->width[r],
+                     __ATOMIC_RELEASE);
+}
+
 /* A bucket begins as what the event left: high = last = reserved. */
 static uint64_t bucket_begin(uint32_t set, int r, uint64_t tick, uint64_t high, uint64_t last)
 {
@@ -320,6 +333,7 @@ void gpumem__seg_history_roll(const struct gpumem_shm_device *cd, uint64_t reser
         uint64_t cur = GPUMEM_LOAD(&d->history_cur[r]);
         if (cur != 0 && tick <= cur >> GPUMEM_SHM_HISTORY_SLOT_BITS) {
             /* Another thread began it (or a newer one) first. */
+            shortcut(d, set, r, cur);
             gpumem__history_put(ring(set, r) + (cur & GPUMEM_SHM_HISTORY_TAG_MASK), reserved, allocs);
             return;
         }
@@ -328,6 +342,7 @@ void gpumem__seg_history_roll(const struct gpumem_shm_device *cd, uint64_t reser
         struct gpumem_shm_bucket old = { GPUMEM_LOAD(&ob->high), GPUMEM_LOAD(&ob->last) };
         uint64_t next = bucket_begin(set, r, tick, v, allocs << 40 | v);
         if (__atomic_compare_exchange_n(&d->history_cur[r], &cur, next, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+            shortcut(d, set, r, next);
             gpumem__clock_sync(mono);
             if (r == 0 && cur != 0 && h->depth[1]) fold(d, set, cur, old);
             return;

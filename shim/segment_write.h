@@ -194,25 +194,21 @@ static inline void gpumem__history_put(struct gpumem_shm_bucket *b, uint64_t res
 }
 
 /* After an event changed a device's counters: reserved (as the event left
- * it) into the bucket of mono. While the bucket is the device's newest:
- * loads, one plain store, and a compare-and-swap only when the bucket's
- * highest value rises. Lock-free; what races can do is said in
- * segment_write.c. */
+ * it) into the bucket of mono. While mono is before the end of the
+ * device's newest bucket: three loads, one plain store, and a
+ * compare-and-swap only when the bucket's highest value rises. Lock-free;
+ * what races can do is said in segment_write.c. */
 static inline void gpumem__seg_history(const struct gpumem_shm_device *d, uint64_t reserved, uint64_t mono)
 {
-    const struct gpumem_history *h = &gpumem__history;
-    if (!h->base) return;
-    uint32_t set = GPUMEM_LOAD(&d->history_set);
-    int r = h->hot;
-    uint64_t cur = GPUMEM_LOAD(&d->history_cur[r]);
-    if (GPUMEM_UNLIKELY(set - 1 >= h->sets || cur == 0 ||
-                        mono - h->anchor_mono >= (cur >> GPUMEM_SHM_HISTORY_SLOT_BITS) * h->width[r])) {
-        if (set != UINT32_MAX) gpumem__seg_history_roll(d, reserved, mono);
+    /* The bucket's index is stored before its end (release): a thread that
+     * finds the end finds the index of that bucket or of a newer one. */
+    if (GPUMEM_UNLIKELY(mono >= __atomic_load_n(&d->history_hot_end, __ATOMIC_ACQUIRE))) {
+        if (gpumem__history.base && GPUMEM_LOAD(&d->history_set) != UINT32_MAX)
+            gpumem__seg_history_roll(d, reserved, mono);
         return;
     }
-    struct gpumem_shm_bucket *b = h->base + (size_t)(set - 1) * h->set_buckets + (r ? h->depth[0] : 0) +
-                                  (cur & GPUMEM_SHM_HISTORY_TAG_MASK);
-    gpumem__history_put(b, reserved, GPUMEM_LOAD(&d->alloc_count));
+    gpumem__history_put(gpumem__history.base + GPUMEM_LOAD(&d->history_hot_index), reserved,
+                        GPUMEM_LOAD(&d->alloc_count));
 }
 
 /* ---- the event ring ---- */

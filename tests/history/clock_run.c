@@ -7,7 +7,9 @@
  *                     allocated and freed two seconds later
  *   clock_run idle    64 MiB, an hour without any call, the wall clock set
  *                     back a day, then 16 MiB allocated and freed
- * Both exit normally (run them with GPUMEM_KEEP=1 to read the segment).
+ *   clock_run oom     64 MiB, then 2.5 s later 64 GiB, which the stand-in
+ *                     refuses (out of memory): a post-mortem
+ * All exit normally (run them with GPUMEM_KEEP=1 to read the segment).
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -53,6 +55,11 @@ int main(int argc, char **argv)
         pass(S / 100);
         if (cuMemFree_v2(b) != 0) return 3;
         pass(2 * S);
+    } else if (strcmp(argv[1], "oom") == 0) {
+        pass(2 * S + S / 2);
+        if (cuMemAlloc_v2(&b, 64ull << 30) == 0) return 3;
+        printf("ok\n");
+        return 0;
     } else if (strcmp(argv[1], "idle") == 0) {
         pass(3600 * S + S / 2);
         wall -= 86400 * S;

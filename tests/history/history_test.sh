@@ -116,10 +116,30 @@ options)
   err=$(GPUMEM_LOG=stderr GPUMEM_HISTORY_FINE=1s:1 LD_PRELOAD=$shim "$clock_run" steps 2>&1 >/dev/null)
   echo "$err" | grep -q "GPUMEM_HISTORY_FINE=1s:1 is not valid" || fail "depth 1 accepted: $err"
   ;;
+oom_report)
+  # The post-mortem carries the failing device's last buckets, gap-free, up
+  # to the one before the failure's.
+  out=$(GPUMEM_POSTMORTEM_DIR=$tmp LD_PRELOAD=$shim "$clock_run" oom) || fail "clock_run oom failed"
+  set -- "$tmp"/gpumem-oom-*.json
+  [ -f "$1" ] || fail "no post-mortem"
+  python3 - "$1" <<'PY' || fail "history in the post-mortem"
+import json, sys
+h = json.load(open(sys.argv[1]))["history"]
+M = 1 << 20
+assert h["device_id"] == 0 and h["width_ms"] == 1000, h
+pts = [(p["time_unix_ns"], p["high_bytes"], p["last_bytes"]) for p in h["points"]]
+S = 10**9
+# Up to the bucket before the failure's (at 2.5 s), which may still change.
+assert pts == [(1800000000 * S, 64 * M, 64 * M), (1800000001 * S, 64 * M, 64 * M)], pts
+PY
+  ;;
 hostile)
   "$make_segment" "$tmp/ok" history 4242 1 0:80:16384:0 || fail make_segment
   "$gpumem" history "$tmp/ok" --csv | tr -d '\r' > "$tmp/csv" || fail "a crafted history"
   [ "$(sed -n 4p "$tmp/csv" | cut -d, -f5,7)" = "$((576 * MIB)),$((80 * MIB))" ] || { cat "$tmp/csv"; fail "crafted bucket"; }
+  "$gpumem" history "$tmp/ok" --csv --device cuda:0 | tr -d '\r' | cmp -s - "$tmp/csv" || fail "--device cuda:0"
+  "$gpumem" history "$tmp/ok" --device cuda:1 > /dev/null 2> "$tmp/err"; [ $? -eq 3 ] || fail "--device cuda:1 status"
+  grep -q "no history of cuda:1" "$tmp/err" || fail "--device cuda:1: $(cat "$tmp/err")"
   for k in histoutside:"history outside the segment" histdepth:"absurd history depth 1" \
            histhead:"history head" histstride:"history buckets of 24 bytes"; do
     "$make_segment" "$tmp/bad" "${k%%:*}" 4242 1 0:80:16384:0 || fail make_segment
