@@ -325,7 +325,6 @@ static int print_summary(const char *text)
 
 static int cmd_report(const struct args *a)
 {
-    if (a->file && a->svg) return usage("report --svg takes a PID: a report file holds no history");
     if (a->file) {
         FILE *f = fopen(a->file, "r");
         if (!f) {
@@ -336,15 +335,12 @@ static int cmd_report(const struct args *a)
         size_t n = fread(text, 1, sizeof text - 1, f);
         fclose(f);
         text[n] = '\0';
-        if (a->json) {
-            fwrite(text, 1, n, stdout);
-            return EXIT_OK;
-        }
-        if (print_summary(text) != 0) {
+        if (a->json) fwrite(text, 1, n, stdout);
+        else if (print_summary(text) != 0) {
             fprintf(stderr, "gpumem: %s is not a gpumem out-of-memory report\n", a->file);
             return EXIT_SKIPPED;
         }
-        return EXIT_OK;
+        return a->svg ? gpumem__oom_plot_report(text, a->svg) : EXIT_OK;
     }
     if (a->npids != 1) return usage("report takes one FILE or one PID");
     char name[64], why[192];

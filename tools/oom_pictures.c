@@ -1,10 +1,13 @@
 /*
  * oom_pictures.c - gpumem report PID --svg FILE: the history of the five
- * minutes up to an out-of-memory failure as a plot beside the report. (The
+ * minutes up to an out-of-memory failure as a plot beside the report, and
+ * gpumem report FILE --svg FILE: the same from the history that the report
+ * file carries (its "history": the failing device's last buckets). (The
  * text report's sparkline of the last minute comes from the segment's own
  * parse, common/segment_read.c, so the shim's report has it too.)
  */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 
 #include "pictures.h"
@@ -42,5 +45,79 @@ int gpumem__oom_plot(const char *dir, const char *prefix, int pid, const struct 
     FILE *f = gpumem__picture_open(svg);
     int rc = f ? gpumem__picture_close(f, svg, gpumem__plot_svg(f, s, (size_t)n)) : GPUMEM_EXIT_SKIPPED;
     gpumem__history_free(s, (size_t)n);
+    return rc;
+}
+
+/* The unsigned number of "key" at or after p (and before end, if not
+ * NULL), as gpumem's emitter writes it: 1 if found. */
+static int number_after(const char *p, const char *end, const char *key, uint64_t *v)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *at = strstr(p, k);
+    if (!at || (end && at >= end)) return 0;
+    char *stop;
+    unsigned long long x = strtoull(at + strlen(k), &stop, 10);
+    if (stop == at + strlen(k)) return 0;
+    *v = x;
+    return 1;
+}
+
+int gpumem__oom_plot_report(const char *text, const char *svg)
+{
+    const char *h = strstr(text, "\n \"history\": {");
+    if (!strstr(text, "\"kind\": \"gpumem-oom-report\"") || !h) {
+        fprintf(stderr, "gpumem: no plot: the report holds no history (a shim without history, or none before the "
+                        "failure)\n");
+        return GPUMEM_EXIT_SKIPPED;
+    }
+    const char *events = strstr(h, "\n \"events\": [");
+    uint64_t pid = 0, when = 0, device = 0, total = 0, reserved = 0;
+    number_after(text, h, "pid", &pid);
+    number_after(text, h, "time_unix_ns", &when);
+    number_after(h, events, "device_id", &device);
+    char key[48];
+    snprintf(key, sizeof key, "{\"device_id\": %llu, ", (unsigned long long)device);
+    const char *devices = strstr(text, "\n \"devices\": ["), *d = devices ? strstr(devices, key) : NULL;
+    if (d && d < h) {
+        number_after(d, h, "total_bytes", &total);
+        number_after(d, h, "reserved_bytes", &reserved);
+    }
+    struct gpumem_series s;
+    memset(&s, 0, sizeof s);
+    s.pid = (int)pid;
+    s.device = (int)device;
+    s.total_bytes = total;
+    snprintf(s.label, sizeof s.label, "pid %llu (report) cuda:%llu", (unsigned long long)pid,
+             (unsigned long long)device);
+    size_t cap = 0;
+    for (const char *p = h; (p = strstr(p + 1, "{\"time_unix_ns\": ")) && (!events || p < events);) cap++;
+    s.points = calloc(cap ? cap : 1, sizeof *s.points);
+    s.marks = calloc(1, sizeof *s.marks);
+    int rc = GPUMEM_EXIT_SKIPPED;
+    if (s.points && s.marks) {
+        for (const char *p = h; s.npoints < cap && (p = strstr(p + 1, "{\"time_unix_ns\": "));) {
+            struct gpumem_point *pt = &s.points[s.npoints];
+            const char *next = strchr(p, '}');
+            if (!next || !number_after(p, next, "time_unix_ns", &pt->unix_ns) ||
+                !number_after(p, next, "high_bytes", &pt->high_bytes) ||
+                !number_after(p, next, "last_bytes", &pt->last_bytes))
+                break;
+            pt->low_bytes = pt->last_bytes;
+            s.npoints++;
+        }
+        /* Each point lasts until the next; the last until the failure. */
+        for (size_t i = 0; i < s.npoints; i++) {
+            uint64_t to = i + 1 < s.npoints ? s.points[i + 1].unix_ns : when;
+            s.points[i].width_ns = to > s.points[i].unix_ns ? to - s.points[i].unix_ns : 0;
+        }
+        s.marks[s.nmarks++] = (struct gpumem_mark){ .unix_ns = when,
+                                                    .reserved_bytes = reserved,
+                                                    .kind = GPUMEM_MARK_OOM };
+        FILE *f = gpumem__picture_open(svg);
+        rc = f ? gpumem__picture_close(f, svg, gpumem__plot_svg(f, &s, 1)) : GPUMEM_EXIT_SKIPPED;
+    }
+    free(s.points);
+    free(s.marks);
     return rc;
 }

@@ -57,5 +57,7 @@ struct gpumem_oom;
 /* From pid's history, a plot of the five minutes up to the failure o into
  * the file svg. An exit status (view.h). */
 int gpumem__oom_plot(const char *dir, const char *prefix, int pid, const struct gpumem_oom *o, const char *svg);
+/* The same from a report file's text (its "history" and the failure). */
+int gpumem__oom_plot_report(const char *text, const char *svg);
 
 #endif /* GPUMEM_PICTURES_H */

@@ -10,7 +10,8 @@
 #               and frees as events, a counter point per change
 #   top_sparkline  top --once: a live process's last minute as a sparkline
 #   report_svg  gpumem report PID: the text ends with the last minute's sparkline,
-#               --svg FILE writes the plot of the minutes before the failure
+#               --svg FILE writes the plot of the minutes before the failure, from
+#               the segment (PID) or from the history in the report file (FILE)
 #   example     examples/batch_scaling.py: three runs, their peaks, one plot
 set -u
 case_=$1 gpumem=$2 shim=$3 fake=$4 make_segment=$5 src=$6 build=$7
@@ -109,7 +110,9 @@ PY
   ;;
 report_svg)
   mkdir "$tmp/reports"
-  GPUMEM_KEEP=1 GPUMEM_POSTMORTEM_DIR="$tmp/reports" GPUMEM_LOG="$tmp/log" LD_PRELOAD=$shim "$build/train_sim" > "$tmp/job" &
+  # 10 ms buckets and a pause at each look of the demo job: buckets before the failure.
+  GPUMEM_KEEP=1 GPUMEM_HISTORY_FINE=10ms:3000 DEMO_READER="sleep 0.05" GPUMEM_POSTMORTEM_DIR="$tmp/reports" \
+    GPUMEM_LOG="$tmp/log" LD_PRELOAD=$shim "$build/train_sim" > "$tmp/job" &
   pid=$!
   wait $pid; [ $? = 1 ] || fail "the demo job should fail with out of memory"
   "$gpumem" report $pid --svg "$tmp/r.svg" > "$tmp/r.txt" || fail "report exit $?"
@@ -125,7 +128,11 @@ assert re.fullmatch(r'Last minute on cuda:0 \(a second a cell, against 16\.0GB\)
   /usr/bin/python3 "$check" svg "$tmp/r.svg" pixels || fail "the report's plot"
   grep -q ">OOM<" "$tmp/r.svg" || fail "no OOM mark in the report's plot"
   f=$(ls "$tmp"/reports/gpumem-oom-*.json | head -1)
-  "$gpumem" report "$f" --svg "$tmp/x.svg" 2> /dev/null; [ $? = 2 ] || fail "--svg with a report file: usage"
+  # From the report file alone, by the history it carries.
+  "$gpumem" report "$f" --svg "$tmp/f.svg" > /dev/null || fail "report FILE --svg exit $?"
+  /usr/bin/python3 "$check" svg "$tmp/f.svg" pixels || fail "the report file's plot"
+  grep -q ">OOM<" "$tmp/f.svg" || fail "no OOM mark in the report file's plot"
+  grep -q ">pid $pid (report), peak 14.8GB<" "$tmp/f.svg" || fail "legend of the report file's plot"
   ;;
 example)
   cd "$tmp" || fail "cd"
