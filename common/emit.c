@@ -75,6 +75,8 @@ enum escape {
     ESC_LABEL, /* a Prometheus label value: \\ \" \n                       */
     ESC_HELP,  /* a Prometheus HELP text: \\ \n                            */
     ESC_CSV,   /* inside a quoted CSV field: "" for "                      */
+    ESC_XML,   /* XML text or attribute value: & < > " ' as references,
+                * other controls (none is an XML 1.0 character) as U+FFFD */
 };
 
 /* The length of the well-formed UTF-8 sequence at p, n > 0 bytes available
@@ -116,6 +118,7 @@ static int special(enum escape how, unsigned char c)
     case ESC_LABEL: return c == '"' || c == '\\' || c == '\n';
     case ESC_HELP: return c == '\\' || c == '\n';
     case ESC_CSV: return c == '"';
+    case ESC_XML: return c == '&' || c == '<' || c == '>' || c == '"' || c == '\'' || c < 0x20 || c == 0x7f;
     }
     return 0;
 }
@@ -123,7 +126,18 @@ static int special(enum escape how, unsigned char c)
 static void put_special(struct gpumem_emitter *e, enum escape how, unsigned char c)
 {
     char b[6] = { '\\', (char)c };
-    if (how == ESC_CSV) put(e, "\"\"", 2);
+    if (how == ESC_XML) {
+        const char *ref = c == '&'    ? "&amp;"
+                          : c == '<'  ? "&lt;"
+                          : c == '>'  ? "&gt;"
+                          : c == '"'  ? "&quot;"
+                          : c == '\'' ? "&#39;"
+                          : c == '\t' ? "&#9;"
+                          : c == '\n' ? "&#10;"
+                          : c == '\r' ? "&#13;"
+                                      : "\xef\xbf\xbd";
+        puts_(e, ref);
+    } else if (how == ESC_CSV) put(e, "\"\"", 2);
     else if (c == '\n') put(e, "\\n", 2);
     else if (c == '"' || c == '\\') put(e, b, 2);
     else {
@@ -564,6 +578,13 @@ void gpumem__emitter_printf(struct gpumem_emitter *e, const char *fmt, ...)
 void gpumem__emitter_text(struct gpumem_emitter *e, const char *s)
 {
     if (e->format == GPUMEM_EMIT_TEXT) puts_(e, s);
+}
+
+void gpumem__emitter_xml(struct gpumem_emitter *e, const char *s)
+{
+    if (e->format != GPUMEM_EMIT_TEXT) return;
+    escaped(e, ESC_XML, s, strlen(s));
+    escaped_end(e, ESC_XML);
 }
 
 size_t gpumem__emitter_snprintf(char *buf, size_t size, const char *fmt, ...)

@@ -100,6 +100,11 @@ void gpumem__emitter_string_end(struct gpumem_emitter *e);
  * conversion (%f, %g, %n...) ends the call there and marks the emitter failed. */
 
 void gpumem__emitter_text(struct gpumem_emitter *e, const char *s);
+/* s as XML character data or an attribute value (SVG): & < > " ' as
+ * references, tab, LF and CR as character references, other control
+ * characters and each ill-formed UTF-8 sequence as U+FFFD, so any bytes
+ * give well-formed XML. */
+void gpumem__emitter_xml(struct gpumem_emitter *e, const char *s);
 void gpumem__emitter_printf(struct gpumem_emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void gpumem__emitter_vprintf(struct gpumem_emitter *e, const char *fmt, va_list ap);
 /* snprintf with the conversions above, for a cell or a line built apart. */

@@ -1,6 +1,7 @@
 /* report.c - see report.h. */
 #define _GNU_SOURCE
 #include "report.h"
+#include "sparkline.h"
 
 #include <string.h>
 
@@ -164,6 +165,12 @@ static void report_text(struct gpumem_emitter *e, const struct gpumem_process *p
     }
     gpumem__emitter_printf(e, "\nOut-of-memory failures in this process so far: %llu\n",
                            (unsigned long long)o->oom_count);
+    if (o->nminute && o->nminute <= GPUMEM_OOM_MINUTE_CELLS) {
+        char spark[GPUMEM_OOM_MINUTE_CELLS * 3 + 1];
+        gpumem__sparkline(spark, sizeof spark, o->minute, o->nminute, fd ? fd->total_bytes : 0, 1);
+        gpumem__format_gb(a, sizeof a, fd ? fd->total_bytes : 0);
+        gpumem__emitter_printf(e, "Last minute on cuda:%d (a second a cell, against %s): %s\n", o->device, a, spark);
+    }
 }
 
 void gpumem__report_text(FILE *f, const struct gpumem_process *p, const struct gpumem_oom *o)

@@ -150,6 +150,17 @@ size_t gpumem__segment_transitions(const void *buf, const void *recheck, size_t 
 static int parse_oom_record(const unsigned char *b, const unsigned char *recheck, size_t len,
                             const struct gpumem_shm_header *hd, const struct gpumem_shm_oom *rp, struct gpumem_oom *o);
 
+static void event_of(const struct gpumem_shm_event *e, struct gpumem_event *g)
+{
+    g->unix_ns = e->unix_ns;
+    g->bytes = e->bytes;
+    g->address = e->address;
+    g->result = e->result;
+    g->device = e->device;
+    g->api = e->api < GPUMEM_API_COUNT ? e->api : 0;
+    g->op = e->op;
+}
+
 /* The OOM record and what it froze; sections that do not fit are left out. */
 static int parse_oom(const unsigned char *b, const unsigned char *recheck, size_t len,
                      const struct gpumem_shm_header *hd, struct gpumem_oom *o)
@@ -206,17 +217,8 @@ static int parse_oom_record(const unsigned char *b, const unsigned char *recheck
         }
     }
     /* The events frozen with the failure, oldest first. */
-    for (uint32_t i = 0; i < r.nevents && i < GPUMEM_SHM_OOM_EVENTS; i++) {
-        const struct gpumem_shm_event *e = &r.events[i];
-        struct gpumem_event *g = &o->events[o->nevents++];
-        g->unix_ns = e->unix_ns;
-        g->bytes = e->bytes;
-        g->address = e->address;
-        g->result = e->result;
-        g->device = e->device;
-        g->api = e->api < GPUMEM_API_COUNT ? e->api : 0;
-        g->op = e->op;
-    }
+    for (uint32_t i = 0; i < r.nevents && i < GPUMEM_SHM_OOM_EVENTS; i++)
+        event_of(&r.events[i], &o->events[o->nevents++]);
     o->ntransitions = read_transitions(b, recheck, len, hd, r.transitions_head, o->transitions);
     return 0;
 #undef r
@@ -289,6 +291,51 @@ size_t gpumem__history_buckets(const void *buf, const void *recheck, size_t len,
     for (uint64_t t = head >= depth ? head - depth + 1 : 1; t <= head && n < max; t++)
         n += (size_t)bucket_at(buf, recheck, ring, depth, t, &out[n]);
     return n;
+}
+
+/* The last minute up to an out-of-memory failure on its device: per
+ * second the highest bytes of the finest ring's buckets that overlap it,
+ * or the last value before it where none does (0 before the first). Only
+ * buckets before the failure's are read, which later events cannot change,
+ * and the failure's second takes the reserved bytes frozen in the record:
+ * the shim's report and the reader's (after SIGKILL too) are the same. */
+static void oom_minute(const unsigned char *b, const unsigned char *recheck, size_t len, const struct gpumem_process *p,
+                       struct gpumem_oom *o)
+{
+    const struct gpumem_history_layout *h = &p->history;
+    int i = 0, r = h->depth[0] ? 0 : 1;
+    while (i < p->ndevices && p->devices[i].ordinal != o->device) i++;
+    if (i == p->ndevices || h->sets == 0 || h->depth[r] == 0 || h->width_ns[r] == 0) return;
+    struct gpumem_bucket *bk = malloc(h->depth[r] * sizeof *bk);
+    if (!bk) return;
+    size_t n = gpumem__history_buckets(b, recheck, len, p, i, r, bk, h->depth[r]), k = 0;
+    const uint64_t second = 1000000000u, width = h->width_ns[r];
+    uint64_t end = o->unix_ns / second * second + second, carry = 0;
+    uint64_t fail = o->unix_ns >= h->anchor_unix_ns ? (o->unix_ns - h->anchor_unix_ns) / width + 1 : 0;
+    while (n && bk[n - 1].tick >= fail) n--;
+    for (size_t c = 0; c < GPUMEM_OOM_MINUTE_CELLS; c++) {
+        uint64_t from = end - (GPUMEM_OOM_MINUTE_CELLS - c) * second, to = from + second, high = 0;
+        int any = 0;
+        for (size_t j = k; j < n; j++) {
+            uint64_t start = h->anchor_unix_ns + (bk[j].tick - 1) * width;
+            if (start >= to) break;
+            if (start + width > from) {
+                uint64_t top = bk[j].high > bk[j].last ? bk[j].high : bk[j].last;
+                if (!any || top > high) high = top;
+                any = 1;
+            }
+            if (start + width <= to) { /* done with it: its last value is carried on */
+                carry = bk[j].last;
+                k = j + 1;
+            }
+        }
+        o->minute[c] = any ? high : carry;
+    }
+    if (o->device >= 0 && o->device < (int)GPUMEM_SHM_OOM_DEVICES &&
+        o->devices[o->device].reserved_bytes > o->minute[GPUMEM_OOM_MINUTE_CELLS - 1])
+        o->minute[GPUMEM_OOM_MINUTE_CELLS - 1] = o->devices[o->device].reserved_bytes;
+    o->nminute = GPUMEM_OOM_MINUTE_CELLS;
+    free(bk);
 }
 
 /* The failing device's last buckets up to the failure (struct gpumem_oom). */
@@ -450,8 +497,31 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         memset(oom, 0, sizeof *oom);
         if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) {
             out->oom = oom;
+            oom_minute(b, recheck, len, out, oom);
             oom_history(b, recheck, len, out, oom);
         }
     }
     return 0;
+}
+
+size_t gpumem__segment_events(const void *buf, const void *recheck, size_t len, struct gpumem_event *out, size_t max)
+{
+    const unsigned char *b = buf;
+    struct gpumem_shm_header hd;
+    if (len < sizeof hd) return 0;
+    memcpy(&hd, b, sizeof hd);
+    uint32_t slots = hd.event_slots;
+    if (hd.magic != GPUMEM_SHM_MAGIC || !slots || (slots & (slots - 1)) ||
+        hd.event_stride < sizeof(struct gpumem_shm_event) || !section_ok(hd.events_offset, slots, hd.event_stride, len))
+        return 0;
+    uint64_t head = hd.events_head, first = head > slots ? head - slots : 0;
+    size_t n = 0;
+    for (uint64_t j = first; j < head && n < max; j++) {
+        uint64_t at = hd.events_offset + (j & (slots - 1)) * hd.event_stride;
+        if (!stable_seq(b, recheck, at, j + 1)) continue; /* never written, or being rewritten */
+        struct gpumem_shm_event e;
+        memcpy(&e, b + at, sizeof e);
+        event_of(&e, &out[n++]);
+    }
+    return n;
 }

@@ -39,6 +39,8 @@ struct gpumem_device {
  * look for (no privilege, or its namespace is not visible from here). */
 enum gpumem_liveness { GPUMEM_ALIVE, GPUMEM_EXITED, GPUMEM_DEAD, GPUMEM_UNKNOWN };
 
+#define GPUMEM_OOM_MINUTE_CELLS 60
+
 struct gpumem_event {
     uint64_t unix_ns, bytes, address;
     int32_t result;
@@ -77,6 +79,12 @@ struct gpumem_oom {
     struct gpumem_large large[GPUMEM_SHM_LARGE_SLOTS];
     struct gpumem_event events[GPUMEM_SHM_OOM_EVENTS];                 /* oldest first, up to the failure */
     struct gpumem_transition transitions[GPUMEM_SHM_TRANSITION_SLOTS]; /* oldest first */
+    /* The last minute before the failure on its device, the highest bytes
+     * of each second, oldest first: the text report's sparkline. Not in the
+     * segment's record: the reader fills it from the history (nminute 0:
+     * not known, no sparkline). */
+    size_t nminute;
+    uint64_t minute[GPUMEM_OOM_MINUTE_CELLS];
     /* The failing device's memory over the last GPUMEM_OOM_HISTORY buckets
      * of its history's fine ring (of the coarse one when the fine is off)
      * before the failure's (which later events may still change), oldest
@@ -183,5 +191,11 @@ void gpumem__segment_header_fill(struct gpumem_shm_header *h, const struct gpume
 /* Copy n bytes of a live segment with 64-bit atomic loads (n a multiple
  * of 8, both 8-byte aligned), so no counter is ever seen torn. */
 void gpumem__segment_copy_words(uint64_t *dst, const void *src, size_t n);
+
+/* The live event ring of a copy of a segment (checked as above): the
+ * events still in it, oldest first, at most max, each taken only if its
+ * seq is the one expected in buf and in recheck (if not NULL). Returns how
+ * many; 0 for a ring that does not fit the copy. */
+size_t gpumem__segment_events(const void *buf, const void *recheck, size_t len, struct gpumem_event *out, size_t max);
 
 #endif /* GPUMEM_SEGMENT_READ_H */

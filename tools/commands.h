@@ -14,6 +14,8 @@ int gpumem__cmd_export(int argc, char **argv);
 
 /* history (issue 15) */
 int gpumem__cmd_history(int argc, char **argv);
+int gpumem__cmd_plot(int argc, char **argv);
+int gpumem__cmd_trace(int argc, char **argv);
 
 /* automation (issue 16) */
 int gpumem__cmd_watch(int argc, char **argv);

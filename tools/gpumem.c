@@ -5,10 +5,13 @@
  *   gpumem show [PID...] [--json]       the full snapshot
  *   gpumem top [--interval S] [--once]  live view; --once prints one frame
  *   gpumem gc                           remove segments of ended processes
- *   gpumem report FILE|PID [--json]     the post-mortem of an out-of-memory failure
+ *   gpumem report FILE|PID [--json] [--svg FILE.svg]
+ *                                       the post-mortem of an out-of-memory failure
  *   gpumem run [options] CMD [ARGS...]  CMD under this gpumem's libgpumem.so (cmd_run.c)
  *   gpumem serve [--listen ADDR:PORT]   Prometheus metrics on http://ADDR:PORT/metrics
  *   gpumem export [--textfile PATH]     the same metrics, once, for node_exporter
+ *   gpumem history|plot|trace ...       memory over time (cmd_history.c, cmd_plot.c, cmd_trace.c)
+ *   gpumem watch [--json] [--exec CMD]  one line per event (cmd_watch.c)
  *   --prefix NAME                       as GPUMEM_SHM_PREFIX (default gpumem)
  *
  * Exit status: 0 success; 1 a segment is damaged or cannot be trusted (the
@@ -33,8 +36,11 @@
 
 #include "commands.h"
 #include "fleet.h"
+#include "history.h"
+#include "pictures.h"
 #include "render.h"
 #include "report.h"
+#include "sparkline.h"
 #include "view.h"
 
 enum {
@@ -45,7 +51,7 @@ enum {
 };
 
 struct args {
-    const char *command, *prefix, *dir, *file;
+    const char *command, *prefix, *dir, *file, *svg;
     int json, once;
     double interval;
     int pids[256];
@@ -70,15 +76,16 @@ static int usage(const char *why)
           "  gpumem show [PID...] [--json] [--prefix NAME] [--no-containers]\n"
           "  gpumem top [--interval SECONDS] [--once] [--prefix NAME] [--no-containers]\n"
           "  gpumem gc [--prefix NAME]\n"
-          "  gpumem report FILE|PID [--json] [--prefix NAME]\n"
+          "  gpumem report FILE|PID [--json] [--svg FILE.svg] [--prefix NAME]\n"
           "  gpumem run [--alarm PERCENT] [--warn PERCENT] [--log SINK] [--postmortem-dir DIR] [--keep]\n"
           "             [--backtrace] [--prefix NAME] [--] CMD [ARGS...]\n"
           "  gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
           "  gpumem export [--textfile PATH] [--prefix NAME] [--no-pid-label]\n"
           "  gpumem watch [--json] [--level warning|critical] [--exec CMD [--shell] [--exec-timeout S]]\n"
           "               [--interval S] [--since UNIX_TIME | --cursor-file FILE] [--once] [--prefix NAME]\n"
-
-          "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n",
+          "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n"
+          "  gpumem plot [PID|FILE [--label TEXT]...] [--since DURATION] [--device cuda:N] -o FILE.svg [--prefix NAME]\n"
+          "  gpumem trace PID|FILE... -o FILE.json [--since DURATION] [--device cuda:N] [--prefix NAME]\n",
           stderr);
     return EXIT_USAGE;
 }
@@ -103,6 +110,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         else if (strcmp(s, "--once") == 0) a->once = 1;
         else if (strcmp(s, "--no-containers") == 0) gpumem__fleet_containers = 0;
         else if (strcmp(s, "--prefix") == 0 && i + 1 < argc) a->prefix = argv[++i];
+        else if (strcmp(s, "--svg") == 0 && i + 1 < argc && strcmp(a->command, "report") == 0) a->svg = argv[++i];
         else if (strcmp(s, "--interval") == 0 && i + 1 < argc) {
             char *end;
             a->interval = strtod(argv[++i], &end);
@@ -202,6 +210,35 @@ static int cmd_gc(const struct args *a)
     return rc;
 }
 
+/* The last minute of each live process, for the sparklines of top; a
+ * process that keeps no history has none. */
+static void load_sparklines(const struct args *a, struct gpumem_view *v)
+{
+    v->history = NULL;
+    v->nhistory = 0;
+    for (size_t i = 0; i < v->nprocs; i++) {
+        if (v->procs[i].liveness != GPUMEM_ALIVE) continue;
+        struct gpumem_series *s;
+        char why[256];
+        int n = gpumem__history_load(a->dir, a->prefix, v->procs[i].pid, NULL, -1, GPUMEM_TOP_SPARK_NS, &s, why,
+                                     sizeof why);
+        struct gpumem_series *grown = n > 0 ? realloc(v->history, (v->nhistory + (size_t)n) * sizeof *grown) : NULL;
+        if (grown) {
+            memcpy(grown + v->nhistory, s, (size_t)n * sizeof *s);
+            v->history = grown;
+            v->nhistory += (size_t)n;
+            free(s); /* the points and marks now belong to v->history */
+        } else if (n > 0) gpumem__history_free(s, (size_t)n);
+    }
+}
+
+static void free_sparklines(struct gpumem_view *v)
+{
+    gpumem__history_free(v->history, v->nhistory);
+    v->history = NULL;
+    v->nhistory = 0;
+}
+
 static void print_frame(const struct gpumem_view *v)
 {
     struct gpumem_line lines[512];
@@ -221,13 +258,16 @@ static int cmd_top(const struct args *a)
     if (a->once || !isatty(STDOUT_FILENO)) {
         struct gpumem_view v;
         int rc = gpumem__view_load(a->dir, a->prefix, a->pids, a->npids, &v);
+        load_sparklines(a, &v);
         print_frame(&v);
+        free_sparklines(&v);
         gpumem__view_print_counts(&v);
         gpumem__view_free(&v);
         return rc == EXIT_NOT_FOUND ? rc : EXIT_OK;
     }
     setlocale(LC_ALL, "");
-    /* The warning sign needs a UTF-8 terminal; elsewhere it is "!". */
+    /* The warning sign, bars and sparklines need a UTF-8 terminal;
+     * elsewhere they are ASCII ("!", "#", "_.-:=+*#"). */
     int utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     signal(SIGWINCH, on_winch);
     initscr();
@@ -244,8 +284,10 @@ static int cmd_top(const struct args *a)
     for (;;) {
         struct gpumem_view v;
         gpumem__view_load(a->dir, a->prefix, a->pids, a->npids, &v);
+        load_sparklines(a, &v);
         struct gpumem_line lines[512];
         size_t n = gpumem__top_frame(&v, lines, 512);
+        free_sparklines(&v);
         gpumem__view_free(&v);
         if (resized) {
             endwin();
@@ -257,11 +299,9 @@ static int cmd_top(const struct args *a)
             attr_t attr = lines[i].heading ? A_BOLD : A_NORMAL;
             if (lines[i].level == GPUMEM_LEVEL_WARNING) attr |= COLOR_PAIR(1);
             if (lines[i].level == GPUMEM_LEVEL_CRITICAL) attr |= COLOR_PAIR(2) | A_BOLD;
-            if (!utf8)
-                for (char *w; (w = strstr(lines[i].text, "⚠")) != NULL;)
-                    memmove(w + 1, w + strlen("⚠"), strlen(w + strlen("⚠")) + 1), w[0] = '!';
+            if (!utf8) gpumem__glyphs_to_ascii(lines[i].text);
             attron(attr);
-            mvaddnstr((int)i, 0, lines[i].text, COLS);
+            mvaddnstr((int)i, 0, lines[i].text, (int)gpumem__columns_bytes(lines[i].text, (size_t)COLS));
             attroff(attr);
         }
         mvaddstr(LINES - 1, 0, "q: quit");
@@ -309,15 +349,12 @@ static int cmd_report(const struct args *a)
         size_t n = fread(text, 1, sizeof text - 1, f);
         fclose(f);
         text[n] = '\0';
-        if (a->json) {
-            fwrite(text, 1, n, stdout);
-            return EXIT_OK;
-        }
-        if (print_summary(text) != 0) {
+        if (a->json) fwrite(text, 1, n, stdout);
+        else if (print_summary(text) != 0) {
             fprintf(stderr, "gpumem: %s is not a gpumem out-of-memory report\n", a->file);
             return EXIT_SKIPPED;
         }
-        return EXIT_OK;
+        return a->svg ? gpumem__oom_plot_report(text, a->svg) : EXIT_OK;
     }
     if (a->npids != 1) return usage("report takes one FILE or one PID");
     char name[64], why[192];
@@ -349,8 +386,13 @@ static int cmd_report(const struct args *a)
     } else if (!p->oom) {
         fprintf(stderr, "gpumem: pid %d has had no out-of-memory failure\n", a->pids[0]);
         rc = EXIT_NOT_FOUND;
-    } else if (a->json) gpumem__report_json(stdout, p, o);
-    else gpumem__report_text(stdout, p, o);
+    } else {
+        /* With --svg, the plot of the minutes before the failure beside it. */
+        int drawn = a->svg ? gpumem__oom_plot(a->dir, a->prefix, a->pids[0], o, a->svg) : EXIT_OK;
+        if (a->json) gpumem__report_json(stdout, p, o);
+        else gpumem__report_text(stdout, p, o);
+        if (drawn != EXIT_OK) rc = drawn;
+    }
     free(p);
     free(o);
     return rc;
@@ -367,6 +409,8 @@ static const struct {
     { "export", gpumem__cmd_export },
     /* history (issue 15): history, plot, trace */
     { "history", gpumem__cmd_history },
+    { "plot", gpumem__cmd_plot },
+    { "trace", gpumem__cmd_trace },
     /* automation (issue 16): watch */
     { "watch", gpumem__cmd_watch },
     /* python and install (issue 17): run */

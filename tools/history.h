@@ -30,6 +30,8 @@ struct gpumem_mark {
     unsigned level, previous; /* enum gpumem_level, for GPUMEM_MARK_LEVEL */
 };
 
+struct gpumem_event; /* segment_read.h */
+
 /* One device of one process (or of one saved segment file), oldest first. */
 struct gpumem_series {
     char label[192]; /* e.g. "pid 1234 train_sim cuda:0" */
@@ -39,6 +41,15 @@ struct gpumem_series {
     size_t npoints, nmarks;
     struct gpumem_point *points; /* malloc'd */
     struct gpumem_mark *marks;   /* malloc'd */
+    /* The event ring's allocations and frees on this device, oldest first:
+     * filled by gpumem trace (gpumem__history_events), which frees them;
+     * NULL elsewhere. */
+    size_t nevents;
+    struct gpumem_event *events;
+    /* Which of the command's sources it came from (1, 2...; 0: unknown):
+     * the plot gives each source its colour, so two saved runs with the
+     * same pid stay apart. */
+    int source;
 };
 
 /* The series of one process: source is a PID's segment (dir, prefix) or a
@@ -55,7 +66,11 @@ void gpumem__history_free(struct gpumem_series *s, size_t n);
  * 90 % lines, marks, axes in GB and time, a legend. 0 or -1. */
 int gpumem__plot_svg(FILE *f, const struct gpumem_series *s, size_t n);
 
-/* A Chrome Trace Event Format file (Perfetto, chrome://tracing). */
+/* A Chrome Trace Event Format file (Perfetto, chrome://tracing): per
+ * process its name, per device a counter track of the highest reserved
+ * bytes of each bucket (a point only where it changes), the events as
+ * instant events on a track per device, level changes and out-of-memory
+ * failures as process-wide instant events. ts in microseconds. 0 or -1. */
 int gpumem__trace_json(FILE *f, const struct gpumem_series *s, size_t n);
 
 #endif /* GPUMEM_HISTORY_H */

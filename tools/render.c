@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "render.h"
 #include "report.h"
+#include "pictures.h"
+#include "sparkline.h"
 
 #include <string.h>
 
@@ -25,6 +27,17 @@ static unsigned level_of(uint64_t reserved, uint64_t total, unsigned warn, unsig
     return percent_above(reserved, total, alarm, 0)  ? GPUMEM_LEVEL_CRITICAL
            : percent_above(reserved, total, warn, 1) ? GPUMEM_LEVEL_WARNING
                                                      : GPUMEM_LEVEL_HEALTHY;
+}
+
+/* The level bounds in force: the first process's, else 80 % and 90 %. */
+static void bounds_of(const struct gpumem_view *v, unsigned *warn, unsigned *alarm)
+{
+    *warn = 80;
+    *alarm = 90;
+    if (v->nprocs && v->procs[0].warn_percent && v->procs[0].alarm_percent) {
+        *warn = v->procs[0].warn_percent;
+        *alarm = v->procs[0].alarm_percent;
+    }
 }
 
 size_t gpumem__gpus(const struct gpumem_view *v, struct gpumem_gpu *out, size_t max)
@@ -52,12 +65,9 @@ size_t gpumem__gpus(const struct gpumem_view *v, struct gpumem_gpu *out, size_t 
             if (out[g].npids < GPUMEM_MAX_GPU_PIDS) out[g].pids[out[g].npids++] = gpumem__shown_pid(p);
         }
     }
+    unsigned warn, alarm;
+    bounds_of(v, &warn, &alarm);
     for (size_t g = 0; g < n; g++) {
-        unsigned warn = 80, alarm = 90;
-        if (v->nprocs && v->procs[0].warn_percent && v->procs[0].alarm_percent) {
-            warn = v->procs[0].warn_percent;
-            alarm = v->procs[0].alarm_percent;
-        }
         out[g].level = level_of(out[g].reserved_bytes, out[g].total_bytes, warn, alarm);
     }
     return n;
@@ -298,6 +308,22 @@ void gpumem__emit_show(FILE *f, const struct gpumem_view *v)
 
 /* ---- top ------------------------------------------------------------------ */
 
+/* The last minute of a process's device from the view's history, against
+ * the device's total: 0 when there is none. */
+static int sparkline(char *buf, size_t size, const struct gpumem_view *v, int pid, const struct gpumem_device *d)
+{
+    for (size_t i = 0; i < v->nhistory; i++) {
+        const struct gpumem_series *s = &v->history[i];
+        if (s->pid != pid || s->device != d->ordinal || s->npoints == 0) continue;
+        const struct gpumem_point *last = &s->points[s->npoints - 1];
+        uint64_t cells[GPUMEM_TOP_SPARK_CELLS];
+        gpumem__series_cells(s, last->unix_ns + last->width_ns, GPUMEM_TOP_SPARK_NS, cells, GPUMEM_TOP_SPARK_CELLS);
+        gpumem__sparkline(buf, size, cells, GPUMEM_TOP_SPARK_CELLS, d->total_bytes, 1);
+        return 1;
+    }
+    return 0;
+}
+
 size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines, size_t max)
 {
     size_t n = 0;
@@ -316,22 +342,33 @@ size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines,
         }                                                                               \
     } while (0)
     LINE(0, 1, "gpumem top: %zu GPU%s, %zu running process%s", ng, ng == 1 ? "" : "s", live, live == 1 ? "" : "es");
+    unsigned warn, alarm;
+    bounds_of(v, &warn, &alarm);
     for (size_t g = 0; g < ng; g++) {
-        char held[32], total[32];
+        char held[32], total[32], bar[128];
         gpumem__format_gb(held, sizeof held, gpus[g].reserved_bytes);
         gpumem__format_gb(total, sizeof total, gpus[g].total_bytes);
-        LINE(gpus[g].level, 1, "%s%s  %s  %s / %s  %u%%  %s", gpus[g].level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
+        /* Reserved against total, with a mark at each level bound. */
+        gpumem__bar(bar, sizeof bar, gpus[g].reserved_bytes, gpus[g].total_bytes, GPUMEM_TOP_BAR_CELLS, warn, alarm, 1);
+        LINE(gpus[g].level, 1, "%s%s  %s  %s / %s  %u%%  %-8s  %s", gpus[g].level == GPUMEM_LEVEL_CRITICAL ? "⚠ " : "",
              gpus[g].uuid, gpus[g].name, held, total,
-             gpumem__percent_whole(gpus[g].reserved_bytes, gpus[g].total_bytes), gpumem__level_name(gpus[g].level));
+             gpumem__percent_whole(gpus[g].reserved_bytes, gpus[g].total_bytes), gpumem__level_name(gpus[g].level),
+             bar);
         for (size_t i = 0; i < v->nprocs; i++) {
             const struct gpumem_process *p = &v->procs[i];
             if (p->liveness != GPUMEM_ALIVE) continue;
             for (int k = 0; k < p->ndevices; k++) {
                 const struct gpumem_device *d = &p->devices[k];
                 if (strcmp(d->uuid, gpus[g].uuid) != 0) continue;
-                char cell[128];
+                char cell[128], spark[GPUMEM_TOP_SPARK_CELLS * 4 + 1];
                 device_cell(cell, sizeof cell, d);
-                LINE(d->level, 0, "    %-8d %-40.40s %s", gpumem__shown_pid(p), p->command, cell);
+                if (sparkline(spark, sizeof spark, v, p->pid, d)) {
+                    /* Padded to columns, not bytes: the warning sign is three bytes wide. */
+                    size_t cols = 0;
+                    for (const char *c = cell; *c; c++) cols += (*c & 0xc0) != 0x80;
+                    int pad = cols < GPUMEM_TOP_CELL_COLUMNS ? (int)(GPUMEM_TOP_CELL_COLUMNS - cols) : 0;
+                    LINE(d->level, 0, "    %-8d %-40.40s %s%*s  %s", gpumem__shown_pid(p), p->command, cell, pad, "", spark);
+                } else LINE(d->level, 0, "    %-8d %-40.40s %s", gpumem__shown_pid(p), p->command, cell);
             }
         }
     }

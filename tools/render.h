@@ -10,6 +10,8 @@
 #include "report.h"
 #include "snapshot.h"
 
+struct gpumem_series; /* history.h */
+
 #define GPUMEM_JSON_SCHEMA 1
 
 struct gpumem_skip {
@@ -25,6 +27,10 @@ struct gpumem_view {
     size_t unreadable;            /* other users' segments this user may not read  */
     size_t unfinished;            /* never stamped, their process gone (gc removes) */
     size_t containers_unreadable; /* other mount namespaces whose /dev/shm was denied */
+    /* The last minute of the live processes' devices, for top's sparklines
+     * (history.h; NULL: none). Whoever fills it frees it. */
+    struct gpumem_series *history;
+    size_t nhistory;
 };
 
 #define GPUMEM_MAX_GPU_PIDS 64
@@ -53,6 +59,10 @@ struct gpumem_line {
     unsigned level; /* enum gpumem_level */
     int heading;
 };
+#define GPUMEM_TOP_BAR_CELLS 20   /* a GPU's bar in top: a cell per 5 %             */
+#define GPUMEM_TOP_SPARK_CELLS 20 /* a process's last minute in top: 3 s a cell     */
+#define GPUMEM_TOP_SPARK_NS 60000000000ull
+#define GPUMEM_TOP_CELL_COLUMNS 32 /* the device cell, padded before a sparkline    */
 size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines, size_t max);
 
 /* The state word of a process (level words and sizes: format.h). */

@@ -102,7 +102,8 @@ sigkill)
   sed -E -e "s/pid $pid on [^,]*, [0-9-]+ [0-9:.]+ UTC/pid PID on HOST, TIME/" -e 's/0x[0-9a-f]+/ADDR/g' \
       -e 's/[0-9]+\.[0-9]{3}s (before|old)/N.NNNs \1/g' -e "s|command: .*|command: COMMAND|" \
       -e "s/GPUMEM_SHM_PREFIX=.*/GPUMEM_SHM_PREFIX=PREFIX/" -e "s|GPUMEM_POSTMORTEM_DIR=.*|GPUMEM_POSTMORTEM_DIR=DIR|" \
-      -e "s|GPUMEM_LOG=.*|GPUMEM_LOG=LOG|" "$tmp/text_pid" > "$tmp/normal"
+      -e "s|GPUMEM_LOG=.*|GPUMEM_LOG=LOG|" -e 's/^(Last minute on cuda:0 .*GB\)): .*/\1: SPARKLINE/' \
+      "$tmp/text_pid" > "$tmp/normal"
   diff -u "$expected/report.txt" "$tmp/normal" || fail "rendering differs from tests/oom/report.txt"
   "$gpumem" report "$tmp/log" > /dev/null 2>&1; [ $? = 1 ] || fail "a non-report file is refused"
   ;;
