@@ -71,22 +71,23 @@ int gpumem__cmd_help(int argc, char **argv)
 static int usage(const char *why)
 {
     if (why) fprintf(stderr, "gpumem: %s\n", why);
-    fputs("usage: gpumem COMMAND [options]\n"
-          "  gpumem ls [--prefix NAME] [--no-containers]\n"
-          "  gpumem show [PID...] [--json] [--prefix NAME] [--no-containers]\n"
-          "  gpumem top [--interval SECONDS] [--once] [--prefix NAME] [--no-containers]\n"
-          "  gpumem gc [--prefix NAME]\n"
-          "  gpumem report FILE|PID [--json] [--svg FILE.svg] [--prefix NAME]\n"
-          "  gpumem run [--alarm PERCENT] [--warn PERCENT] [--log SINK] [--postmortem-dir DIR] [--keep]\n"
-          "             [--backtrace] [--prefix NAME] [--] CMD [ARGS...]\n"
-          "  gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
-          "  gpumem export [--textfile PATH] [--prefix NAME] [--no-pid-label]\n"
-          "  gpumem watch [--json] [--level warning|critical] [--exec CMD [--shell] [--exec-timeout S]]\n"
-          "               [--interval S] [--since UNIX_TIME | --cursor-file FILE] [--once] [--prefix NAME]\n"
-          "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n"
-          "  gpumem plot [PID|FILE [--label TEXT]...] [--since DURATION] [--device cuda:N] -o FILE.svg [--prefix NAME]\n"
-          "  gpumem trace PID|FILE... -o FILE.json [--since DURATION] [--device cuda:N] [--prefix NAME]\n",
-          stderr);
+    fputs(
+        "usage: gpumem COMMAND [options]\n"
+        "  gpumem ls [--prefix NAME] [--no-containers]\n"
+        "  gpumem show [PID...] [--json] [--prefix NAME] [--no-containers]\n"
+        "  gpumem top [--interval SECONDS] [--once] [--prefix NAME] [--no-containers]\n"
+        "  gpumem gc [--prefix NAME]\n"
+        "  gpumem report FILE|PID [--json] [--svg FILE.svg] [--prefix NAME]\n"
+        "  gpumem run [--alarm PERCENT] [--warn PERCENT] [--log SINK] [--postmortem-dir DIR] [--keep]\n"
+        "             [--backtrace] [--prefix NAME] [--] CMD [ARGS...]\n"
+        "  gpumem serve [--listen ADDR:PORT] [--timeout SECONDS] [--prefix NAME] [--no-pid-label]\n"
+        "  gpumem export [--textfile PATH] [--prefix NAME] [--no-pid-label]\n"
+        "  gpumem watch [--json] [--level warning|critical] [--exec CMD [--shell] [--exec-timeout S]]\n"
+        "               [--interval S] [--since UNIX_TIME | --cursor-file FILE] [--once] [--prefix NAME]\n"
+        "  gpumem history PID|FILE [--device cuda:N] [--since DURATION] [--csv|--json] [--prefix NAME]\n"
+        "  gpumem plot [PID|FILE [--label TEXT]...] [--since DURATION] [--device cuda:N] -o FILE.svg [--prefix NAME]\n"
+        "  gpumem trace PID|FILE... -o FILE.json [--since DURATION] [--device cuda:N] [--prefix NAME]\n",
+        stderr);
     return EXIT_USAGE;
 }
 

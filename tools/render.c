@@ -367,7 +367,8 @@ size_t gpumem__top_frame(const struct gpumem_view *v, struct gpumem_line *lines,
                     size_t cols = 0;
                     for (const char *c = cell; *c; c++) cols += (*c & 0xc0) != 0x80;
                     int pad = cols < GPUMEM_TOP_CELL_COLUMNS ? (int)(GPUMEM_TOP_CELL_COLUMNS - cols) : 0;
-                    LINE(d->level, 0, "    %-8d %-40.40s %s%*s  %s", gpumem__shown_pid(p), p->command, cell, pad, "", spark);
+                    LINE(d->level, 0, "    %-8d %-40.40s %s%*s  %s", gpumem__shown_pid(p), p->command, cell, pad, "",
+                         spark);
                 } else LINE(d->level, 0, "    %-8d %-40.40s %s", gpumem__shown_pid(p), p->command, cell);
             }
         }

@@ -33,11 +33,18 @@ run "torch default" env LD_PRELOAD=$shim python3 $here/check_torch.py default
 run "torch expandable" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True python3 $here/check_torch.py expandable
 run "torch async" env LD_PRELOAD=$shim PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync python3 $here/check_torch.py async
 run "alarm and oom" env LD_PRELOAD=$shim python3 $here/check_torch.py alarm_oom
-# The reader is built apart (its ncurses headers may be missing here): without
-# it the watch part of check_risk.py says SKIP.
+# The reader is built apart (its ncurses and libmicrohttpd headers may be
+# missing here), or given prebuilt as $GPUMEM_GPU_READER (a gpumem binary that
+# finds its own libraries); without it the watch part of check_risk.py and
+# the serve check say SKIP.
 gpumem_bin=""
-cmake -S . -B build-gpu-tools -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null 2>&1 &&
-  cmake --build build-gpu-tools -j 8 --target gpumem_cli >/dev/null 2>&1 && gpumem_bin=$PWD/build-gpu-tools/gpumem
+if [ -n "${GPUMEM_GPU_READER:-}" ] && [ -x "$GPUMEM_GPU_READER" ]; then
+  gpumem_bin=$GPUMEM_GPU_READER
+elif cmake -S . -B build-gpu-tools -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >> "$out/log.txt" 2>&1 &&
+  cmake --build build-gpu-tools -j 8 --target gpumem_cli >> "$out/log.txt" 2>&1; then
+  gpumem_bin=$PWD/build-gpu-tools/gpumem
+fi
+echo "reader: ${gpumem_bin:-none}" >> "$out/log.txt"
 run "risk before oom" env LD_PRELOAD=$shim timeout 60 python3 $here/check_risk.py $gpumem_bin
 run "cupy" env LD_PRELOAD=$shim python3 $here/check_frameworks.py cupy
 run "jax" env LD_PRELOAD=$shim python3 $here/check_frameworks.py jax
@@ -55,9 +62,8 @@ print('ROW OOM post-mortem written | gpumem-oom-<pid>-<n>.json | ' + d['verdict'
 else echo "OOM post-mortem written | a report | none | FAIL" >> "$rows"; status=1; fi
 # gpumem serve against torch.cuda.memory_reserved(): the tools need ncurses
 # and libmicrohttpd headers, which a GPU machine may lack; then it is skipped.
-if cmake -S . -B build-gpu-tools -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >> "$out/log.txt" 2>&1 &&
-   cmake --build build-gpu-tools -j 8 --target gpumem_cli >> "$out/log.txt" 2>&1; then
-  build-gpu-tools/gpumem serve --listen 127.0.0.1:0 2> "$out/serve.txt" &
+if [ -n "$gpumem_bin" ]; then
+  "$gpumem_bin" serve --listen 127.0.0.1:0 2> "$out/serve.txt" &
   serve_pid=$!
   for _ in $(seq 50); do grep -q 'serving\|not available' "$out/serve.txt" && break; sleep 0.1; done
   url=$(sed -n 's/.*serving \(http:[^ ]*\).*/\1/p' "$out/serve.txt")
@@ -68,7 +74,7 @@ if cmake -S . -B build-gpu-tools -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release 
     echo "gpumem serve vs memory_reserved | skipped | $(head -c 80 "$out/serve.txt") | SKIP" >> "$rows"
   fi
 else
-  echo "gpumem serve vs memory_reserved | skipped | tools do not build here (ncurses headers?) | SKIP" >> "$rows"
+  echo "gpumem serve vs memory_reserved | skipped | no reader here (ncurses or libmicrohttpd headers?) | SKIP" >> "$rows"
 fi
 sed -i 's/^ROW //' "$rows"
 for i in 1 2 3; do
