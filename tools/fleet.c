@@ -226,6 +226,15 @@ int gpumem__fleet_gone(const struct gpumem_process *p)
     return gpumem__process_gone(host_pid, p->start_time_ticks);
 }
 
+int gpumem__fleet_pid_elsewhere(int pid)
+{
+    ensure_scan();
+    if (scan.incomplete) return 1;
+    for (size_t i = 0; i < scan.n; i++)
+        if (scan.e[i].have_nspid && scan.e[i].ns_depth > 1 && scan.e[i].ns_pid == pid) return 1;
+    return 0;
+}
+
 /* ---- discovery ---- */
 
 size_t gpumem__fleet_mount_namespaces(int *pids, size_t max)

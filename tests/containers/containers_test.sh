@@ -220,6 +220,33 @@ denied)
   setpriv --reuid=65534 --regid=65534 --clear-groups "$gpumem" ls --no-containers > "$tmp/ls" 2> "$tmp/err" || fail "exit $?"
   ! grep -q "mount namespace" "$tmp/err" || fail "counted with --no-containers"
   ;;
+unstamped)
+  # A contained writer between creating its file and stamping it (an empty
+  # file, named for its pid inside): in a directory shared with the host
+  # (hostIPC, a hostPath), its pid inside is free on the host. gc and the
+  # views must not take it for a process that was killed while creating
+  # it: gc would unlink a live writer's segment. The contained `cat` plays
+  # that writer (a live process whose pid inside is no host pid).
+  top=$(($(cat /proc/sys/kernel/pid_max) - 200 - $$ % 100))
+  for n in $top $((top + 1)) $((top + 2)); do [ ! -d /proc/$n ] || { echo "SKIP: host pid $n in use"; exit 77; }; done
+  mkdir "$tmp/shared"
+  start_container "$tmp/shared" "$top"
+  ccat=
+  for c in $(cat /proc/$ns_pid/task/$ns_pid/children); do
+    [ "$(cat /proc/$c/comm)" = cat ] && ccat=$(awk '/^NSpid:/ { print $NF }' /proc/$c/status)
+  done
+  [ -n "$ccat" ] && [ ! -d /proc/$ccat ] || fail "the contained cat's pid '$ccat' is a host pid"
+  : > "$tmp/shared/$prefix.$ccat"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" 2>&1 || fail "gc exit $?"
+  [ -f "$tmp/shared/$prefix.$ccat" ] || fail "gc removed a live contained writer's unstamped segment: $(cat "$tmp/gc")"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" ls > /dev/null 2> "$tmp/err" || fail "ls exit $?"
+  ! grep -q unfinished "$tmp/err" || fail "counted as unfinished: $(cat "$tmp/err")"
+  # Once the whole container has ended, it is one that was never finished.
+  kill -9 "$ns_pid"; exec 9>&-
+  for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" 2>&1 || fail "gc exit $?"
+  [ ! -f "$tmp/shared/$prefix.$ccat" ] || fail "gc kept an unfinished segment of an ended container: $(cat "$tmp/gc")"
+  ;;
 *) fail "unknown test $name" ;;
 esac
 exit 0
