@@ -129,19 +129,25 @@ static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const cha
 }
 
 /* The /dev/shm of every other mount namespace (containers), each directory
- * once, and none that is the reader's own directory (hostIPC). */
+ * once, and none that is the reader's own directory (hostIPC) or its own
+ * /dev/shm. */
 static void load_containers(struct gpumem_view *v, struct load *l, int own_dirfd)
 {
     enum { MAX_NAMESPACES = 4096 };
     int *pids = malloc(MAX_NAMESPACES * sizeof *pids);
-    struct stat *dirs = malloc((MAX_NAMESPACES + 1) * sizeof *dirs);
+    struct stat *dirs = malloc((MAX_NAMESPACES + 2) * sizeof *dirs);
     if (!pids || !dirs) {
         free(pids);
         free(dirs);
         return;
     }
     size_t ndirs = 0;
-    if (own_dirfd >= 0 && fstat(own_dirfd, &dirs[0]) == 0) ndirs = 1;
+    if (own_dirfd >= 0 && fstat(own_dirfd, &dirs[ndirs]) == 0) ndirs++;
+    /* Nor the /dev/shm of the reader's own mount namespace when it was told
+     * to read another directory: seen through a process in another mount
+     * namespace that shares it (a sandboxed service), it is no container's,
+     * and whether it is read must not depend on such a process. */
+    if (stat("/dev/shm", &dirs[ndirs]) == 0) ndirs++;
     size_t n = gpumem__fleet_mount_namespaces(pids, MAX_NAMESPACES);
     for (size_t i = 0; i < n; i++) {
         int denied = 0;

@@ -247,6 +247,31 @@ unstamped)
   GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" 2>&1 || fail "gc exit $?"
   [ ! -f "$tmp/shared/$prefix.$ccat" ] || fail "gc kept an unfinished segment of an ended container: $(cat "$tmp/gc")"
   ;;
+own_shm)
+  # The reader asked for another directory (GPUMEM_SHM_DIR): the /dev/shm of
+  # its own mount namespace is not a container's, even when some process in
+  # another mount namespace shares it (a sandboxed service, unshare --mount):
+  # what is read must not depend on such unrelated processes.
+  mkdir "$tmp/x"
+  mkfifo "$tmp/in"
+  LD_PRELOAD=$shim "$hold" 0:3 < "$tmp/in" > "$tmp/out" &
+  hold_pid=$!
+  exec 9> "$tmp/in"
+  for _ in $(seq 100); do grep -q ready "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+  [ -f /dev/shm/$prefix.$hold_pid ] || fail "no segment in /dev/shm"
+  GPUMEM_SHM_DIR=$tmp/x "$gpumem" show --json > "$tmp/j" || fail "show exit $?"
+  json "$tmp/j" "assert d['processes']==[], d"
+  unshare --mount --propagation private sleep 30 &
+  chroot_pid=$!
+  for _ in $(seq 100); do
+    [ "$(stat -L -c %i /proc/$chroot_pid/ns/mnt)" != "$(stat -L -c %i /proc/self/ns/mnt)" ] && break; sleep 0.05
+  done
+  GPUMEM_SHM_DIR=$tmp/x "$gpumem" show --json > "$tmp/j" || fail "show exit $?"
+  json "$tmp/j" "assert d['processes']==[], d"
+  # Its own directory read, the segment is there, once.
+  "$gpumem" show --json $hold_pid > "$tmp/j" || fail "show exit $?"
+  json "$tmp/j" "assert len(d['processes'])==1, d"
+  ;;
 *) fail "unknown test $name" ;;
 esac
 exit 0
