@@ -332,7 +332,9 @@ static int parse_path(const char *path, size_t len, char *uid, size_t uid_size, 
                 un = (size_t)(c + n - 6 - u);
             }
         }
-        if (u && un > 0 && un < uid_size && all_of(u, un, HEX "-_")) {
+        /* The outermost pod only: the kubelet made it; one below it was made
+         * by whoever may create cgroups inside the container. */
+        if (!found && u && un > 0 && un < uid_size && all_of(u, un, HEX "-_")) {
             for (size_t k = 0; k < un; k++) uid[k] = u[k] == '_' ? '-' : u[k];
             uid[un] = '\0';
             found = 1;
