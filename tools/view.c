@@ -90,7 +90,18 @@ static int asked(const struct load *l, int pid)
 
 /* Every segment of the prefix in one directory, read as dir/name; a PID
  * asked for is the pid of the name or the writer's host pid. */
-static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const char *dir)
+/* Whether the running writer host_pid has dir (a container's /dev/shm) as
+ * its /dev/shm: a copy of another process's segment there, or a forgery
+ * stamped with one, must not pass for that process. */
+static int writes_here(int host_pid, const struct stat *dir)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/root/dev/shm", host_pid);
+    return stat(path, &st) == 0 && st.st_dev == dir->st_dev && st.st_ino == dir->st_ino;
+}
+
+static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const char *dir, const struct stat *container)
 {
     char **names = NULL;
     size_t n = gpumem__snapshot_list(dirfd, l->prefix, &names);
@@ -103,6 +114,12 @@ static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const cha
             struct stat st;
             st.st_ino = 0;
             enum gpumem_snapshot r = gpumem__snapshot_load_at(dirfd, names[i], p, NULL, &st, NULL, why, sizeof why);
+            if (r == GPUMEM_SNAPSHOT_OK && container && p->liveness == GPUMEM_ALIVE &&
+                !writes_here(p->host_pid, container)) {
+                snprintf(why, sizeof why, "names pid %d, whose /dev/shm is not this directory (a copy, or forged)",
+                         p->host_pid);
+                r = GPUMEM_SNAPSHOT_BAD;
+            }
             int dup = st.st_ino != 0 && r != GPUMEM_SNAPSHOT_GONE && seen_before(l, &st);
             int host = r == GPUMEM_SNAPSHOT_OK && p->host_pid ? p->host_pid : pid;
             if (dup || (!asked(l, pid) && !asked(l, host))) r = GPUMEM_SNAPSHOT_GONE;
@@ -163,7 +180,7 @@ static void load_containers(struct gpumem_view *v, struct load *l, int own_dirfd
             dirs[ndirs++] = st;
             char dir[64];
             snprintf(dir, sizeof dir, "/proc/%d/root/dev/shm", pids[i]);
-            load_dir(v, l, fd, dir);
+            load_dir(v, l, fd, dir, &st);
         }
         close(fd);
     }
@@ -186,7 +203,7 @@ int gpumem__view_load(const char *dir, const char *prefix, const int *pids, int 
     l.pids = pids;
     l.npids = npids > 256 ? 256 : npids;
     grow(v, &l.cap);
-    if (dirfd >= 0) load_dir(v, &l, dirfd, dir);
+    if (dirfd >= 0) load_dir(v, &l, dirfd, dir, NULL);
     if (gpumem__fleet_containers) load_containers(v, &l, dirfd);
     free(l.files);
     if (dirfd >= 0) close(dirfd);

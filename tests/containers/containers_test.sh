@@ -272,6 +272,33 @@ own_shm)
   "$gpumem" show --json $hold_pid > "$tmp/j" || fail "show exit $?"
   json "$tmp/j" "assert len(d['processes'])==1, d"
   ;;
+copied)
+  # A container (its own /dev/shm) holds a copy of a live host process's
+  # segment: stamped with that process's pid, start time and pid namespace,
+  # it would pass for it (root's file). A segment found in a container's
+  # /dev/shm speaks for a running process only if that process's /dev/shm
+  # is that directory; else it is skipped, never a second copy of the job.
+  mkfifo "$tmp/in"
+  LD_PRELOAD=$shim "$hold" 0:3 < "$tmp/in" > "$tmp/out" &
+  hold_pid=$!
+  exec 9> "$tmp/in"
+  for _ in $(seq 100); do grep -q ready "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+  cp /dev/shm/$prefix.$hold_pid "$tmp/seg" || fail "no segment to copy"
+  SEG=$tmp/seg NAME=$prefix.$hold_pid unshare --mount --propagation private sh -c '
+    mount -t tmpfs -o size=16m,mode=1777 gpumem-test /dev/shm || exit 5
+    cp "$SEG" "/dev/shm/$NAME" && exec sleep 30' &
+  chroot_pid=$!
+  for _ in $(seq 100); do
+    [ -f /proc/$chroot_pid/root/dev/shm/$prefix.$hold_pid ] && [ "$(cat /proc/$chroot_pid/comm)" = sleep ] && break
+    sleep 0.05
+  done
+  [ -f /proc/$chroot_pid/root/dev/shm/$prefix.$hold_pid ] || fail "the container did not start"
+  "$gpumem" show --json > "$tmp/j" 2> "$tmp/err"
+  json "$tmp/j" "$PROC; assert p['host_pid']==$hold_pid, p"
+  grep -q "root/dev/shm/$prefix.$hold_pid" "$tmp/err" || fail "the copy is not reported: $(cat "$tmp/err")"
+  "$gpumem" export > "$tmp/prom" 2> /dev/null
+  grep -q "^gpumem_gpu_processes{.*} 1\$" "$tmp/prom" || fail "export: $(grep gpu_processes "$tmp/prom")"
+  ;;
 *) fail "unknown test $name" ;;
 esac
 exit 0
