@@ -299,6 +299,23 @@ copied)
   "$gpumem" export > "$tmp/prom" 2> /dev/null
   grep -q "^gpumem_gpu_processes{.*} 1\$" "$tmp/prom" || fail "export: $(grep gpu_processes "$tmp/prom")"
   ;;
+collision)
+  # Two jobs in different pid namespaces share a directory (a hostPath) and
+  # have the same pid inside, as the first process of every pod does, and
+  # the same user: the second must not take the first's live segment for a
+  # stale one of its own and unlink it.
+  top=$(($(cat /proc/sys/kernel/pid_max) - 300 - $$ % 100))
+  mkdir "$tmp/shared"
+  start_container "$tmp/shared" "$top"
+  first_ns=$ns_pid first_host=$host_pid
+  exec 7>&9; rm -f "$tmp/in"
+  start_container "$tmp/shared" "$top"
+  [ "$cpid" = "$top" ] && [ "$host_pid" != "$first_host" ] || fail "pids $cpid $host_pid $first_host"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json --no-containers > "$tmp/j" 2>&1
+  kill -9 "$first_ns"; exec 7>&-
+  json "$tmp/j" "$PROC; assert p['host_pid']==$first_host and p['alive'] is True, p"
+  grep -q "publication is off" "$tmp/out" || fail "no warning for the second: $(cat "$tmp/out")"
+  ;;
 *) fail "unknown test $name" ;;
 esac
 exit 0
