@@ -105,6 +105,21 @@ static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const cha
 {
     char **names = NULL;
     size_t n = gpumem__snapshot_list(dirfd, l->prefix, &names);
+    /* A container controls its /dev/shm: one that filled it with files named
+     * like segments would make every load take seconds (200000 empty ones:
+     * 13 s, past a scrape's timeout). Past this many, it is passed over. */
+    enum { MAX_CONTAINER_SEGMENTS = 1024 };
+    if (container && n > MAX_CONTAINER_SEGMENTS) {
+        char pattern[64], why[128];
+        snprintf(pattern, sizeof pattern, "%s.*", l->prefix);
+        snprintf(why, sizeof why, "%zu segments: more than %d in a container's /dev/shm, passed over", n,
+                 (int)MAX_CONTAINER_SEGMENTS);
+        grow(v, &l->cap);
+        add_skip(v, dir, pattern, why);
+        for (size_t i = 0; i < n; i++) free(names[i]);
+        free(names);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         int pid = gpumem__snapshot_pid_of(names[i], l->prefix);
         {

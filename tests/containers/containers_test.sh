@@ -316,6 +316,27 @@ collision)
   json "$tmp/j" "$PROC; assert p['host_pid']==$first_host and p['alive'] is True, p"
   grep -q "publication is off" "$tmp/out" || fail "no warning for the second: $(cat "$tmp/out")"
   ;;
+flood)
+  # A container fills its own /dev/shm with 20000 empty files named like
+  # segments: read one by one they would cost every scrape of the node
+  # seconds (200000: 13 s, beyond Prometheus's 10 s scrape timeout). Past
+  # 1024 files, a container's directory is passed over, counted once as
+  # damaged.
+  PREFIX=$prefix unshare --mount --propagation private sh -c '
+    mount -t tmpfs -o size=16m,mode=1777 gpumem-test /dev/shm || exit 5
+    python3 -c "
+import os
+for i in range(2, 20002): open(\"/dev/shm/%s.%d\" % (os.environ[\"PREFIX\"], i), \"w\").close()
+" && exec sleep 60' &
+  chroot_pid=$!
+  for _ in $(seq 200); do [ "$(cat /proc/$chroot_pid/comm)" = sleep ] && break; sleep 0.05; done
+  [ "$(cat /proc/$chroot_pid/comm)" = sleep ] || fail "the container did not start"
+  "$gpumem" export > "$tmp/prom" 2> /dev/null
+  grep -q '^gpumem_segments_skipped{reason="unfinished"} 0$' "$tmp/prom" || fail "read: $(grep skipped "$tmp/prom")"
+  grep -q '^gpumem_segments_skipped{reason="damaged"} 1$' "$tmp/prom" || fail "not counted: $(grep skipped "$tmp/prom")"
+  "$gpumem" ls 2> "$tmp/err" > /dev/null
+  grep -q "root/dev/shm/$prefix.\*: 20000 segments" "$tmp/err" || fail "ls: $(head -3 "$tmp/err")"
+  ;;
 *) fail "unknown test $name" ;;
 esac
 exit 0
