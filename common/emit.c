@@ -77,6 +77,7 @@ enum escape {
     ESC_CSV,   /* inside a quoted CSV field: "" for "                      */
     ESC_XML,   /* XML text or attribute value: & < > " ' as references,
                 * other controls (none is an XML 1.0 character) as U+FFFD */
+    ESC_UTF8,  /* nothing escaped: only ill-formed UTF-8 replaced          */
 };
 
 /* The length of the well-formed UTF-8 sequence at p, n > 0 bytes available
@@ -119,6 +120,7 @@ static int special(enum escape how, unsigned char c)
     case ESC_HELP: return c == '\\' || c == '\n';
     case ESC_CSV: return c == '"';
     case ESC_XML: return c == '&' || c == '<' || c == '>' || c == '"' || c == '\'' || c < 0x20 || c == 0x7f;
+    case ESC_UTF8: return 0;
     }
     return 0;
 }
@@ -585,6 +587,22 @@ void gpumem__emitter_xml(struct gpumem_emitter *e, const char *s)
     if (e->format != GPUMEM_EMIT_TEXT) return;
     escaped(e, ESC_XML, s, strlen(s));
     escaped_end(e, ESC_XML);
+}
+
+void gpumem__emitter_utf8_repair(char *s, size_t size)
+{
+    char out[4096];
+    struct gpumem_emitter e;
+    gpumem__emitter_init_buffer(&e, GPUMEM_EMIT_TEXT, out, sizeof out);
+    escaped(&e, ESC_UTF8, s, strlen(s));
+    escaped_end(&e, ESC_UTF8);
+    size_t n = e.length < sizeof out ? e.length : sizeof out - 2; /* out[n] is there to look at */
+    if (n >= size || e.length >= sizeof out) {                    /* cut before a character that does not fit */
+        n = n < size - 1 ? n : size - 1;
+        while (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80) n--;
+    }
+    memcpy(s, out, n);
+    s[n] = '\0';
 }
 
 size_t gpumem__emitter_snprintf(char *buf, size_t size, const char *fmt, ...)

@@ -107,6 +107,11 @@ void gpumem__emitter_text(struct gpumem_emitter *e, const char *s);
 void gpumem__emitter_xml(struct gpumem_emitter *e, const char *s);
 void gpumem__emitter_printf(struct gpumem_emitter *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void gpumem__emitter_vprintf(struct gpumem_emitter *e, const char *fmt, va_list ap);
+/* s (a string in size bytes) rewritten in place as well-formed UTF-8, each
+ * ill-formed sequence one U+FFFD as the emitter writes it, cut before a
+ * character that no longer fits: two strings that would be written alike
+ * then compare equal. At most 4095 bytes are kept. */
+void gpumem__emitter_utf8_repair(char *s, size_t size);
 /* snprintf with the conversions above, for a cell or a line built apart. */
 size_t gpumem__emitter_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

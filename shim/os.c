@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gpumem_shm.h"
 #include "procfs.h"
 
 /* ---- clock and process ---------------------------------------------------- */
@@ -130,6 +132,20 @@ static void unlink_in(const char *dir, const char *name)
     else if ((size_t)snprintf(path, sizeof path, "%s%s", dir, name) < sizeof path) unlink(path);
 }
 
+/* Whether the segment open as fd was stamped in another pid namespace than
+ * ours: in a directory shared across namespaces (GPUMEM_SHM_DIR on a
+ * hostPath, a /dev/shm shared with hostIPC), a file named for our pid and owned by our uid is then another
+ * job's, perhaps live (the first process of every pod has pid 1), never a
+ * stale one of ours. */
+static int other_pid_namespace(int fd)
+{
+    uint64_t ns[2], mine[2];
+    if (pread(fd, ns, sizeof ns, offsetof(struct gpumem_shm_header, pid_ns_inode)) != (ssize_t)sizeof ns || ns[0] == 0)
+        return 0;
+    gpumem__os_pid_namespace(&mine[0], &mine[1]);
+    return mine[0] != 0 && (ns[0] != mine[0] || ns[1] != mine[1]);
+}
+
 /* Open name exclusively, replacing a stale one of ours. */
 static int open_exclusive(const char *dir, const char *name, unsigned *owner)
 {
@@ -142,6 +158,11 @@ static int open_exclusive(const char *dir, const char *name, unsigned *owner)
             close(old);
             *owner = (unsigned)st.st_uid;
             errno = EPERM;
+            return -1;
+        }
+        if (old >= 0 && fstat(old, &st) == 0 && S_ISREG(st.st_mode) && other_pid_namespace(old)) {
+            close(old);
+            errno = EEXIST;
             return -1;
         }
         if (old >= 0) close(old);

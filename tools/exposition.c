@@ -279,6 +279,17 @@ int gpumem__exposition_write(FILE *f, const struct gpumem_exposition_options *o)
     uint64_t t0 = now_ns();
     struct gpumem_view v;
     gpumem__view_load(o->dir, o->prefix, NULL, 0, &v);
+    /* Label values as they will be written (ill-formed UTF-8 as U+FFFD), so
+     * that values written alike are one series, not two with equal labels. */
+    for (size_t i = 0; i < v.nprocs; i++) {
+        struct gpumem_process *p = &v.procs[i];
+        gpumem__emitter_utf8_repair(p->command, sizeof p->command);
+        gpumem__emitter_utf8_repair(p->pod, sizeof p->pod);
+        gpumem__emitter_utf8_repair(p->k8s_namespace, sizeof p->k8s_namespace);
+        gpumem__emitter_utf8_repair(p->container, sizeof p->container);
+        for (int k = 0; k < p->ndevices; k++)
+            gpumem__emitter_utf8_repair(p->devices[k].uuid, sizeof p->devices[k].uuid);
+    }
     struct gpumem_emitter e;
     gpumem__emitter_init_file(&e, GPUMEM_EMIT_PROMETHEUS, f);
     emit_processes(&e, &v, o->pid_label);

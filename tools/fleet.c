@@ -226,6 +226,15 @@ int gpumem__fleet_gone(const struct gpumem_process *p)
     return gpumem__process_gone(host_pid, p->start_time_ticks);
 }
 
+int gpumem__fleet_pid_elsewhere(int pid)
+{
+    ensure_scan();
+    if (scan.incomplete) return 1;
+    for (size_t i = 0; i < scan.n; i++)
+        if (scan.e[i].have_nspid && scan.e[i].ns_depth > 1 && scan.e[i].ns_pid == pid) return 1;
+    return 0;
+}
+
 /* ---- discovery ---- */
 
 size_t gpumem__fleet_mount_namespaces(int *pids, size_t max)
@@ -323,7 +332,9 @@ static int parse_path(const char *path, size_t len, char *uid, size_t uid_size, 
                 un = (size_t)(c + n - 6 - u);
             }
         }
-        if (u && un > 0 && un < uid_size && all_of(u, un, HEX "-_")) {
+        /* The outermost pod only: the kubelet made it; one below it was made
+         * by whoever may create cgroups inside the container. */
+        if (!found && u && un > 0 && un < uid_size && all_of(u, un, HEX "-_")) {
             for (size_t k = 0; k < un; k++) uid[k] = u[k] == '_' ? '-' : u[k];
             uid[un] = '\0';
             found = 1;

@@ -51,6 +51,11 @@ enum gpumem_writer gpumem__fleet_find(int pid, uint64_t ns_inode, uint64_t ns_de
  * own pid namespace, gpumem__fleet_find for another. */
 int gpumem__fleet_gone(const struct gpumem_process *p);
 
+/* Whether a process in another pid namespace has pid there (or /proc could
+ * not be read whole): an unstamped segment named for pid may be its, being
+ * created, in a directory shared with a container. */
+int gpumem__fleet_pid_elsewhere(int pid);
+
 /* Kubernetes labels of a running process from its cgroup (host pid) and
  * the kubelet's log directories (GPUMEM_K8S_LOG_DIR, default /var/log). */
 void gpumem__fleet_label(struct gpumem_process *p, int host_pid);

@@ -169,6 +169,11 @@ static int name_pid(const char *name)
     return pid > 0 ? (int)pid : -1;
 }
 
+/* The writer of an unstamped segment named for pid is gone: no process of
+ * ours has the pid, nor one in another pid namespace (a container sharing
+ * the directory, whose pid inside is the name's). */
+static int unstamped_gone(int pid) { return gpumem__process_gone(pid, 0) && !gpumem__fleet_pid_elsewhere(pid); }
+
 /* A segment that was never stamped: empty (created, killed before it was
  * sized) or with no magic (sized, killed before the header was written;
  * the writer stores the magic last). Its process is the pid of its name:
@@ -176,7 +181,7 @@ static int name_pid(const char *name)
 static enum gpumem_snapshot unstamped(int pid)
 {
     if (pid <= 0) return GPUMEM_SNAPSHOT_BAD;
-    return gpumem__process_gone(pid, 0) ? GPUMEM_SNAPSHOT_UNFINISHED : GPUMEM_SNAPSHOT_STARTING;
+    return unstamped_gone(pid) ? GPUMEM_SNAPSHOT_UNFINISHED : GPUMEM_SNAPSHOT_STARTING;
 }
 
 enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out,
@@ -277,7 +282,7 @@ static int move_noreplace(int dirfd, const char *from, const char *to)
  * unstamped one, named for pid. */
 static int writer_gone(const struct gpumem_process *p, int pid)
 {
-    return p ? gpumem__fleet_gone(p) : gpumem__process_gone(pid, 0);
+    return p ? gpumem__fleet_gone(p) : unstamped_gone(pid);
 }
 
 enum gpumem_remove gpumem__snapshot_remove_at(int dirfd, const char *name, const struct stat *st,

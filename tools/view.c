@@ -90,10 +90,36 @@ static int asked(const struct load *l, int pid)
 
 /* Every segment of the prefix in one directory, read as dir/name; a PID
  * asked for is the pid of the name or the writer's host pid. */
-static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const char *dir)
+/* Whether the running writer host_pid has dir (a container's /dev/shm) as
+ * its /dev/shm: a copy of another process's segment there, or a forgery
+ * stamped with one, must not pass for that process. */
+static int writes_here(int host_pid, const struct stat *dir)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/root/dev/shm", host_pid);
+    return stat(path, &st) == 0 && st.st_dev == dir->st_dev && st.st_ino == dir->st_ino;
+}
+
+static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const char *dir, const struct stat *container)
 {
     char **names = NULL;
     size_t n = gpumem__snapshot_list(dirfd, l->prefix, &names);
+    /* A container controls its /dev/shm: one that filled it with files named
+     * like segments would make every load take seconds (200000 empty ones:
+     * 13 s, past a scrape's timeout). Past this many, it is passed over. */
+    enum { MAX_CONTAINER_SEGMENTS = 1024 };
+    if (container && n > MAX_CONTAINER_SEGMENTS) {
+        char pattern[64], why[128];
+        snprintf(pattern, sizeof pattern, "%s.*", l->prefix);
+        snprintf(why, sizeof why, "%zu segments: more than %d in a container's /dev/shm, passed over", n,
+                 (int)MAX_CONTAINER_SEGMENTS);
+        grow(v, &l->cap);
+        add_skip(v, dir, pattern, why);
+        for (size_t i = 0; i < n; i++) free(names[i]);
+        free(names);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         int pid = gpumem__snapshot_pid_of(names[i], l->prefix);
         {
@@ -103,6 +129,12 @@ static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const cha
             struct stat st;
             st.st_ino = 0;
             enum gpumem_snapshot r = gpumem__snapshot_load_at(dirfd, names[i], p, NULL, &st, NULL, why, sizeof why);
+            if (r == GPUMEM_SNAPSHOT_OK && container && p->liveness == GPUMEM_ALIVE &&
+                !writes_here(p->host_pid, container)) {
+                snprintf(why, sizeof why, "names pid %d, whose /dev/shm is not this directory (a copy, or forged)",
+                         p->host_pid);
+                r = GPUMEM_SNAPSHOT_BAD;
+            }
             int dup = st.st_ino != 0 && r != GPUMEM_SNAPSHOT_GONE && seen_before(l, &st);
             int host = r == GPUMEM_SNAPSHOT_OK && p->host_pid ? p->host_pid : pid;
             if (dup || (!asked(l, pid) && !asked(l, host))) r = GPUMEM_SNAPSHOT_GONE;
@@ -129,19 +161,25 @@ static void load_dir(struct gpumem_view *v, struct load *l, int dirfd, const cha
 }
 
 /* The /dev/shm of every other mount namespace (containers), each directory
- * once, and none that is the reader's own directory (hostIPC). */
+ * once, and none that is the reader's own directory (hostIPC) or its own
+ * /dev/shm. */
 static void load_containers(struct gpumem_view *v, struct load *l, int own_dirfd)
 {
     enum { MAX_NAMESPACES = 4096 };
     int *pids = malloc(MAX_NAMESPACES * sizeof *pids);
-    struct stat *dirs = malloc((MAX_NAMESPACES + 1) * sizeof *dirs);
+    struct stat *dirs = malloc((MAX_NAMESPACES + 2) * sizeof *dirs);
     if (!pids || !dirs) {
         free(pids);
         free(dirs);
         return;
     }
     size_t ndirs = 0;
-    if (own_dirfd >= 0 && fstat(own_dirfd, &dirs[0]) == 0) ndirs = 1;
+    if (own_dirfd >= 0 && fstat(own_dirfd, &dirs[ndirs]) == 0) ndirs++;
+    /* Nor the /dev/shm of the reader's own mount namespace when it was told
+     * to read another directory: seen through a process in another mount
+     * namespace that shares it (a sandboxed service), it is no container's,
+     * and whether it is read must not depend on such a process. */
+    if (stat("/dev/shm", &dirs[ndirs]) == 0) ndirs++;
     size_t n = gpumem__fleet_mount_namespaces(pids, MAX_NAMESPACES);
     for (size_t i = 0; i < n; i++) {
         int denied = 0;
@@ -157,7 +195,7 @@ static void load_containers(struct gpumem_view *v, struct load *l, int own_dirfd
             dirs[ndirs++] = st;
             char dir[64];
             snprintf(dir, sizeof dir, "/proc/%d/root/dev/shm", pids[i]);
-            load_dir(v, l, fd, dir);
+            load_dir(v, l, fd, dir, &st);
         }
         close(fd);
     }
@@ -180,7 +218,7 @@ int gpumem__view_load(const char *dir, const char *prefix, const int *pids, int 
     l.pids = pids;
     l.npids = npids > 256 ? 256 : npids;
     grow(v, &l.cap);
-    if (dirfd >= 0) load_dir(v, &l, dirfd, dir);
+    if (dirfd >= 0) load_dir(v, &l, dirfd, dir, NULL);
     if (gpumem__fleet_containers) load_containers(v, &l, dirfd);
     free(l.files);
     if (dirfd >= 0) close(dirfd);

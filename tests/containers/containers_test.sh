@@ -220,6 +220,123 @@ denied)
   setpriv --reuid=65534 --regid=65534 --clear-groups "$gpumem" ls --no-containers > "$tmp/ls" 2> "$tmp/err" || fail "exit $?"
   ! grep -q "mount namespace" "$tmp/err" || fail "counted with --no-containers"
   ;;
+unstamped)
+  # A contained writer between creating its file and stamping it (an empty
+  # file, named for its pid inside): in a directory shared with the host
+  # (hostIPC, a hostPath), its pid inside is free on the host. gc and the
+  # views must not take it for a process that was killed while creating
+  # it: gc would unlink a live writer's segment. The contained `cat` plays
+  # that writer (a live process whose pid inside is no host pid).
+  top=$(($(cat /proc/sys/kernel/pid_max) - 200 - $$ % 100))
+  for n in $top $((top + 1)) $((top + 2)); do [ ! -d /proc/$n ] || { echo "SKIP: host pid $n in use"; exit 77; }; done
+  mkdir "$tmp/shared"
+  start_container "$tmp/shared" "$top"
+  ccat=
+  for c in $(cat /proc/$ns_pid/task/$ns_pid/children); do
+    [ "$(cat /proc/$c/comm)" = cat ] && ccat=$(awk '/^NSpid:/ { print $NF }' /proc/$c/status)
+  done
+  [ -n "$ccat" ] && [ ! -d /proc/$ccat ] || fail "the contained cat's pid '$ccat' is a host pid"
+  : > "$tmp/shared/$prefix.$ccat"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" 2>&1 || fail "gc exit $?"
+  [ -f "$tmp/shared/$prefix.$ccat" ] || fail "gc removed a live contained writer's unstamped segment: $(cat "$tmp/gc")"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" ls > /dev/null 2> "$tmp/err" || fail "ls exit $?"
+  ! grep -q unfinished "$tmp/err" || fail "counted as unfinished: $(cat "$tmp/err")"
+  # Once the whole container has ended, it is one that was never finished.
+  kill -9 "$ns_pid"; exec 9>&-
+  for _ in $(seq 100); do [ -d /proc/$host_pid ] || break; sleep 0.05; done
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" gc > "$tmp/gc" 2>&1 || fail "gc exit $?"
+  [ ! -f "$tmp/shared/$prefix.$ccat" ] || fail "gc kept an unfinished segment of an ended container: $(cat "$tmp/gc")"
+  ;;
+own_shm)
+  # The reader asked for another directory (GPUMEM_SHM_DIR): the /dev/shm of
+  # its own mount namespace is not a container's, even when some process in
+  # another mount namespace shares it (a sandboxed service, unshare --mount):
+  # what is read must not depend on such unrelated processes.
+  mkdir "$tmp/x"
+  mkfifo "$tmp/in"
+  LD_PRELOAD=$shim "$hold" 0:3 < "$tmp/in" > "$tmp/out" &
+  hold_pid=$!
+  exec 9> "$tmp/in"
+  for _ in $(seq 100); do grep -q ready "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+  [ -f /dev/shm/$prefix.$hold_pid ] || fail "no segment in /dev/shm"
+  GPUMEM_SHM_DIR=$tmp/x "$gpumem" show --json > "$tmp/j" || fail "show exit $?"
+  json "$tmp/j" "assert d['processes']==[], d"
+  unshare --mount --propagation private sleep 30 &
+  chroot_pid=$!
+  for _ in $(seq 100); do
+    [ "$(stat -L -c %i /proc/$chroot_pid/ns/mnt)" != "$(stat -L -c %i /proc/self/ns/mnt)" ] && break; sleep 0.05
+  done
+  GPUMEM_SHM_DIR=$tmp/x "$gpumem" show --json > "$tmp/j" || fail "show exit $?"
+  json "$tmp/j" "assert d['processes']==[], d"
+  # Its own directory read, the segment is there, once.
+  "$gpumem" show --json $hold_pid > "$tmp/j" || fail "show exit $?"
+  json "$tmp/j" "assert len(d['processes'])==1, d"
+  ;;
+copied)
+  # A container (its own /dev/shm) holds a copy of a live host process's
+  # segment: stamped with that process's pid, start time and pid namespace,
+  # it would pass for it (root's file). A segment found in a container's
+  # /dev/shm speaks for a running process only if that process's /dev/shm
+  # is that directory; else it is skipped, never a second copy of the job.
+  mkfifo "$tmp/in"
+  LD_PRELOAD=$shim "$hold" 0:3 < "$tmp/in" > "$tmp/out" &
+  hold_pid=$!
+  exec 9> "$tmp/in"
+  for _ in $(seq 100); do grep -q ready "$tmp/out" 2>/dev/null && break; sleep 0.05; done
+  cp /dev/shm/$prefix.$hold_pid "$tmp/seg" || fail "no segment to copy"
+  SEG=$tmp/seg NAME=$prefix.$hold_pid unshare --mount --propagation private sh -c '
+    mount -t tmpfs -o size=16m,mode=1777 gpumem-test /dev/shm || exit 5
+    cp "$SEG" "/dev/shm/$NAME" && exec sleep 30' &
+  chroot_pid=$!
+  for _ in $(seq 100); do
+    [ -f /proc/$chroot_pid/root/dev/shm/$prefix.$hold_pid ] && [ "$(cat /proc/$chroot_pid/comm)" = sleep ] && break
+    sleep 0.05
+  done
+  [ -f /proc/$chroot_pid/root/dev/shm/$prefix.$hold_pid ] || fail "the container did not start"
+  "$gpumem" show --json > "$tmp/j" 2> "$tmp/err"
+  json "$tmp/j" "$PROC; assert p['host_pid']==$hold_pid, p"
+  grep -q "root/dev/shm/$prefix.$hold_pid" "$tmp/err" || fail "the copy is not reported: $(cat "$tmp/err")"
+  "$gpumem" export > "$tmp/prom" 2> /dev/null
+  grep -q "^gpumem_gpu_processes{.*} 1\$" "$tmp/prom" || fail "export: $(grep gpu_processes "$tmp/prom")"
+  ;;
+collision)
+  # Two jobs in different pid namespaces share a directory (a hostPath) and
+  # have the same pid inside, as the first process of every pod does, and
+  # the same user: the second must not take the first's live segment for a
+  # stale one of its own and unlink it.
+  top=$(($(cat /proc/sys/kernel/pid_max) - 300 - $$ % 100))
+  mkdir "$tmp/shared"
+  start_container "$tmp/shared" "$top"
+  first_ns=$ns_pid first_host=$host_pid
+  exec 7>&9; rm -f "$tmp/in"
+  start_container "$tmp/shared" "$top"
+  [ "$cpid" = "$top" ] && [ "$host_pid" != "$first_host" ] || fail "pids $cpid $host_pid $first_host"
+  GPUMEM_SHM_DIR=$tmp/shared "$gpumem" show --json --no-containers > "$tmp/j" 2>&1
+  kill -9 "$first_ns"; exec 7>&-
+  json "$tmp/j" "$PROC; assert p['host_pid']==$first_host and p['alive'] is True, p"
+  grep -q "publication is off" "$tmp/out" || fail "no warning for the second: $(cat "$tmp/out")"
+  ;;
+flood)
+  # A container fills its own /dev/shm with 20000 empty files named like
+  # segments: read one by one they would cost every scrape of the node
+  # seconds (200000: 13 s, beyond Prometheus's 10 s scrape timeout). Past
+  # 1024 files, a container's directory is passed over, counted once as
+  # damaged.
+  PREFIX=$prefix unshare --mount --propagation private sh -c '
+    mount -t tmpfs -o size=16m,mode=1777 gpumem-test /dev/shm || exit 5
+    python3 -c "
+import os
+for i in range(2, 20002): open(\"/dev/shm/%s.%d\" % (os.environ[\"PREFIX\"], i), \"w\").close()
+" && exec sleep 60' &
+  chroot_pid=$!
+  for _ in $(seq 200); do [ "$(cat /proc/$chroot_pid/comm)" = sleep ] && break; sleep 0.05; done
+  [ "$(cat /proc/$chroot_pid/comm)" = sleep ] || fail "the container did not start"
+  "$gpumem" export > "$tmp/prom" 2> /dev/null
+  grep -q '^gpumem_segments_skipped{reason="unfinished"} 0$' "$tmp/prom" || fail "read: $(grep skipped "$tmp/prom")"
+  grep -q '^gpumem_segments_skipped{reason="damaged"} 1$' "$tmp/prom" || fail "not counted: $(grep skipped "$tmp/prom")"
+  "$gpumem" ls 2> "$tmp/err" > /dev/null
+  grep -q "root/dev/shm/$prefix.\*: 20000 segments" "$tmp/err" || fail "ls: $(head -3 "$tmp/err")"
+  ;;
 *) fail "unknown test $name" ;;
 esac
 exit 0

@@ -52,6 +52,16 @@ static void cgroup_lines(void **state)
     /* CRI-O's monitor is not the container. */
     parse("0::/kubepods.slice/kubepods-pod0b5a2d3c_7e1f_4d2a_9c3b_123456789abc.slice/crio-conmon-" ID ".scope\n", 0,
           UID, "");
+    /* A container that may make cgroups below its own (cgroup v2, delegated)
+     * names another pod there: the kubelet's pod and container, the
+     * outermost, are its, never the ones it made. */
+    parse("0::/kubepods/burstable/pod" UID "/" ID "/kubepods/besteffort/pod11111111-2222-3333-4444-555555555555/"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+          0, UID, ID);
+    parse("0::/kubepods.slice/kubepods-pod0b5a2d3c_7e1f_4d2a_9c3b_123456789abc.slice/crio-" ID
+          ".scope/kubepods-pod11111111_2222_3333_4444_555555555555.slice/crio-"
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.scope\n",
+          0, UID, ID);
     /* Not Kubernetes: a user's session, a docker container, a systemd
      * service named like a pod, empty. */
     parse("0::/user.slice/user-1000.slice/session-2.scope\n", -1, "", "");

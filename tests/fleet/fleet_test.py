@@ -511,8 +511,38 @@ def test_dashboard():
     print("dashboard: %d expressions, names %s" % (len(exprs), sorted(used - labels)))
 
 
+def test_utf8_labels():
+    """Label values that differ only in ill-formed UTF-8 (argv[0] is any
+    bytes) are written as the same valid UTF-8 (U+FFFD): they must then be
+    one series, never two series with equal labels, which Prometheus
+    refuses ("duplicate sample"). promtool check metrics passes."""
+    have("promtool")
+    env = dict(ENV, LD_PRELOAD=SHIM)
+    for i, argv0 in enumerate([b"job\xff", b"job\xfe", b"job\xc3"]):
+        name = "utf8_%d" % i
+        start(name, [argv0, "0:%d" % (i + 1)], executable=HOLD, env=env, stdin=subprocess.PIPE)
+        wait_for(name + " ready", lambda: "ready" in log_of(name), 10, 0.05)
+    for extra in ([], ["--no-pid-label"]):
+        r = subprocess.run([GPUMEM, "export"] + extra, env=ENV, capture_output=True, timeout=30)
+        if r.returncode != 0:
+            fail("export %s exited %d" % (extra, r.returncode))
+        keys = [line.rsplit(b" ", 1)[0] for line in r.stdout.split(b"\n") if line and not line.startswith(b"#")]
+        dups = sorted(set(k for k in keys if keys.count(k) > 1))
+        if dups:
+            fail("export %s writes series with equal labels: %s\n%s" % (extra, dups, r.stdout.decode()))
+        r.stdout.decode("utf-8")  # valid UTF-8, or UnicodeDecodeError
+        check = subprocess.run(["promtool", "check", "metrics"], input=r.stdout, capture_output=True, timeout=30)
+        if check.returncode != 0 or check.stdout or check.stderr:
+            fail("promtool check metrics %s: %s %s" % (extra, check.stdout, check.stderr))
+    out = r.stdout.decode()
+    want = 'gpumem_process_reserved_bytes{command="job\ufffd",device="cuda:0",uuid="%s"} %d' % (GPU0, 6 * MIB)
+    if want not in out:
+        fail("--no-pid-label lacks %r:\n%s" % (want, out))
+
+
 TESTS = {"serve_http": test_serve_http, "prometheus": test_prometheus, "node_exporter": test_node_exporter,
-         "export": test_export, "dashboard": test_dashboard}
+         "export": test_export, "dashboard": test_dashboard,
+         "utf8_labels": test_utf8_labels}
 
 if __name__ == "__main__":
     try:
