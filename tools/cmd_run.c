@@ -79,7 +79,10 @@ static int find_library(char *out, char *tried, size_t tried_size)
     if (forced && *forced) {
         snprintf(tried, tried_size, "%s (GPUMEM_LIBRARY)", forced);
         if (strlen(forced) >= PATH_MAX || access(forced, R_OK) != 0) return -1;
-        strcpy(out, forced);
+        /* relative: the command (or a child of it in another directory) would
+         * look for it elsewhere, or in the library path when it has no '/' */
+        if (forced[0] == '/') strcpy(out, forced);
+        else if (!realpath(forced, out)) return -1;
         return 0;
     }
     char exe[PATH_MAX];
@@ -90,7 +93,10 @@ static int find_library(char *out, char *tried, size_t tried_size)
     }
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
-    if (!slash) return -1;
+    if (!slash) {
+        snprintf(tried, tried_size, "/proc/self/exe (%s: not a path)", exe);
+        return -1;
+    }
     *slash = '\0';
     char libdir[PATH_MAX + 64];
     snprintf(libdir, sizeof libdir, "%s/%s", exe, GPUMEM_RUN_LIBDIR);
@@ -113,7 +119,8 @@ static int is_gpumem(const char *element, size_t len)
     for (size_t i = 0; i < len; i++)
         if (element[i] == '/') base = element + i + 1;
     size_t blen = (size_t)(element + len - base);
-    return blen >= strlen("libgpumem.so") && strncmp(base, "libgpumem.so", strlen("libgpumem.so")) == 0;
+    size_t n = strlen("libgpumem.so");
+    return blen >= n && strncmp(base, "libgpumem.so", n) == 0 && (blen == n || base[n] == '.');
 }
 
 /* library, then every element of old (separated by ':' or blanks) that is
@@ -191,6 +198,13 @@ int gpumem__cmd_run(int argc, char **argv)
                 "gpumem run: libgpumem.so not found (looked in %s); set GPUMEM_LIBRARY to its path, or reinstall "
                 "gpumem\n",
                 tried);
+        return RUN_EXIT_NO_LIBRARY;
+    }
+    if (library[strcspn(library, ": \t\n")]) {
+        fprintf(stderr,
+                "gpumem run: cannot preload '%s': LD_PRELOAD splits paths at ':' and blanks; move libgpumem.so or "
+                "set GPUMEM_LIBRARY to a path without them\n",
+                library);
         return RUN_EXIT_NO_LIBRARY;
     }
     char *preload = preload_value(library, getenv("LD_PRELOAD"));
