@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -64,11 +65,19 @@ static int is_percent(const char *s)
     return n >= 1 && n <= 3 && strspn(s, "0123456789") == n && atoi(s) <= 100;
 }
 
+/* A regular file we may read (a directory passes access(R_OK); ld.so would
+ * then skip it and CMD would run without the shim)? */
+static int readable_file(const char *path)
+{
+    struct stat st;
+    return access(path, R_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* dir/name into out if it is a readable file: 1, else 0. */
 static int try_library(char *out, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(out, size, "%s/%s", dir, name);
-    return n > 0 && (size_t)n < size && access(out, R_OK) == 0;
+    return n > 0 && (size_t)n < size && readable_file(out);
 }
 
 /* The libgpumem.so of this gpumem into out (PATH_MAX): 0, or -1 with the
@@ -78,7 +87,7 @@ static int find_library(char *out, char *tried, size_t tried_size)
     const char *forced = getenv("GPUMEM_LIBRARY");
     if (forced && *forced) {
         snprintf(tried, tried_size, "%s (GPUMEM_LIBRARY)", forced);
-        if (strlen(forced) >= PATH_MAX || access(forced, R_OK) != 0) return -1;
+        if (strlen(forced) >= PATH_MAX || !readable_file(forced)) return -1;
         /* relative: the command (or a child of it in another directory) would
          * look for it elsewhere, or in the library path when it has no '/' */
         if (forced[0] == '/') strcpy(out, forced);

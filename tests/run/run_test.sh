@@ -97,6 +97,9 @@ paths)
   mkdir "$tmp/sub" && cp "$lib" "$tmp/libgpumem.so"
   (cd "$tmp/sub" && GPUMEM_LIBRARY=../libgpumem.so "$gpumem" run env) > "$tmp/env" 2>&1 || fail "relative: exit $?"
   grep -qx "LD_PRELOAD=$(cd "$tmp" && pwd -P)/libgpumem.so" "$tmp/env" || fail "relative: $(grep LD_PRELOAD "$tmp/env")"
+  # a directory is not a library: 125, not a command run without the shim
+  GPUMEM_LIBRARY=$tmp "$gpumem" run true 2> "$tmp/err"; rc=$?
+  [ $rc = 125 ] && grep -q "libgpumem.so not found" "$tmp/err" || fail "GPUMEM_LIBRARY=dir: $rc $(cat "$tmp/err")"
   # LD_PRELOAD cannot quote: a library path with a blank or ':' is refused (125), not split
   mkdir "$tmp/my dir" "$tmp/a:b" && cp "$lib" "$tmp/my dir/libgpumem.so" && cp "$lib" "$tmp/a:b/libgpumem.so"
   for d in "$tmp/my dir" "$tmp/a:b"; do
