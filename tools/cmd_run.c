@@ -229,6 +229,12 @@ int gpumem__cmd_run(int argc, char **argv)
         }
     execvp(argv[i], argv + i);
     int e = errno;
+    /* ENOENT for a file that is there: its #! interpreter or ELF loader is
+     * missing; found but not executable (126, as bash's "bad interpreter") */
+    if (e == ENOENT && strchr(argv[i], '/') && access(argv[i], F_OK) == 0) {
+        fprintf(stderr, "gpumem run: %s: its interpreter or loader is missing (%s)\n", argv[i], strerror(e));
+        return RUN_EXIT_NOT_EXECUTABLE;
+    }
     fprintf(stderr, "gpumem run: %s: %s\n", argv[i], e == ENOENT ? "command not found" : strerror(e));
     return e == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_NOT_EXECUTABLE;
 }

@@ -97,6 +97,10 @@ paths)
   mkdir "$tmp/sub" && cp "$lib" "$tmp/libgpumem.so"
   (cd "$tmp/sub" && GPUMEM_LIBRARY=../libgpumem.so "$gpumem" run env) > "$tmp/env" 2>&1 || fail "relative: exit $?"
   grep -qx "LD_PRELOAD=$(cd "$tmp" && pwd -P)/libgpumem.so" "$tmp/env" || fail "relative: $(grep LD_PRELOAD "$tmp/env")"
+  # a script whose interpreter is missing is there but cannot run: 126 (as bash), not "not found"
+  printf '#!/nonexistent/interpreter\n' > "$tmp/script" && chmod +x "$tmp/script"
+  "$gpumem" run "$tmp/script" 2> "$tmp/err"; rc=$?
+  [ $rc = 126 ] && grep -q "interpreter" "$tmp/err" || fail "bad interpreter: $rc $(cat "$tmp/err")"
   # a directory is not a library: 125, not a command run without the shim
   GPUMEM_LIBRARY=$tmp "$gpumem" run true 2> "$tmp/err"; rc=$?
   [ $rc = 125 ] && grep -q "libgpumem.so not found" "$tmp/err" || fail "GPUMEM_LIBRARY=dir: $rc $(cat "$tmp/err")"
