@@ -61,5 +61,8 @@ if(GPUMEM_PATH_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libncursesw6, libtinfo6")
+  if(GPUMEM_HAVE_SERVE) # gpumem links libmicrohttpd.so.12
+    string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libmicrohttpd12")
+  endif()
 endif()
 include(CPack)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -64,11 +65,19 @@ static int is_percent(const char *s)
     return n >= 1 && n <= 3 && strspn(s, "0123456789") == n && atoi(s) <= 100;
 }
 
+/* A regular file we may read (a directory passes access(R_OK); ld.so would
+ * then skip it and CMD would run without the shim)? */
+static int readable_file(const char *path)
+{
+    struct stat st;
+    return access(path, R_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* dir/name into out if it is a readable file: 1, else 0. */
 static int try_library(char *out, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(out, size, "%s/%s", dir, name);
-    return n > 0 && (size_t)n < size && access(out, R_OK) == 0;
+    return n > 0 && (size_t)n < size && readable_file(out);
 }
 
 /* The libgpumem.so of this gpumem into out (PATH_MAX): 0, or -1 with the
@@ -78,8 +87,11 @@ static int find_library(char *out, char *tried, size_t tried_size)
     const char *forced = getenv("GPUMEM_LIBRARY");
     if (forced && *forced) {
         snprintf(tried, tried_size, "%s (GPUMEM_LIBRARY)", forced);
-        if (strlen(forced) >= PATH_MAX || access(forced, R_OK) != 0) return -1;
-        strcpy(out, forced);
+        if (strlen(forced) >= PATH_MAX || !readable_file(forced)) return -1;
+        /* relative: the command (or a child of it in another directory) would
+         * look for it elsewhere, or in the library path when it has no '/' */
+        if (forced[0] == '/') strcpy(out, forced);
+        else if (!realpath(forced, out)) return -1;
         return 0;
     }
     char exe[PATH_MAX];
@@ -90,7 +102,10 @@ static int find_library(char *out, char *tried, size_t tried_size)
     }
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
-    if (!slash) return -1;
+    if (!slash) {
+        snprintf(tried, tried_size, "/proc/self/exe (%s: not a path)", exe);
+        return -1;
+    }
     *slash = '\0';
     char libdir[PATH_MAX + 64];
     snprintf(libdir, sizeof libdir, "%s/%s", exe, GPUMEM_RUN_LIBDIR);
@@ -113,7 +128,8 @@ static int is_gpumem(const char *element, size_t len)
     for (size_t i = 0; i < len; i++)
         if (element[i] == '/') base = element + i + 1;
     size_t blen = (size_t)(element + len - base);
-    return blen >= strlen("libgpumem.so") && strncmp(base, "libgpumem.so", strlen("libgpumem.so")) == 0;
+    size_t n = strlen("libgpumem.so");
+    return blen >= n && strncmp(base, "libgpumem.so", n) == 0 && (blen == n || base[n] == '.');
 }
 
 /* library, then every element of old (separated by ':' or blanks) that is
@@ -193,6 +209,13 @@ int gpumem__cmd_run(int argc, char **argv)
                 tried);
         return RUN_EXIT_NO_LIBRARY;
     }
+    if (library[strcspn(library, ": \t\n")]) {
+        fprintf(stderr,
+                "gpumem run: cannot preload '%s': LD_PRELOAD splits paths at ':' and blanks; move libgpumem.so or "
+                "set GPUMEM_LIBRARY to a path without them\n",
+                library);
+        return RUN_EXIT_NO_LIBRARY;
+    }
     char *preload = preload_value(library, getenv("LD_PRELOAD"));
     if (!preload || setenv("LD_PRELOAD", preload, 1) != 0) {
         fprintf(stderr, "gpumem run: cannot set LD_PRELOAD: %s\n", strerror(errno));
@@ -206,6 +229,12 @@ int gpumem__cmd_run(int argc, char **argv)
         }
     execvp(argv[i], argv + i);
     int e = errno;
+    /* ENOENT for a file that is there: its #! interpreter or ELF loader is
+     * missing; found but not executable (126, as bash's "bad interpreter") */
+    if (e == ENOENT && strchr(argv[i], '/') && access(argv[i], F_OK) == 0) {
+        fprintf(stderr, "gpumem run: %s: its interpreter or loader is missing (%s)\n", argv[i], strerror(e));
+        return RUN_EXIT_NOT_EXECUTABLE;
+    }
     fprintf(stderr, "gpumem run: %s: %s\n", argv[i], e == ENOENT ? "command not found" : strerror(e));
     return e == ENOENT ? RUN_EXIT_NOT_FOUND : RUN_EXIT_NOT_EXECUTABLE;
 }

@@ -196,10 +196,11 @@ def snapshot(pids=None, prefix=None, timeout=30):
     cmd += [str(int(p)) for p in (pids or [])]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     try:
-        d = json.loads(r.stdout.decode("utf-8"))
-    except ValueError:
+        # valid JSON that is not the contract (a list, null, a number where a
+        # list is) fails here as well: the same RuntimeError, never a TypeError
+        return Snapshot.from_json(json.loads(r.stdout.decode("utf-8")), r.returncode)
+    except (ValueError, TypeError, AttributeError):
         raise RuntimeError("%s exited %d: %s" % (" ".join(cmd), r.returncode, r.stderr.decode("utf-8", "replace")))
-    return Snapshot.from_json(d, r.returncode)
 
 
 # ---- this process, through the C API --------------------------------------------

@@ -22,6 +22,10 @@ commands() {
   { sed -n 's/^ *{ "\([a-z]*\)", gpumem__cmd_[a-z_]* },$/\1/p' "$source/tools/gpumem.c"
     "$gpumem" help 2>&1 | sed -n 's/^  gpumem \([a-z]*\).*/\1/p'; } | sort -u
 }
+# the options of gpumem CMD in its usage text (its line and the continuation lines under it)
+flags_of() {
+  "$gpumem" help 2>&1 | awk -v c="$1" '/^  gpumem [a-z]/ { on = ($2 == c) } on' | grep -o -- '--[a-z][a-z-]*' | sort -u
+}
 
 case $name in
 man_options)
@@ -44,6 +48,13 @@ man_commands)
   for f in $("$gpumem" run --help | grep -o -- '--[a-z-]*' | sort -u); do
     unescape "$man1" | grep -q -- "^\.BI* $f\b" || fail "gpumem run $f has no entry in doc/gpumem.1"
   done
+  # every option of every command's usage line, and nothing left from before a command existed
+  for c in $(commands); do
+    for f in $(flags_of "$c"); do
+      unescape "$man1" | grep -q -- "$f\b" || fail "gpumem $c $f is not in doc/gpumem.1"
+    done
+  done
+  ! grep -n '(issue [0-9]*)' "$man1" || fail "doc/gpumem.1 still describes an issue, not the command"
   render_check "$man1"
   echo "ok: $n commands"
   ;;
@@ -52,6 +63,14 @@ completion)
   bash -n "$source/doc/gpumem.bash-completion" || fail "syntax"
   for c in $(commands); do
     grep -q "^ *local commands=\".*\b$c\b" "$source/doc/gpumem.bash-completion" || fail "completion lacks $c"
+  done
+  for c in $(commands); do
+    [ "$c" = run ] || [ "$c" = help ] && continue
+    for f in $(flags_of "$c"); do
+      got=$(bash -c '. "$1"; COMP_WORDS=(gpumem $2 $3); COMP_CWORD=2; _gpumem; echo "${COMPREPLY[*]}"' sh \
+        "$source/doc/gpumem.bash-completion" "$c" "$f")
+      echo " $got " | grep -q -- " $f " || fail "gpumem $c $f<TAB> does not complete: '$got'"
+    done
   done
   got=$(bash -c '. "$1"; COMP_WORDS=(gpumem r); COMP_CWORD=1; _gpumem; echo "${COMPREPLY[*]}"' sh \
     "$source/doc/gpumem.bash-completion")

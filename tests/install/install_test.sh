@@ -101,5 +101,17 @@ deb)
   [ ! -e /usr/bin/gpumem ] && [ ! -e /usr/lib/libgpumem.so.0 ] || fail "files left after dpkg -P"
   echo ok
   ;;
+deb_fallback)
+  # without dpkg-shlibdeps the .deb's Depends is the fixed list: every library gpumem links
+  cmake -S "$source" -B "$tmp/cfg" -DGPUMEM_PATH_DPKG_SHLIBDEPS=GPUMEM_PATH_DPKG_SHLIBDEPS-NOTFOUND > "$tmp/cfg.log" 2>&1 ||
+    { cat "$tmp/cfg.log"; fail "configure"; }
+  deps=$(sed -n 's/^set(CPACK_DEBIAN_PACKAGE_DEPENDS "\(.*\)")$/\1/p' "$tmp/cfg/CPackConfig.cmake")
+  [ -n "$deps" ] || fail "no fixed Depends in CPackConfig.cmake"
+  for so in $(readelf -d "$build/gpumem" "$build/libgpumem.so.0" |
+            sed -n 's/.*Shared library: \[\(lib[a-z]*\)\.so\.\([0-9]*\)\].*/\1\2/p' | sort -u); do
+    echo "$deps" | grep -q "\b$so\b" || fail "gpumem links $so's library; Depends '$deps' lacks $so"
+  done
+  echo "ok: $deps"
+  ;;
 *) fail "unknown test $name" ;;
 esac

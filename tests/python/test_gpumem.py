@@ -183,3 +183,26 @@ def test_python_m_gpumem_delegates_to_the_binary(hold):
     r = subprocess.run([sys.executable, "-m", "gpumem", "run", "sh", "-c", "exit 7"], timeout=30)
     assert r.returncode == 7
     assert subprocess.run([sys.executable, "-m", "gpumem", "show", "999999999"], stderr=subprocess.PIPE).returncode == 3
+
+
+@pytest.mark.parametrize("out", ["[]", "null", "1", '{"processes": [1]}', '{"processes": null}', '{"gpus": [[]]}',
+                                 '{"processes": [{"devices": 7}]}', '{"schema": 1, "proc', "not json"])
+def test_a_binary_that_prints_what_is_not_the_contract_is_empty_not_an_exception(env, monkeypatch, tmp_path, out):
+    fake = tmp_path / "gpumem"
+    fake.write_text("#!/bin/sh\nprintf '%%s' '%s'\nexit 1\n" % out)
+    fake.chmod(0o755)
+    monkeypatch.setenv("GPUMEM_BIN", str(fake))
+    assert gpumem.gpu_stats() == {} and gpumem.gpu_stats(pid=1) == {}
+    assert gpumem.vitals() == gpumem.Vitals(False, [], 0.0, 0.0, {})
+    with pytest.raises(RuntimeError):
+        gpumem.snapshot()
+
+
+def test_a_binary_that_is_not_executable_is_not_found(env, monkeypatch, tmp_path):
+    fake = tmp_path / "gpumem"
+    fake.write_text("#!/bin/sh\necho '{}'\n")
+    fake.chmod(0o644)
+    monkeypatch.setenv("GPUMEM_BIN", str(fake))
+    assert gpumem.gpu_stats() == {}
+    with pytest.raises(gpumem.BinaryNotFound):
+        gpumem.snapshot()

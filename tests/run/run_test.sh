@@ -89,5 +89,34 @@ counted)
   [ $rc = 0 ] || fail "hold exited $rc"
   echo ok
   ;;
+paths)
+  # flags after CMD are CMD's
+  "$gpumem" run sh -c 'echo "$*" "${GPUMEM_KEEP:-unset}"' x --keep --alarm 5 > "$tmp/out" 2>&1 || fail "exit $?"
+  [ "$(cat "$tmp/out")" = "--keep --alarm 5 unset" ] || fail "flags after CMD: $(cat "$tmp/out")"
+  # a relative GPUMEM_LIBRARY is made absolute: the command may change directory
+  mkdir "$tmp/sub" && cp "$lib" "$tmp/libgpumem.so"
+  (cd "$tmp/sub" && GPUMEM_LIBRARY=../libgpumem.so "$gpumem" run env) > "$tmp/env" 2>&1 || fail "relative: exit $?"
+  grep -qx "LD_PRELOAD=$(cd "$tmp" && pwd -P)/libgpumem.so" "$tmp/env" || fail "relative: $(grep LD_PRELOAD "$tmp/env")"
+  # a script whose interpreter is missing is there but cannot run: 126 (as bash), not "not found"
+  printf '#!/nonexistent/interpreter\n' > "$tmp/script" && chmod +x "$tmp/script"
+  "$gpumem" run "$tmp/script" 2> "$tmp/err"; rc=$?
+  [ $rc = 126 ] && grep -q "interpreter" "$tmp/err" || fail "bad interpreter: $rc $(cat "$tmp/err")"
+  # a directory is not a library: 125, not a command run without the shim
+  GPUMEM_LIBRARY=$tmp "$gpumem" run true 2> "$tmp/err"; rc=$?
+  [ $rc = 125 ] && grep -q "libgpumem.so not found" "$tmp/err" || fail "GPUMEM_LIBRARY=dir: $rc $(cat "$tmp/err")"
+  # LD_PRELOAD cannot quote: a library path with a blank or ':' is refused (125), not split
+  mkdir "$tmp/my dir" "$tmp/a:b" && cp "$lib" "$tmp/my dir/libgpumem.so" && cp "$lib" "$tmp/a:b/libgpumem.so"
+  for d in "$tmp/my dir" "$tmp/a:b"; do
+    GPUMEM_LIBRARY="$d/libgpumem.so" "$gpumem" run true 2> "$tmp/err"; rc=$?
+    [ $rc = 125 ] && grep -q "LD_PRELOAD splits" "$tmp/err" || fail "'$d': $rc $(cat "$tmp/err")"
+  done
+  cp "$gpumem" "$tmp/my dir/gpumem"
+  "$tmp/my dir/gpumem" run true 2> "$tmp/err"; rc=$?
+  [ $rc = 125 ] && grep -q "LD_PRELOAD splits" "$tmp/err" || fail "gpumem in '$tmp/my dir': $rc $(cat "$tmp/err")"
+  # only libgpumem.so[.N...] is another shim; a library whose name merely starts so is kept
+  LD_PRELOAD="/x/libgpumem.solver.so /x/libgpumem.so.0.1" "$gpumem" run env > "$tmp/env" 2>/dev/null
+  grep -qx "LD_PRELOAD=$lib:/x/libgpumem.solver.so" "$tmp/env" || fail "substring: $(grep LD_PRELOAD "$tmp/env")"
+  echo ok
+  ;;
 *) fail "unknown test $name" ;;
 esac
