@@ -376,9 +376,13 @@ static void cursor_save(uint64_t at)
 {
     if (!w.cursor_file) return;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", w.cursor_file, (int)getpid());
-    FILE *f = fopen(tmp, "w");
+    /* A new file of a name no one can foresee (mkstemp: O_EXCL, mode 0600):
+     * never through a link another user left in a shared directory. */
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", w.cursor_file);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
+        if (fd >= 0) close(fd), unlink(tmp);
         fprintf(stderr, "gpumem watch: cannot write %s: %s\n", tmp, strerror(errno));
         return;
     }

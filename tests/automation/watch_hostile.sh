@@ -21,4 +21,15 @@ for kind in watchring watchoom; do
         fail=1
     fi
 done
+# The cursor's temporary file: a link planted at the name a watch of that pid
+# would use (exec keeps the pid) is never followed.
+rm -f "$dir"/*
+"$make" "$dir/hostilecursor.999990" valid 999990 7 0:100:16384:0 || exit 1
+GPUMEM_SHM_DIR=$dir timeout -k 2 10 sh -c 'ln -s "$1/victim" "$1/cursor.tmp.$$" && exec "$2" watch --once --since 0 \
+    --prefix hostilecursor --cursor-file "$1/cursor"' sh "$dir" "$gpumem" >"$dir/out" 2>&1
+cat "$dir/out"
+if [ -e "$dir/victim" ] || ! grep -q '^gpumem-watch-cursor 1$' "$dir/cursor"; then
+    echo "FAIL: the cursor was written through a planted link, or not at all"
+    fail=1
+fi
 exit $fail
