@@ -234,7 +234,9 @@ static int parse_dir(const char *v, void *field, size_t size, char *why, size_t 
 }
 
 /* Signals by name (with or without "SIG") or number; never SIGKILL or
- * SIGSTOP, which no handler can catch. */
+ * SIGSTOP, which no handler can catch, nor a fault signal (ILL, TRAP, ABRT,
+ * BUS, FPE, SEGV, SYS), whose handlers (Python's faulthandler, a JVM, crash
+ * reporters) take it for a crash and end the process. */
 static const struct {
     const char *name;
     int sig;
@@ -259,7 +261,9 @@ static int parse_signal(const char *v, void *field, size_t size, char *why, size
     const char *name = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
     for (size_t i = 0; !sig && i < sizeof signal_names / sizeof signal_names[0]; i++)
         if (strcmp(name, signal_names[i].name) == 0) sig = signal_names[i].sig;
-    if (sig <= 0 || sig == SIGKILL || sig == SIGSTOP) return 0;
+    if (sig <= 0 || sig == SIGKILL || sig == SIGSTOP || sig == SIGILL || sig == SIGTRAP || sig == SIGABRT ||
+        sig == SIGBUS || sig == SIGFPE || sig == SIGSEGV || sig == SIGSYS)
+        return 0;
     *(int *)field = sig;
     return 1;
 }

@@ -52,6 +52,7 @@ extern char **environ;
 
 #define MAX_ARGS 64
 #define OOM_WAIT_NS 1000000000ull    /* an OOM's report may follow its count */
+#define OOM_EVENTS_MAX 64            /* OOMs reported per poll; more: lost    */
 #define STALL_POLLS 20               /* a change claimed but never written    */
 #define START_CHECK_NS 1000000000ull /* pid reuse: /proc/PID/stat this often */
 
@@ -185,8 +186,9 @@ static void emit_text(char *buf, size_t size, const struct event *ev, const char
         n += snprintf(buf + n, size - (size_t)n, " #%llu requested %s report %s", (unsigned long long)ev->count,
                       ev->requested ? a : "?", ev->report && *ev->report ? ev->report : "(none)");
     } else if (strcmp(ev->kind, "lost") == 0) {
-        n += snprintf(buf + n, size - (size_t)n, " %llu level changes (more than %u between two polls)",
-                      (unsigned long long)ev->count, GPUMEM_SHM_TRANSITION_SLOTS);
+        n += snprintf(buf + n, size - (size_t)n, " %llu %s (more than %u between two polls)",
+                      (unsigned long long)ev->count, ev->raised ? "out-of-memory failures" : "level changes",
+                      ev->raised ? OOM_EVENTS_MAX : GPUMEM_SHM_TRANSITION_SLOTS);
     }
     if ((size_t)n < size) snprintf(buf + n, size - (size_t)n, " command %s", ev->command);
 }
@@ -374,9 +376,13 @@ static void cursor_save(uint64_t at)
 {
     if (!w.cursor_file) return;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", w.cursor_file, (int)getpid());
-    FILE *f = fopen(tmp, "w");
+    /* A new file of a name no one can foresee (mkstemp: O_EXCL, mode 0600):
+     * never through a link another user left in a shared directory. */
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", w.cursor_file);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
+        if (fd >= 0) close(fd), unlink(tmp);
         fprintf(stderr, "gpumem watch: cannot write %s: %s\n", tmp, strerror(errno));
         return;
     }
@@ -477,7 +483,12 @@ static void follow(struct tracked *t, const struct gpumem_process *p, int final)
     uint64_t lost = 0;
     while (t->next_tr < p->transitions_head) {
         size_t k = (size_t)(t->next_tr - p->ring_first);
-        uint64_t seq = k < p->ring_count ? p->ring_seq[k] : 0;
+        if (k >= p->ring_count) { /* past what the ring holds (one that did not parse): unreadable */
+            lost += p->transitions_head - t->next_tr;
+            t->next_tr = p->transitions_head;
+            break;
+        }
+        uint64_t seq = p->ring_seq[k];
         if (seq == t->next_tr + 1) {
             if (lost) {
                 event_init(&ev, "lost", t, p);
@@ -513,6 +524,15 @@ static void follow(struct tracked *t, const struct gpumem_process *p, int final)
     }
     /* Out-of-memory failures: the report path comes with the record, which
      * the process writes just after counting the failure. */
+    if (p->oom_count - t->oom_seen > OOM_EVENTS_MAX && p->oom_count > t->oom_seen) {
+        /* A failing retry loop (or a hostile count): the newest are reported,
+         * the rest as lost, never one event and hook run per failure. */
+        event_init(&ev, "lost", t, p);
+        ev.count = p->oom_count - OOM_EVENTS_MAX - t->oom_seen;
+        ev.raised = 1; /* lost failures, not level changes */
+        emit(&ev);
+        t->oom_seen = p->oom_count - OOM_EVENTS_MAX;
+    }
     while (t->oom_seen < p->oom_count) {
         uint64_t k = t->oom_seen + 1;
         const struct gpumem_oom *o = p->oom;

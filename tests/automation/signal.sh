@@ -29,7 +29,7 @@ n=$(grep -c "not raised for cuda:0: the program has no handler installed" "$tmp/
 run none
 grep -q "not raised" "$tmp/err" && { echo "FAIL unset: a signal line"; fail=1; }
 # Invalid values: one warning each, the signal stays off.
-for v in SIGKILL 9 SIGSTOP SIGNOPE 0x10 -1 999; do
+for v in SIGKILL 9 SIGSTOP SIGNOPE SIGSEGV SEGV 11 SIGBUS SIGFPE SIGILL SIGABRT SIGTRAP SIGSYS 0x10 -1 999; do
     run none GPUMEM_SIGNAL=$v
     grep -q "GPUMEM_SIGNAL=$v is not valid" "$tmp/err" && echo "ok   GPUMEM_SIGNAL=$v refused" ||
         { echo "FAIL GPUMEM_SIGNAL=$v: no warning"; cat "$tmp/err"; fail=1; }

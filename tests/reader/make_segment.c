@@ -9,7 +9,9 @@
  *       section: fine ring 1s:4, coarse 60s:2, device 0 with two buckets),
  *       and that section made hostile: histoutside (past the end),
  *       histdepth (a ring of one bucket), histhead (a head not in its ring),
- *       histstride (buckets of another size)
+ *       histstride (buckets of another size); for gpumem watch, an exited
+ *       process with watchring (a ring of 3 slots, head 2^62) or watchoom
+ *       (2^62 failures counted, no record)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -71,6 +73,11 @@ int main(int argc, char **argv)
     else if (strcmp(kind, "exited") == 0) {
         h->state = GPUMEM_SHM_STATE_EXITED;
         h->exited_unix_ns = 1800000000000000000ull;
+    } else if (strcmp(kind, "watchring") == 0 || strcmp(kind, "watchoom") == 0) {
+        h->state = GPUMEM_SHM_STATE_EXITED;
+        h->exited_unix_ns = 1800000000000000000ull;
+        if (kind[5] == 'r') h->transition_slots = 3, h->transitions_head = 1ull << 62;
+        else h->oom_count = 1ull << 62;
     } else if (strcmp(kind, "unstamped") == 0) memset(&seg, 0, sizeof seg);
     else if (strcmp(kind, "empty") == 0) len = 0;
     else if (strcmp(kind, "oom") == 0) {
