@@ -3,9 +3,10 @@
  * last 64 to 128 driver-level requests (two windows of 64 requests: the
  * current one and the one before), and the driver's free memory
  * (cuMemGetInfo), sampled off the hot path: by the one thread that wins a
- * compare-and-swap on the device's sample time, at most every 100 ms, and
- * at once after a level change, a refused request, or a request larger
- * than any recent one.
+ * compare-and-swap on the device's sample time, at most every 100 ms, at
+ * once after a level change or a refused request, and after a request
+ * larger than any recent one when the last sample is 10 ms old or more (a
+ * job whose requests keep growing samples at most every 10 ms).
  * Only when the device is the calling thread's current one, since
  * cuMemGetInfo answers for the current context. Published in the device's
  * slot (free, largest recent request, headroom, risk: free below the
@@ -25,6 +26,7 @@
 
 #define GPUMEM_HEADROOM_WINDOW 64u             /* requests per window */
 #define GPUMEM_HEADROOM_SAMPLE_NS 100000000ull /* at most every 100 ms */
+#define GPUMEM_HEADROOM_LARGER_NS 10000000ull  /* a larger request: at most every 10 ms */
 
 struct gpumem_headroom {
     atomic_uint_fast64_t count, cur, prev; /* requests; largest of this window and the one before */
@@ -55,7 +57,8 @@ static inline void gpumem__headroom_request(int dev, const struct gpumem_shm_dev
         atomic_store_explicit(&h->prev, atomic_exchange_explicit(&h->cur, 0, memory_order_relaxed),
                               memory_order_relaxed);
     uint64_t cur = atomic_load_explicit(&h->cur, memory_order_relaxed);
-    int larger = bytes > cur && bytes > atomic_load_explicit(&h->prev, memory_order_relaxed);
+    int larger = bytes > cur && bytes > atomic_load_explicit(&h->prev, memory_order_relaxed) &&
+                 now - atomic_load_explicit(&h->sampled_ns, memory_order_relaxed) >= GPUMEM_HEADROOM_LARGER_NS;
     while (bytes > cur &&
            !atomic_compare_exchange_weak_explicit(&h->cur, &cur, bytes, memory_order_relaxed, memory_order_relaxed)) {}
     if (GPUMEM_UNLIKELY(larger || refused || gpumem__headroom_due(h, d, now))) gpumem__headroom_sample(dev, d, now);

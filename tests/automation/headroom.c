@@ -93,6 +93,18 @@ int main(int argc, char **argv)
         printf("elapsed_ms %lld\n", (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
         return 0;
     }
+    if (strcmp(argv[1], "ramp") == 0) { /* 2000 requests, each larger than any before */
+        if (cuMemAlloc_v2(&p, 1 << 20) != 0 || cuMemFree_v2(p) != 0) return 3;
+        map_segment();
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < 2000; i++)
+            if (cuMemAlloc_v2(&p, (2ull << 20) + (unsigned long long)i * 4096) != 0 || cuMemFree_v2(p) != 0) return 3;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        report(2000, 2, 1, 0);
+        printf("elapsed_ms %lld\n", (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+        return 0;
+    }
     if (strcmp(argv[1], "other") == 0) {
         if (cuMemAlloc_v2(&p, 100ull << 20) != 0) return 3;
         map_segment();

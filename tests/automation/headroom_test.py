@@ -59,6 +59,13 @@ check(r.returncode == 0 and all(x["risk"] == "ok" for x in rows), "steady job: 3
 check(samples <= ms // 100 + 3, "steady job: %d samples of cuMemGetInfo in %d ms for 6000 calls (at most one "
       "per 100 ms)" % (samples, ms))
 
+r, rows, out = steps("ramp")
+ms = int(re.search(r"elapsed_ms (\d+)", out).group(1))
+samples = int(rows[-1]["samples"])
+check(r.returncode == 0 and samples <= ms // 10 + 3,
+      "2000 requests each larger than any before: %d samples of cuMemGetInfo in %d ms (a larger request samples at "
+      "most every 10 ms)" % (samples, ms))
+
 r, rows, _ = steps("other")
 check(r.returncode == 0 and rows[0]["risk"] == "unknown" and rows[0]["free"] == "0" and rows[1]["risk"] == "ok",
       "cuda:1 allocated while cuda:0 is current: never sampled (unknown), cuda:0 is")
