@@ -3,6 +3,9 @@
 # Out-of-memory post-mortems: each path, exit status, rate limit, unwritable
 # directory, a pre-placed symlink, the report after SIGKILL, fixed rendering.
 set -u
+# A report lists the process's GPUMEM_* variables: only this test's own, none
+# of the caller's (CI exports GPUMEM_TEST_DPKG for install.deb).
+for v in $(env | sed -n 's/^\(GPUMEM_[A-Z0-9_]*\)=.*/\1/p'); do unset "$v"; done
 case_=$1 program=$2 shim=$3 fake=$4 gpumem=$5 expected=$6
 tmp=$(mktemp -d)
 prefix="gmo$$"
