@@ -64,17 +64,6 @@ static int ns_of(int dirfd, const char *path, uint64_t *inode, uint64_t *dev)
     return 1;
 }
 
-static ssize_t read_at(int dfd, const char *file, char *buf, size_t size)
-{
-    int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0) return -1;
-    buf[n] = '\0';
-    return n;
-}
-
 /* NSpid: the pid in each namespace from the reader's down to the process's. */
 static int parse_nspid(const char *status, int *last, int *depth)
 {
@@ -147,9 +136,9 @@ static void scan_proc(void)
                    pe.pid_ns_dev == scan.my_pid_ns_dev;
         if (!mine) {
             char buf[4096];
-            ssize_t n = read_at(dfd, "status", buf, sizeof buf);
+            ssize_t n = gpumem__read_at(dfd, "status", buf, sizeof buf);
             pe.have_nspid = n > 0 && parse_nspid(buf, &pe.ns_pid, &pe.ns_depth);
-            n = read_at(dfd, "stat", buf, sizeof buf);
+            n = gpumem__read_at(dfd, "stat", buf, sizeof buf);
             if (n <= 0 || gpumem__proc_stat_parse_start(buf, (size_t)n, &pe.start) != 0) pe.have_nspid = 0;
         }
         close(dfd);
@@ -433,7 +422,7 @@ void gpumem__fleet_label(struct gpumem_process *p, int host_pid)
 {
     char path[64], buf[8192];
     snprintf(path, sizeof path, "/proc/%d/cgroup", host_pid);
-    if (read_at(AT_FDCWD, path, buf, sizeof buf) > 0) gpumem__fleet_label_cgroup(p, buf);
+    if (gpumem__read_at(AT_FDCWD, path, buf, sizeof buf) > 0) gpumem__fleet_label_cgroup(p, buf);
 }
 
 void gpumem__fleet_label_cgroup(struct gpumem_process *p, const char *cgroup)

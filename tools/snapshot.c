@@ -87,7 +87,7 @@ struct proc_now {
     unsigned euid, fsuid;
 };
 
-static ssize_t read_at(int dfd, const char *file, char *buf, size_t size)
+ssize_t gpumem__read_at(int dfd, const char *file, char *buf, size_t size)
 {
     int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -118,9 +118,9 @@ static void proc_now(int pid, struct proc_now *p)
         return;
     }
     p->state = PROC_UNKNOWN;
-    ssize_t n = read_at(dfd, "stat", buf, sizeof buf);
+    ssize_t n = gpumem__read_at(dfd, "stat", buf, sizeof buf);
     if (n > 0 && gpumem__proc_stat_parse_start(buf, (size_t)n, &p->start) == 0) p->state = PROC_RUNNING;
-    if (p->state == PROC_RUNNING && read_at(dfd, "status", buf, sizeof buf) > 0) {
+    if (p->state == PROC_RUNNING && gpumem__read_at(dfd, "status", buf, sizeof buf) > 0) {
         const char *u = strstr(buf, "\nUid:");
         unsigned real, eff, saved, fs;
         if (u && sscanf(u + 5, "%u %u %u %u", &real, &eff, &saved, &fs) == 4) {

@@ -11,6 +11,7 @@
 #define GPUMEM_SNAPSHOT_H
 
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "segment_read.h"
 
@@ -39,6 +40,10 @@ enum gpumem_snapshot {
 enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struct gpumem_process *out,
                                               struct gpumem_oom *oom, struct stat *st, int *fd, char *why,
                                               size_t why_len);
+
+/* A small file dfd/file (a /proc entry) read whole into buf, NUL-ended:
+ * its length, or -1. */
+ssize_t gpumem__read_at(int dfd, const char *file, char *buf, size_t size);
 
 /* The pid in a name <prefix>.<pid>, or -1 if name is not one. */
 int gpumem__snapshot_pid_of(const char *name, const char *prefix);
