@@ -9,6 +9,8 @@
  *                     back a day, then 16 MiB allocated and freed
  *   clock_run oom     64 MiB, then 2.5 s later 64 GiB, which the stand-in
  *                     refuses (out of memory): a post-mortem
+ *   clock_run oom_step  64 MiB, 16 MiB a second later, the wall clock set
+ *                     back two seconds (an NTP step), then 64 GiB refused
  * All exit normally (run them with GPUMEM_KEEP=1 to read the segment).
  */
 #define _GNU_SOURCE
@@ -57,6 +59,14 @@ int main(int argc, char **argv)
         pass(2 * S);
     } else if (strcmp(argv[1], "oom") == 0) {
         pass(2 * S + S / 2);
+        if (cuMemAlloc_v2(&b, 64ull << 30) == 0) return 3;
+        printf("ok\n");
+        return 0;
+    } else if (strcmp(argv[1], "oom_step") == 0) {
+        pass(S);
+        if (cuMemAlloc_v2(&b, 16 * MIB) != 0) return 3;
+        pass(S / 10);
+        wall -= 2 * S;
         if (cuMemAlloc_v2(&b, 64ull << 30) == 0) return 3;
         printf("ok\n");
         return 0;

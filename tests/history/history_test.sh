@@ -25,6 +25,14 @@ run_clock() {
   echo "$tmp/run.seg"
 }
 
+# clock_run SCENARIO under the shim, failing once: the path of its post-mortem.
+postmortem_of() {
+  GPUMEM_POSTMORTEM_DIR=$tmp LD_PRELOAD=$shim "$clock_run" "$1" > /dev/null || fail "clock_run $1 failed"
+  set -- "$tmp"/gpumem-oom-*.json
+  [ -f "$1" ] || fail "no post-mortem"
+  echo "$1"
+}
+
 case $name in
 spike)
   # A 10 ms spike between two polls is in its bucket.
@@ -119,10 +127,8 @@ options)
 oom_report)
   # The post-mortem carries the failing device's last buckets, gap-free, up
   # to the one before the failure's.
-  out=$(GPUMEM_POSTMORTEM_DIR=$tmp LD_PRELOAD=$shim "$clock_run" oom) || fail "clock_run oom failed"
-  set -- "$tmp"/gpumem-oom-*.json
-  [ -f "$1" ] || fail "no post-mortem"
-  python3 - "$1" <<'PY' || fail "history in the post-mortem"
+  f=$(postmortem_of oom) || exit 1
+  python3 - "$f" <<'PY' || fail "history in the post-mortem"
 import json, sys
 h = json.load(open(sys.argv[1]))["history"]
 M = 1 << 20
@@ -132,6 +138,19 @@ S = 10**9
 # Up to the bucket before the failure's (at 2.5 s), which may still change.
 assert pts == [(1800000000 * S, 64 * M, 64 * M), (1800000001 * S, 64 * M, 64 * M)], pts
 PY
+  ;;
+oom_events_order)
+  # The failure is the post-mortem's last event, also when the wall clock
+  # stepped back just before it (its time once came from another clock).
+  f=$(postmortem_of oom_step) || exit 1
+  python3 - "$f" <<'PY' || fail "events out of order"
+import json, sys
+ev = json.load(open(sys.argv[1]))["events"]
+M = 1 << 20
+got = [(e["op"], e["bytes"], e["result"]) for e in ev]
+assert got == [("alloc", 64 * M, 0), ("alloc", 16 * M, 0), ("alloc", 64 << 30, 2)], got
+PY
+  "$gpumem" report "$f" | grep -A3 '^Last 3 events' | tail -1 | grep -q '64.00 GiB' || fail "text report order"
   ;;
 hostile)
   "$make_segment" "$tmp/ok" history 4242 1 0:80:16384:0 || fail make_segment
