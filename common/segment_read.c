@@ -375,19 +375,27 @@ static void oom_history(const unsigned char *b, const unsigned char *recheck, si
     }
 }
 
-int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
-                          struct gpumem_oom *oom, char *why, size_t why_len)
+/* buf holds the file's first avail bytes (of len): all of it, or (oom NULL)
+ * at least what gpumem__segment_copy_head copies. Sizes and sections
+ * are checked against the file (len); only those ranges are read. */
+static int parse_copy(const unsigned char *b, const unsigned char *recheck, size_t avail, size_t len,
+                      struct gpumem_process *out, struct gpumem_oom *oom, char *why, size_t why_len)
 {
-    const unsigned char *b = buf;
-    memset(out, 0, sizeof *out);
-    if (len < 32) return WHY("truncated: %zu bytes, not even a header", len);
+    /* Zeroed but for the device table, whose entries are zeroed as they are
+     * filled: all of it was a tenth of a listing's time. Entries past
+     * ndevices are left as they were. */
+    const size_t table = offsetof(struct gpumem_process, devices), after = table + sizeof out->devices;
+    memset(out, 0, table);
+    memset((char *)out + after, 0, sizeof *out - after);
+    if (avail > len || (oom && avail != len)) return WHY("a partial copy");
+    if (avail < 32) return WHY("truncated: %zu bytes, not even a header", avail);
     if (u64_at(b + offsetof(struct gpumem_shm_header, magic)) != GPUMEM_SHM_MAGIC)
         return WHY("bad magic: not a gpumem segment");
     uint32_t version = u32_at(b + offsetof(struct gpumem_shm_header, layout_version));
     if (version != GPUMEM_SHM_LAYOUT_VERSION)
         return WHY("layout version %u, this reader knows version %u", version, GPUMEM_SHM_LAYOUT_VERSION);
-    if (len < sizeof(struct gpumem_shm_header))
-        return WHY("truncated: %zu bytes, header needs %zu", len, sizeof(struct gpumem_shm_header));
+    if (avail < sizeof(struct gpumem_shm_header))
+        return WHY("truncated: %zu bytes, header needs %zu", avail, sizeof(struct gpumem_shm_header));
     uint32_t header_size = u32_at(b + offsetof(struct gpumem_shm_header, header_size));
     uint64_t segment_size = u64_at(b + offsetof(struct gpumem_shm_header, segment_size));
     if (header_size < sizeof(struct gpumem_shm_header) || header_size > len)
@@ -399,7 +407,9 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
     if (hd.device_slots > GPUMEM_MAX_DEVICE_SLOTS) return WHY("absurd device count %u", hd.device_slots);
     if (hd.device_stride < sizeof(struct gpumem_shm_device))
         return WHY("device entries of %u bytes are too small", hd.device_stride);
-    if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len))
+    /* An empty table is where it says even past the copy (nothing of it is read). */
+    if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len) ||
+        (hd.device_slots && !section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, avail)))
         return WHY("device table outside the segment");
 
     if (hd.history_offset != 0) {
@@ -448,10 +458,14 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
                 sizeof hd.shim_version);
 
     for (uint32_t i = 0; i < hd.device_slots && out->ndevices < (int)GPUMEM_SHM_DEVICE_SLOTS; i++) {
+        /* The flags first: an inactive entry's other bytes are not read
+         * (gpumem__segment_copy_head copies only its flags). */
+        const unsigned char *slot = b + hd.devices_offset + (uint64_t)i * hd.device_stride;
+        if (!(u32_at(slot + offsetof(struct gpumem_shm_device, flags)) & GPUMEM_SHM_DEVICE_ACTIVE)) continue;
         struct gpumem_shm_device d;
-        memcpy(&d, b + hd.devices_offset + (uint64_t)i * hd.device_stride, sizeof d);
-        if (!(d.flags & GPUMEM_SHM_DEVICE_ACTIVE)) continue;
+        memcpy(&d, slot, sizeof d);
         struct gpumem_device *o = &out->devices[out->ndevices++];
+        memset(o, 0, sizeof *o);
         o->ordinal = (int)i;
         o->has_info = (d.flags & GPUMEM_SHM_DEVICE_INFO) != 0;
         if (o->has_info) {
@@ -492,7 +506,7 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         }
     }
     out->risk_changes = hd.risk_changes;
-    parse_ring(b, recheck, len, &hd, out);
+    parse_ring(b, recheck, avail, &hd, out);
     if (oom) {
         memset(oom, 0, sizeof *oom);
         if (parse_oom(b, recheck, len, &hd, oom) == 0 && oom->present) {
@@ -502,6 +516,84 @@ int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, stru
         }
     }
     return 0;
+}
+
+int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
+                          struct gpumem_oom *oom, char *why, size_t why_len)
+{
+    return parse_copy(buf, recheck, len, len, out, oom, why, why_len);
+}
+
+int gpumem__segment_parse_head(const void *buf, const void *recheck, size_t avail, size_t len,
+                               struct gpumem_process *out, char *why, size_t why_len)
+{
+    return parse_copy(buf, recheck, avail, len, out, NULL, why, why_len);
+}
+
+/* [offset, offset + count * stride) within len, rounded out to whole words. */
+static void clamp_range(uint64_t offset, uint64_t count, uint64_t stride, size_t len, uint64_t r[2])
+{
+    uint64_t size = count && stride > UINT64_MAX / count ? UINT64_MAX : count * stride;
+    uint64_t start = offset < len ? offset & ~(uint64_t)7 : len;
+    uint64_t end = size > len || offset > len - size ? len : offset + size;
+    end = (end + 7) & ~(uint64_t)7; /* end <= len: no overflow */
+    if (end > len) end = len;
+    r[0] = start;
+    r[1] = end > start ? end : start;
+}
+
+size_t gpumem__segment_head_size(const struct gpumem_shm_header *hd, size_t len)
+{
+    if (len < sizeof *hd) return len;
+    uint64_t devices[2], transitions[2];
+    clamp_range(hd->devices_offset, hd->device_slots, hd->device_stride, len, devices);
+    clamp_range(hd->transitions_offset, hd->transition_slots, hd->transition_stride, len, transitions);
+    size_t size = sizeof *hd;
+    if (devices[1] > size) size = devices[1];
+    if (transitions[1] > size) size = transitions[1];
+    return size;
+}
+
+static void copy_range(unsigned char *dst, const unsigned char *src, const uint64_t r[2])
+{
+    if (r[1] > r[0]) gpumem__segment_copy_words((uint64_t *)(dst + r[0]), src + r[0], r[1] - r[0]);
+}
+
+void gpumem__segment_copy_head(void *dst, const void *src, size_t len, const struct gpumem_shm_header *hd)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    uint64_t r[2];
+    if (len < sizeof *hd) {
+        clamp_range(0, 1, len, len, r);
+        copy_range(d, s, r);
+        return;
+    }
+    /* The header is hd itself, not read again: the parse finds the parts
+     * where hd, by which they were copied, says they are. */
+    memcpy(d, hd, sizeof *hd);
+    clamp_range(hd->transitions_offset, hd->transition_slots, hd->transition_stride, len, r);
+    copy_range(d, s, r);
+    /* Of the device table (read only when all of it is in the file), the
+     * word with each entry's flags, and the whole of the active entries:
+     * an entry the copy has as inactive stays so, even if it became
+     * active meanwhile. Parse reads the flags first, then the rest. */
+    if (hd->device_slots > GPUMEM_MAX_DEVICE_SLOTS || hd->device_stride < sizeof(struct gpumem_shm_device) ||
+        hd->device_stride % 8 || hd->devices_offset % 8 ||
+        !section_ok(hd->devices_offset, hd->device_slots, hd->device_stride, len)) {
+        clamp_range(hd->devices_offset, hd->device_slots, hd->device_stride, len, r);
+        copy_range(d, s, r); /* what parse does with it, it does with all of it */
+        return;
+    }
+    for (uint32_t i = 0; i < hd->device_slots; i++) {
+        uint64_t at = hd->devices_offset + (uint64_t)i * hd->device_stride;
+        uint64_t word[2] = { at, at + 8 };
+        copy_range(d, s, word);
+        if (u32_at(d + at + offsetof(struct gpumem_shm_device, flags)) & GPUMEM_SHM_DEVICE_ACTIVE) {
+            uint64_t rest[2] = { at + 8, at + sizeof(struct gpumem_shm_device) };
+            copy_range(d, s, rest);
+        }
+    }
 }
 
 size_t gpumem__segment_events(const void *buf, const void *recheck, size_t len, struct gpumem_event *out, size_t max)

@@ -107,7 +107,7 @@ struct gpumem_process {
     uint64_t oom_count, untracked_count;
     unsigned warn_percent, alarm_percent, hysteresis_percent;
     int ndevices;
-    struct gpumem_device devices[GPUMEM_SHM_DEVICE_SLOTS];
+    struct gpumem_device devices[GPUMEM_SHM_DEVICE_SLOTS]; /* past ndevices: undefined */
     char path[256];
     long long owner_uid;    /* the segment file's owner (the reader sets it); -1 unknown */
     struct gpumem_oom *oom; /* NULL unless asked for and present */
@@ -145,6 +145,26 @@ struct gpumem_process {
  * is 0 when there is none) and out->oom points to it. */
 int gpumem__segment_parse(const void *buf, const void *recheck, size_t len, struct gpumem_process *out,
                           struct gpumem_oom *oom, char *why, size_t why_len);
+
+/* The parts of a segment that gpumem__segment_parse_head reads: the
+ * header, the transitions ring and, of the device table, each entry's
+ * flags and the whole of the active entries. head_size: how many bytes
+ * from the file's start they span, by its header hd (a copy of the file's
+ * first bytes; len, the file's size, a multiple of 8). copy_head: writes
+ * hd as dst's header and copies the other parts, where hd places them,
+ * from src (the file's len bytes, 8-byte aligned, with 64-bit loads) into
+ * dst (head_size bytes) at their offsets; nothing else of dst is written
+ * (a file shorter than a header: its len bytes, hd unused). */
+size_t gpumem__segment_head_size(const struct gpumem_shm_header *hd, size_t len);
+void gpumem__segment_copy_head(void *dst, const void *src, size_t len, const struct gpumem_shm_header *hd);
+
+/* gpumem__segment_parse without the OOM record, from a copy of only those
+ * parts: buf (and recheck) hold avail bytes from the file's start, into
+ * which gpumem__segment_copy_head copied (the rest is never read); len is
+ * the file's size, which sizes and sections are checked against. What it
+ * decodes is what gpumem__segment_parse would. */
+int gpumem__segment_parse_head(const void *buf, const void *recheck, size_t avail, size_t len,
+                               struct gpumem_process *out, char *why, size_t why_len);
 
 /* One bucket of a history ring as the segment holds it (struct
  * gpumem_shm_bucket), checked: tick t covers the monotonic clock's

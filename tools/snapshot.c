@@ -28,52 +28,146 @@ static void on_sigbus(int sig)
     if (copy_jump) siglongjmp(*copy_jump, 1);
 }
 
-int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
-                             size_t why_len)
+/* ---- mappings unmapped in batches ----------------------------------------
+ * Every munmap of a mapping whose pages were touched flushes the TLB (in a
+ * VM, through the hypervisor): over 256 segments that was a quarter of a
+ * reading. A listing's segments are mapped side by side in one reserved
+ * region instead and unmapped together, BATCH at a time, in one call. Only
+ * the few pages a listing reads are touched, so a batch keeps little more
+ * than BATCH * 24 KiB resident. Readings are not concurrent (copy_jump). */
+#define BATCH 16
+#define REGION_BYTES ((size_t)BATCH * GPUMEM_MAX_SEGMENT_BYTES) /* address space, not memory */
+
+static struct {
+    char *base; /* NULL until first used, or when it could not be reserved */
+    size_t used;
+    int count;
+    int on; /* between gpumem__snapshot_batch and gpumem__snapshot_release */
+} region;
+
+/* Drop every mapping in the region at once and keep it reserved. */
+static void region_reset(void)
+{
+    if (!region.base || region.count == 0) return;
+    if (mmap(region.base, REGION_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+        MAP_FAILED) {
+        munmap(region.base, REGION_BYTES);
+        region.base = NULL;
+    }
+    region.used = 0;
+    region.count = 0;
+}
+
+void gpumem__snapshot_batch(void) { region.on = 1; }
+
+void gpumem__snapshot_release(void)
+{
+    region_reset();
+    region.on = 0;
+}
+
+/* fd's first n bytes, read-only: in the region when it has room (*batched
+ * set, never unmapped alone), otherwise a mapping of its own. */
+__attribute__((noinline)) static void *map_segment(int fd, size_t n, int batched_ok, int *batched)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size = (n + page - 1) / page * page;
+    *batched = 0;
+    if (batched_ok && region.on) {
+        if (!region.base) {
+            void *r = mmap(NULL, REGION_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            region.base = r == MAP_FAILED ? NULL : r;
+        }
+        if (region.base && (region.count == BATCH || REGION_BYTES - region.used < size)) region_reset();
+        if (region.base && REGION_BYTES - region.used >= size) {
+            void *m = mmap(region.base + region.used, n, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+            if (m != MAP_FAILED) {
+                region.used += size;
+                region.count++;
+                *batched = 1;
+                return m;
+            }
+            /* A failed MAP_FIXED may have left a hole that another mapping
+             * could take: reserved again, or the region is given up (and
+             * never again mapped over). */
+            if (mmap(region.base + region.used, size, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+                region.base = NULL;
+        }
+    }
+    return mmap(NULL, n, PROT_READ, MAP_SHARED | (batched_ok ? 0 : MAP_POPULATE), fd, 0);
+}
+
+/* Two copies of the file (head_only: of the parts a listing reads,
+ * gpumem__segment_copy_head), each with 64-bit loads so that none of a
+ * writer's fields is seen torn. head_only touches only those pages: the
+ * others are never faulted in. *avail: the size of the copies. */
+static int copy_parts(int fd, const struct stat *st, int head_only, void **buf, void **recheck, size_t *avail,
+                      size_t *len, char *why, size_t why_len)
 {
     if (!S_ISREG(st->st_mode)) return WHY("not a regular file");
     if (st->st_size > GPUMEM_MAX_SEGMENT_BYTES)
         return WHY("%lld bytes: too large for a gpumem segment", (long long)st->st_size);
     size_t n = (size_t)st->st_size & ~(size_t)7;
     if (n == 0) return WHY("truncated: %lld bytes", (long long)st->st_size);
-    void *map = mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    int batched;
+    void *map = map_segment(fd, n, head_only, &batched);
     if (map == MAP_FAILED) return WHY("cannot map: %s", strerror(errno));
-    uint64_t *copy = malloc(n), *again = malloc(n);
-    if (!copy || !again) {
-        free(copy);
-        free(again);
-        munmap(map, n);
-        return WHY("out of memory");
-    }
-    /* A writer's 64-bit fields are copied with 64-bit loads, so none can be
-     * seen torn; a file truncated meanwhile raises SIGBUS, caught here. */
+    size_t size = n;
+    const int head = head_only && n >= sizeof(struct gpumem_shm_header);
+    struct gpumem_shm_header hd;
+    uint64_t *volatile copy = NULL, *volatile again = NULL;
+    /* A file truncated meanwhile raises SIGBUS, caught here. */
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigbus;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &old);
     sigjmp_buf jump;
-    volatile int faulted = 0;
+    volatile int failed = 0;
     if (sigsetjmp(jump, 1) == 0) {
         copy_jump = &jump;
-        gpumem__segment_copy_words(copy, map, n);
-        atomic_thread_fence(memory_order_acquire); /* the recheck reads after the copy */
-        gpumem__segment_copy_words(again, map, n);
+        if (head) {
+            gpumem__segment_copy_words((uint64_t *)&hd, map, sizeof hd);
+            size = gpumem__segment_head_size(&hd, n);
+        }
+        /* Not zeroed: what copy_head leaves out is never read (the fuzz
+         * target checks the parse on copies whose other bytes are garbage). */
+        copy = malloc(size);
+        again = malloc(size);
+        if (!copy || !again) {
+            failed = 2;
+        } else if (head) {
+            gpumem__segment_copy_head(copy, map, n, &hd);
+            atomic_thread_fence(memory_order_acquire); /* the recheck reads after the copy */
+            gpumem__segment_copy_head(again, map, n, &hd);
+        } else {
+            gpumem__segment_copy_words(copy, map, n);
+            atomic_thread_fence(memory_order_acquire);
+            gpumem__segment_copy_words(again, map, n);
+        }
     } else {
-        faulted = 1;
+        failed = 1;
     }
     copy_jump = NULL;
     sigaction(SIGBUS, &old, NULL);
-    munmap(map, n);
-    if (faulted) {
+    if (!batched) munmap(map, n);
+    if (failed) {
         free(copy);
         free(again);
-        return WHY("truncated while being read");
+        return failed == 2 ? WHY("out of memory") : WHY("truncated while being read");
     }
     *buf = copy;
     *recheck = again;
+    *avail = size;
     *len = n;
     return 0;
+}
+
+int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
+                             size_t why_len)
+{
+    size_t avail;
+    return copy_parts(fd, st, 0, buf, recheck, &avail, len, why, why_len);
 }
 
 /* ---- the process behind a pid, now --------------------------------------- */
@@ -210,10 +304,10 @@ enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struc
     if (st_out) *st_out = st;
     enum gpumem_snapshot rc = GPUMEM_SNAPSHOT_OK;
     void *buf = NULL, *recheck = NULL;
-    size_t len = 0;
+    size_t avail = 0, len = 0;
     if (S_ISREG(st.st_mode) && st.st_size == 0) {
         rc = unstamped(pid);
-    } else if (gpumem__snapshot_copy_fd(fd, &st, &buf, &recheck, &len, why, why_len) != 0) {
+    } else if (copy_parts(fd, &st, oom == NULL, &buf, &recheck, &avail, &len, why, why_len) != 0) {
         struct stat again;
         rc = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT ? GPUMEM_SNAPSHOT_GONE
                                                                                        : GPUMEM_SNAPSHOT_BAD;
@@ -221,7 +315,9 @@ enum gpumem_snapshot gpumem__snapshot_load_at(int dirfd, const char *name, struc
         uint64_t magic;
         memcpy(&magic, buf, sizeof magic); /* len >= 8 */
         if (magic == 0) rc = unstamped(pid);
-        else if (gpumem__segment_parse(buf, recheck, len, out, oom, why, why_len) != 0) rc = GPUMEM_SNAPSHOT_BAD;
+        else if ((oom ? gpumem__segment_parse(buf, recheck, len, out, oom, why, why_len)
+                      : gpumem__segment_parse_head(buf, recheck, avail, len, out, why, why_len)) != 0)
+            rc = GPUMEM_SNAPSHOT_BAD;
     }
     free(buf);
     free(recheck);

@@ -21,6 +21,12 @@
 int gpumem__snapshot_copy_fd(int fd, const struct stat *st, void **buf, void **recheck, size_t *len, char *why,
                              size_t why_len);
 
+/* Between these two, gpumem__snapshot_load_at (without oom) leaves the
+ * segments it reads mapped, to unmap them a batch at a time: far cheaper
+ * over a listing than one munmap each. release unmaps what is left. */
+void gpumem__snapshot_batch(void);
+void gpumem__snapshot_release(void);
+
 /* What reading one segment file found. */
 enum gpumem_snapshot {
     GPUMEM_SNAPSHOT_OK = 0,          /* decoded and trusted: out is filled           */

@@ -218,8 +218,10 @@ int gpumem__view_load(const char *dir, const char *prefix, const int *pids, int 
     l.pids = pids;
     l.npids = npids > 256 ? 256 : npids;
     grow(v, &l.cap);
+    gpumem__snapshot_batch();
     if (dirfd >= 0) load_dir(v, &l, dirfd, dir, NULL);
     if (gpumem__fleet_containers) load_containers(v, &l, dirfd);
+    gpumem__snapshot_release();
     free(l.files);
     if (dirfd >= 0) close(dirfd);
     if (v->nskips) rc = GPUMEM_EXIT_SKIPPED;

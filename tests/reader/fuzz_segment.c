@@ -9,6 +9,7 @@
  * up to a whole segment's size: the OOM record alone is 30 KiB, so compact
  * files that reach its parser keep the committed corpus small.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,50 @@ static void render(struct gpumem_view *v, struct gpumem_process *p, struct gpume
     fflush(null);
 }
 
+/* What the reader's listing parses, from a copy of only the parts it reads
+ * (the header, the device table, the transitions: tools/snapshot.c), must
+ * be what the whole copy gives: same verdict, same reason, same process. */
+static void parse_head_agrees(const unsigned char *data, size_t size)
+{
+    static struct gpumem_process whole, head;
+    char why_whole[192], why_head[192];
+    size_t len = size & ~(size_t)7; /* as the reader copies a file */
+    /* The file, aligned as a mapping is (copy_head loads whole words). */
+    uint64_t *file = malloc(len ? len : 8);
+    if (!file) abort();
+    memcpy(file, data, len);
+    struct gpumem_shm_header hd;
+    size_t avail = len;
+    if (len >= sizeof hd) {
+        memcpy(&hd, file, sizeof hd);
+        avail = gpumem__segment_head_size(&hd, len);
+        if (avail > len || avail < sizeof hd) abort();
+    }
+    /* On the heap at its exact size, so ASan sees any read past it; what
+     * copy_head does not write is garbage, which the parse never reads. */
+    unsigned char *part = malloc(avail ? avail : 1);
+    if (!part) abort();
+    memset(part, 0xA5, avail);
+    if (len >= sizeof hd) gpumem__segment_copy_head(part, file, len, &hd);
+    else memcpy(part, file, len);
+    int a = gpumem__segment_parse(file, NULL, len, &whole, NULL, why_whole, sizeof why_whole);
+    int b = gpumem__segment_parse_head(part, NULL, avail, len, &head, why_head, sizeof why_head);
+    free(part);
+    free(file);
+    /* Entries of the device table past ndevices are left undefined. */
+    const size_t table = offsetof(struct gpumem_process, devices), after = table + sizeof whole.devices;
+    int same = a == 0 && memcmp(&whole, &head, table) == 0 &&
+               memcmp(whole.devices, head.devices, (size_t)whole.ndevices * sizeof whole.devices[0]) == 0 &&
+               memcmp((char *)&whole + after, (char *)&head + after, sizeof whole - after) == 0;
+    if (a != b || (a != 0 && strcmp(why_whole, why_head) != 0) || (a == 0 && !same)) {
+        fprintf(stderr, "parse_head disagrees: %d (%s) vs %d (%s)\n", a, a ? why_whole : "", b, b ? why_head : "");
+        abort();
+    }
+}
+
 static void parse_and_render(const unsigned char *data, size_t size, unsigned variant)
 {
+    parse_head_agrees(data, size);
     static struct gpumem_process procs[2];
     static struct gpumem_oom oom;
     static struct gpumem_skip skip;

@@ -116,6 +116,37 @@ assert seen > 0
 print('checked', seen, 'device snapshots')
 PY
   ;;
+many)
+  # A listing maps its segments side by side and unmaps them 16 at a time
+  # (tools/snapshot.c): 40 writers of 1..40 MiB, each read back as its own,
+  # with damaged and empty files among them (read the other ways).
+  mkfifo "$tmp/in.many"
+  exec 8<> "$tmp/in.many"
+  pids=
+  for i in $(seq 40); do
+    LD_PRELOAD=$shim "$hold" 0:$i 1:$((i + 100)) < "$tmp/in.many" > /dev/null &
+    pids="$pids $!"
+  done
+  for _ in $(seq 200); do [ "$(ls /dev/shm | grep -c "^$prefix\.")" -ge 40 ] && break; sleep 0.05; done
+  for k in 1 2 3; do
+    "$make_segment" /dev/shm/$prefix.99999$k truncated 99999$k 1 0:1:100:0
+    : > /dev/shm/$prefix.9999$k
+  done
+  "$gpumem" show --json > "$tmp/j" 2> /dev/null; [ $? -eq 1 ] || { kill $pids; fail "exit status with damaged segments"; }
+  "$gpumem" show --json $(echo $pids | cut -d' ' -f7) > "$tmp/one" || { kill $pids; fail "show PID"; }
+  kill $pids 2>/dev/null
+  python3 - "$tmp/j" "$tmp/one" $pids <<'PY' || fail "a segment read as another's, or not at all"
+import json, sys
+d = json.load(open(sys.argv[1]))
+pids = [int(p) for p in sys.argv[3:]]
+got = {p['pid']: [(v['device_id'], v['reserved_bytes']) for v in p['devices']] for p in d['processes']}
+want = {pid: [(0, (i + 1) << 20), (1, (i + 101) << 20)] for i, pid in enumerate(pids)}
+assert got == want, (len(got), [(k, got.get(k), v) for k, v in want.items() if got.get(k) != v][:3])
+assert len(d['skipped']) == 3, d['skipped']
+one = json.load(open(sys.argv[2]))['processes']
+assert [p['pid'] for p in one] == [pids[6]] and one[0]['devices'][1]['reserved_bytes'] == 107 << 20, one
+PY
+  ;;
 gc)
   start_hold 0:1
   "$make_segment" /dev/shm/$prefix.999998 valid 999998 1 0:1:100:0
