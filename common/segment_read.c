@@ -120,7 +120,7 @@ static size_t read_transitions(const unsigned char *b, const unsigned char *rech
     size_t n = 0;
     uint32_t slots = hd->transition_slots;
     if (slots && !(slots & (slots - 1)) && hd->transition_stride >= sizeof(struct gpumem_shm_transition) &&
-        section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
+        hd->transitions_offset >= sizeof *hd && section_ok(hd->transitions_offset, slots, hd->transition_stride, len)) {
         uint64_t first = head > slots ? head - slots : 0;
         for (uint64_t j = first; j < head && n < GPUMEM_SHM_TRANSITION_SLOTS; j++) {
             uint64_t at = hd->transitions_offset + (j & (slots - 1)) * hd->transition_stride;
@@ -411,6 +411,8 @@ static int parse_copy(const unsigned char *b, const unsigned char *recheck, size
     if (!section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, len) ||
         (hd.device_slots && !section_ok(hd.devices_offset, hd.device_slots, hd.device_stride, avail)))
         return WHY("device table outside the segment");
+    /* Nor in the header: a partial copy writes the header last, over it. */
+    if (hd.device_slots && hd.devices_offset < sizeof hd) return WHY("device table inside the header");
 
     if (hd.history_offset != 0) {
         uint64_t buckets = (uint64_t)hd.history_depth[0] + hd.history_depth[1];
@@ -569,9 +571,6 @@ void gpumem__segment_copy_head(void *dst, const void *src, size_t len, const str
         copy_range(d, s, r);
         return;
     }
-    /* The header is hd itself, not read again: the parse finds the parts
-     * where hd, by which they were copied, says they are. */
-    memcpy(d, hd, sizeof *hd);
     clamp_range(hd->transitions_offset, hd->transition_slots, hd->transition_stride, len, r);
     copy_range(d, s, r);
     /* Of the device table (read only when all of it is in the file), the
@@ -579,21 +578,25 @@ void gpumem__segment_copy_head(void *dst, const void *src, size_t len, const str
      * an entry the copy has as inactive stays so, even if it became
      * active meanwhile. Parse reads the flags first, then the rest. */
     if (hd->device_slots > GPUMEM_MAX_DEVICE_SLOTS || hd->device_stride < sizeof(struct gpumem_shm_device) ||
-        hd->device_stride % 8 || hd->devices_offset % 8 ||
+        hd->device_stride % 8 || hd->devices_offset % 8 || hd->devices_offset < sizeof *hd ||
         !section_ok(hd->devices_offset, hd->device_slots, hd->device_stride, len)) {
         clamp_range(hd->devices_offset, hd->device_slots, hd->device_stride, len, r);
         copy_range(d, s, r); /* what parse does with it, it does with all of it */
-        return;
-    }
-    for (uint32_t i = 0; i < hd->device_slots; i++) {
-        uint64_t at = hd->devices_offset + (uint64_t)i * hd->device_stride;
-        uint64_t word[2] = { at, at + 8 };
-        copy_range(d, s, word);
-        if (u32_at(d + at + offsetof(struct gpumem_shm_device, flags)) & GPUMEM_SHM_DEVICE_ACTIVE) {
-            uint64_t rest[2] = { at + 8, at + sizeof(struct gpumem_shm_device) };
-            copy_range(d, s, rest);
+    } else {
+        for (uint32_t i = 0; i < hd->device_slots; i++) {
+            uint64_t at = hd->devices_offset + (uint64_t)i * hd->device_stride;
+            uint64_t word[2] = { at, at + 8 };
+            copy_range(d, s, word);
+            if (u32_at(d + at + offsetof(struct gpumem_shm_device, flags)) & GPUMEM_SHM_DEVICE_ACTIVE) {
+                uint64_t rest[2] = { at + 8, at + sizeof(struct gpumem_shm_device) };
+                copy_range(d, s, rest);
+            }
         }
     }
+    /* Last, over whatever a section placed in it copied there: the header
+     * is hd itself, so the parse finds the parts where hd, by which they
+     * were copied, says they are (it refuses parts inside the header). */
+    memcpy(d, hd, sizeof *hd);
 }
 
 size_t gpumem__segment_events(const void *buf, const void *recheck, size_t len, struct gpumem_event *out, size_t max)

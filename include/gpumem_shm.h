@@ -236,7 +236,10 @@ struct gpumem_shm_event {
     int16_t device;       /* 36 ordinal, -1 if unknown                     */
     uint8_t api;          /* 38 enum gpumem_api (GPUMEM_SHM_API_MAP)       */
     uint8_t op;           /* 39 1 alloc, 2 free                            */
-    uint64_t reserved[3]; /* 40 .. 64: one cache line per event, so threads
+    uint64_t mono_ns;     /* 40 CLOCK_MONOTONIC_COARSE: orders the events
+                           * (indices are claimed in batches per thread, and
+                           * the wall clock may step); 0 from older shims   */
+    uint64_t reserved[2]; /* 48 .. 64: one cache line per event, so threads
                            * writing neighbouring events do not share one */
 };
 

@@ -60,6 +60,16 @@ void gpumem__census_environment(char *const *env, char *out, size_t size)
     }
 }
 
+/* Oldest first by the monotonic clock (indices are claimed in batches per
+ * thread, so index order is not time order across threads; the wall clock
+ * may step), then by index. */
+static int by_time(const void *a, const void *b)
+{
+    const struct gpumem_shm_event *x = a, *y = b;
+    if (x->mono_ns != y->mono_ns) return x->mono_ns < y->mono_ns ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 /* all: one post-mortem runs at a time (postmortem.c holds its lock). */
 uint32_t gpumem__census_events(const struct gpumem_shm_segment *s, struct gpumem_shm_event *out, uint32_t max)
 {
@@ -74,9 +84,7 @@ uint32_t gpumem__census_events(const struct gpumem_shm_segment *s, struct gpumem
         if (__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) != j + 1) continue;
         n++;
     }
-    /* In the order the events were claimed, not by time: times come from a
-     * coarse clock that a wall-clock step moves, and the ring is already in
-     * claim order. */
+    qsort(all, n, sizeof all[0], by_time);
     uint32_t keep = n < max ? n : max;
     memcpy(out, all + (n - keep), keep * sizeof all[0]);
     return keep;

@@ -61,7 +61,7 @@ void gpumem__on_alloc(enum gpumem_kind kind, enum gpumem_api api, uint64_t key, 
         return;
     }                                              /* what cannot be remembered is not counted */
     if (rc == 1) release_entry(&old, now.mono_ns); /* the driver reused a key whose free we missed */
-    gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, key, 0, e.unix_ns);
+    gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, key, 0, now);
     gpumem__seg_count_alloc(d); /* before the charge: the history's bucket counts it */
     if (kind == GPUMEM_KIND_DEVICE || kind == GPUMEM_KIND_VMM) gpumem__device_charge(device, d, bytes, now.mono_ns);
     else {
@@ -111,11 +111,11 @@ void gpumem__free_end(enum gpumem_api api, uint64_t key, struct gpumem_claim *c,
         int device = gpumem__current_device();
         const struct gpumem_shm_device *d = gpumem__device(device);
         if (d) gpumem__seg_count_unknown_free(d);
-        gpumem__seg_event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__seg_now().unix_ns);
+        gpumem__seg_event(GPUMEM_OP_FREE, api, device, 0, key, 0, gpumem__seg_now());
         return;
     }
     struct gpumem_now now = gpumem__seg_now();
-    gpumem__seg_event(GPUMEM_OP_FREE, api, c->e.device, c->e.bytes, key, 0, now.unix_ns);
+    gpumem__seg_event(GPUMEM_OP_FREE, api, c->e.device, c->e.bytes, key, 0, now);
     release_entry(&c->e, now.mono_ns);
     const struct gpumem_shm_device *d = gpumem__device(c->e.device);
     if (d) gpumem__headroom_tick(c->e.device, d, now.unix_ns);
@@ -127,14 +127,14 @@ int gpumem__on_failure(enum gpumem_api api, uint64_t bytes, int device, gcu_resu
     struct gpumem_thread *th = &gpumem__thread;
     th->driver_key = UINT64_MAX; /* tells the runtime layer the failure was seen */
     if (th->runtime_api) api = (enum gpumem_api)th->runtime_api;
-    uint64_t now = gpumem__seg_now().unix_ns; /* every event on one clock */
+    struct gpumem_now now = gpumem__seg_now(); /* every event on one clock */
     gpumem__seg_event(GPUMEM_OP_ALLOC, api, device, bytes, 0, (int32_t)result, now);
     if (result != GCU_ERROR_OUT_OF_MEMORY) return 0;
     const struct gpumem_shm_device *d = gpumem__device(device);
     gpumem__seg_oom();
     if (!d) return 0;
     gpumem__seg_count_failed(d);
-    gpumem__headroom_request(device, d, bytes, now, 1); /* a refused request is a request too */
+    gpumem__headroom_request(device, d, bytes, now.unix_ns, 1); /* a refused request is a request too */
     return 1;
 }
 
@@ -216,7 +216,7 @@ void gpumem__teardown(enum gpumem_api api, int device, unsigned kinds)
     uint32_t count[GPUMEM_SHM_DEVICE_SLOTS] = { 0 };
     for (size_t i = 0; i < w.n; i++) forget_if_gone(w.list[i].kind == GPUMEM_KIND_VMM, w.list[i].key, freed, count);
     free(w.list);
-    uint64_t now = gpumem__seg_now().unix_ns;
+    struct gpumem_now now = gpumem__seg_now();
     for (int dev = 0; dev < (int)GPUMEM_SHM_DEVICE_SLOTS; dev++)
         if (count[dev]) gpumem__seg_event(GPUMEM_OP_FREE, api, dev, freed[dev], 0, 0, now);
     /* A pool the teardown destroyed is forgotten; the others are re-read. */

@@ -42,7 +42,7 @@ static void freeze(const struct gpumem_shm_segment *s, enum gpumem_api api, uint
                    gcu_result result, uint64_t drv_free, uint64_t drv_total, const char *path,
                    const struct gpumem_census *c, struct gpumem_shm_oom *o)
 {
-    o->unix_ns = gpumem__os_now_ns();
+    o->unix_ns = gpumem__seg_now().unix_ns; /* the events' clock: "N s before" */
     o->number = reports;
     o->requested_bytes = bytes;
     o->driver_free_bytes = drv_free;

@@ -250,13 +250,14 @@ static inline uint64_t gpumem__seg_event_index(struct gpumem_shm_segment *s, int
  * keep that order, seq = index + 1 publishes it. A non-zero result (a
  * failure) takes the newest index. */
 static inline void gpumem__seg_event(uint8_t op, unsigned api, int device, uint64_t bytes, uint64_t address,
-                                     int32_t result, uint64_t now)
+                                     int32_t result, struct gpumem_now now)
 {
     struct gpumem_shm_segment *s = gpumem__seg_mut();
     uint64_t i = gpumem__seg_event_index(s, result != 0);
     struct gpumem_shm_event *e = &s->events[i & (GPUMEM_SHM_EVENT_SLOTS - 1)];
     __atomic_store_n(&e->seq, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&e->unix_ns, now, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->unix_ns, now.unix_ns, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->mono_ns, now.mono_ns, __ATOMIC_RELEASE);
     __atomic_store_n(&e->bytes, bytes, __ATOMIC_RELEASE);
     __atomic_store_n(&e->address, address, __ATOMIC_RELEASE);
     __atomic_store_n(&e->result, result, __ATOMIC_RELEASE);

@@ -42,7 +42,8 @@ static struct {
     char *base; /* NULL until first used, or when it could not be reserved */
     size_t used;
     int count;
-    int on; /* between gpumem__snapshot_batch and gpumem__snapshot_release */
+    int on;       /* between gpumem__snapshot_batch and gpumem__snapshot_release */
+    int given_up; /* could not be reserved (RLIMIT_AS) or kept: not tried again */
 } region;
 
 /* Drop every mapping in the region at once and keep it reserved. */
@@ -51,8 +52,10 @@ static void region_reset(void)
     if (!region.base || region.count == 0) return;
     if (mmap(region.base, REGION_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
         MAP_FAILED) {
-        munmap(region.base, REGION_BYTES);
+        /* Not unmapped: another thread's mapping may already be in a hole
+         * the failure left. Given up, as in map_segment. */
         region.base = NULL;
+        region.given_up = 1;
     }
     region.used = 0;
     region.count = 0;
@@ -73,9 +76,10 @@ __attribute__((noinline)) static void *map_segment(int fd, size_t n, int batched
     size_t page = (size_t)sysconf(_SC_PAGESIZE), size = (n + page - 1) / page * page;
     *batched = 0;
     if (batched_ok && region.on) {
-        if (!region.base) {
+        if (!region.base && !region.given_up) {
             void *r = mmap(NULL, REGION_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             region.base = r == MAP_FAILED ? NULL : r;
+            region.given_up = region.base == NULL;
         }
         if (region.base && (region.count == BATCH || REGION_BYTES - region.used < size)) region_reset();
         if (region.base && REGION_BYTES - region.used >= size) {
@@ -86,12 +90,12 @@ __attribute__((noinline)) static void *map_segment(int fd, size_t n, int batched
                 *batched = 1;
                 return m;
             }
-            /* A failed MAP_FIXED may have left a hole that another mapping
-             * could take: reserved again, or the region is given up (and
-             * never again mapped over). */
-            if (mmap(region.base + region.used, size, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
-                region.base = NULL;
+            /* A failed MAP_FIXED may have left a hole (kernels before 6.12)
+             * that another thread's mmap may take at once: the region is
+             * given up, never again mapped over (its address space and the
+             * batch's mappings are left behind). */
+            region.base = NULL;
+            region.given_up = 1;
         }
     }
     return mmap(NULL, n, PROT_READ, MAP_SHARED | (batched_ok ? 0 : MAP_POPULATE), fd, 0);

@@ -11,9 +11,14 @@
  *                     refuses (out of memory): a post-mortem
  *   clock_run oom_step  64 MiB, 16 MiB a second later, the wall clock set
  *                     back two seconds (an NTP step), then 64 GiB refused
+ *   clock_run oom_threads  64 MiB, then a second apart: 1 MiB on thread A,
+ *                     2 and 3 MiB on thread B, 4 MiB on A, 64 GiB on B
+ *                     (refused); each thread claims event slots 8 at a time
  * All exit normally (run them with GPUMEM_KEEP=1 to read the segment).
  */
 #define _GNU_SOURCE
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,12 +50,62 @@ static void pass(uint64_t ns)
     wall += ns;
 }
 
+/* Two threads, each doing the steps given to it, one step at a time. */
+static gcu_context shared_ctx;
+static sem_t go[2], done;
+static uint64_t step_mib[2];
+
+static void *worker(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    cuCtxSetCurrent(shared_ctx);
+    for (;;) {
+        sem_wait(&go[me]);
+        if (step_mib[me] == 0) return NULL;
+        gcu_deviceptr p;
+        cuMemAlloc_v2(&p, step_mib[me] * MIB);
+        sem_post(&done);
+    }
+}
+
+static void step(int thread, uint64_t mib)
+{
+    pass(S);
+    step_mib[thread] = mib;
+    sem_post(&go[thread]);
+    sem_wait(&done);
+}
+
+static int threads(void)
+{
+    pthread_t t[2];
+    sem_init(&done, 0, 0);
+    for (int i = 0; i < 2; i++) {
+        sem_init(&go[i], 0, 0);
+        if (pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i) != 0) return 3;
+    }
+    step(0, 1);
+    step(1, 2);
+    step(1, 3);
+    step(0, 4);
+    step(1, 64 << 10);
+    for (int i = 0; i < 2; i++) {
+        step_mib[i] = 0;
+        sem_post(&go[i]);
+        pthread_join(t[i], NULL);
+    }
+    printf("ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     gcu_context ctx;
     gcu_deviceptr a, b, c;
     if (argc != 2 || cuInit(0) != 0 || cuCtxCreate_v2(&ctx, 0, 0) != 0) return 2;
     if (cuMemAlloc_v2(&a, 64 * MIB) != 0) return 3;
+    shared_ctx = ctx;
+    if (strcmp(argv[1], "oom_threads") == 0) return threads();
     if (strcmp(argv[1], "steps") == 0) {
         pass(S / 4);
         if (cuMemAlloc_v2(&b, 512 * MIB) != 0) return 3;

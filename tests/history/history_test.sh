@@ -27,8 +27,9 @@ run_clock() {
 
 # clock_run SCENARIO under the shim, failing once: the path of its post-mortem.
 postmortem_of() {
-  GPUMEM_POSTMORTEM_DIR=$tmp LD_PRELOAD=$shim "$clock_run" "$1" > /dev/null || fail "clock_run $1 failed"
-  set -- "$tmp"/gpumem-oom-*.json
+  mkdir "$tmp/pm.$1" || fail "mkdir"
+  GPUMEM_POSTMORTEM_DIR=$tmp/pm.$1 LD_PRELOAD=$shim "$clock_run" "$1" > /dev/null || fail "clock_run $1 failed"
+  set -- "$tmp/pm.$1"/gpumem-oom-*.json
   [ -f "$1" ] || fail "no post-mortem"
   echo "$1"
 }
@@ -150,7 +151,21 @@ M = 1 << 20
 got = [(e["op"], e["bytes"], e["result"]) for e in ev]
 assert got == [("alloc", 64 * M, 0), ("alloc", 16 * M, 0), ("alloc", 64 << 30, 2)], got
 PY
-  "$gpumem" report "$f" | grep -A3 '^Last 3 events' | tail -1 | grep -q '64.00 GiB' || fail "text report order"
+  "$gpumem" report "$f" > "$tmp/report" || fail "report"
+  grep -A3 '^Last 3 events' "$tmp/report" | tail -1 | grep -q '64.00 GiB' || fail "text report order"
+  # Times before the failure on the events' clock: none negative.
+  grep -q -- '-[0-9.]*s before' "$tmp/report" && { cat "$tmp/report"; fail "an event after the failure"; }
+  # Threads claim event slots 8 at a time: still in the order they happened.
+  f=$(postmortem_of oom_threads) || exit 1
+  python3 - "$f" <<'PY' || fail "events of two threads out of order"
+import json, sys
+ev = json.load(open(sys.argv[1]))["events"]
+M = 1 << 20
+got = [e["bytes"] for e in ev]
+assert got == [64 * M, 1 * M, 2 * M, 3 * M, 4 * M, 64 << 30], got
+t = [e["time_unix_ns"] for e in ev]
+assert t == sorted(t), t
+PY
   ;;
 hostile)
   "$make_segment" "$tmp/ok" history 4242 1 0:80:16384:0 || fail make_segment

@@ -307,6 +307,50 @@ static void oom_largest_come_from_the_copy_read_under_the_record(void **state)
     assert_int_equal(o.large[0].bytes, 111);
 }
 
+/* A listing's partial copy while a hostile writer moves its device table
+ * between the header's read and the copy, its transitions ring laid over
+ * the header so that copying the ring brings the new header in: the parse
+ * must find only bytes the copy wrote (found by review: the device table
+ * was read where nothing had been copied, i.e. the reader's own heap, such
+ * as the previous segment's device). */
+static void partial_copy_of_a_racing_writer(void **state)
+{
+    (void)state;
+    static struct gpumem_shm_segment before, after;
+    struct gpumem_header_values v = { .pid = 4000002, .start_time_ticks = 1, .command = "hostile" };
+    gpumem__segment_header_fill(&before.header, &v);
+    before.header.magic = GPUMEM_SHM_MAGIC;
+    before.header.transitions_offset = 0; /* the whole header, and only it */
+    before.header.transition_slots = sizeof(struct gpumem_shm_header) / before.header.transition_stride;
+    before.header.device_slots = 1;
+    before.header.device_stride = 512;
+    before.header.devices_offset = offsetof(struct gpumem_shm_segment, transitions) - 512;
+    after = before;
+    after.header.devices_offset = sizeof(struct gpumem_shm_header); /* the move, done meanwhile */
+    const size_t len = sizeof after;
+    size_t avail = gpumem__segment_head_size(&before.header, len);
+    assert_true(avail <= len);
+    static struct gpumem_process p[2];
+    char why[2][192];
+    int rc[2];
+    for (int k = 0; k < 2; k++) {
+        unsigned char *part = malloc(avail);
+        assert_non_null(part);
+        memset(part, k ? 0x5A : 0xA5, avail); /* two kinds of garbage */
+        gpumem__segment_copy_head(part, &after, len, &before.header);
+        rc[k] = gpumem__segment_parse_head(part, NULL, avail, len, &p[k], why[k], sizeof why[k]);
+        free(part);
+    }
+    assert_int_equal(rc[0], rc[1]);
+    if (rc[0] != 0) {
+        assert_string_equal(why[0], why[1]);
+    } else {
+        assert_int_equal(p[0].ndevices, p[1].ndevices);
+        for (int i = 0; i < p[0].ndevices; i++)
+            assert_memory_equal(&p[0].devices[i], &p[1].devices[i], sizeof p[0].devices[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +359,7 @@ int main(void)
         cmocka_unit_test(stat_start_of_this_process),
         cmocka_unit_test(prefix_rule),
         cmocka_unit_test(header_fill_follows_the_layout),
+        cmocka_unit_test(partial_copy_of_a_racing_writer),
         cmocka_unit_test(percent_of_is_the_exact_floor),
         cmocka_unit_test(level_names),
         cmocka_unit_test(utc_times_are_gmtimes),
